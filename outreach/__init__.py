@@ -1,0 +1,110 @@
+"""Outreach: opt-in email + SMS campaigns for health-awareness months."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify
+from sqlalchemy import text
+
+from config import PROJECT_ROOT, load_config
+
+__version__ = "0.1.0"
+
+
+def create_app(
+    config: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+) -> Flask:
+    """Build the app: settings from the environment (``env``), then ``config`` overrides."""
+    settings = load_config(env)
+    if config:
+        settings.update(config)
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(Path(__file__).parent / "static"),
+        instance_path=settings["OUTREACH_INSTANCE_DIR"],
+    )
+    app.config.update(settings)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    from outreach.extensions import csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "admin.login"
+    login_manager.login_message = "Please log in to continue."
+
+    from outreach import models  # noqa: F401  (register tables)
+    from outreach.admin import bp as admin_bp
+    from outreach.api import bp as api_bp
+    from outreach.public import bp as public_bp
+    from outreach.webhooks import bp as webhooks_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(webhooks_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(webhooks_bp)
+    csrf.exempt(api_bp)
+
+    from outreach.cli import register_cli
+
+    register_cli(app)
+    _register_health(app)
+    _register_errors(app)
+
+    if app.config["OUTREACH_SCHEDULER"]:
+        from outreach.scheduler import start_scheduler
+
+        start_scheduler(app)
+    return app
+
+
+def _register_health(app: Flask) -> None:
+    from outreach.extensions import db
+
+    @app.get("/healthz")
+    def healthz():  # noqa: ANN202
+        try:
+            db.session.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - any database failure means unhealthy
+            db.session.rollback()
+            return jsonify(status="error", database="unreachable"), 503
+        return jsonify(status="ok", database="ok")
+
+
+def _register_errors(app: Flask) -> None:
+    from flask import render_template, request
+
+    def page(code: int, title: str, message: str):  # noqa: ANN202
+        if request.path.startswith(("/api/", "/webhooks/")):
+            return jsonify(status=code, title=title, detail=message), code
+        return render_template("error.html", code=code, title=title, message=message), code
+
+    @app.errorhandler(400)
+    def bad_request(exc):  # noqa: ANN001, ANN202
+        return page(400, "Something was wrong with that request", getattr(exc, "description", ""))
+
+    @app.errorhandler(404)
+    def not_found(exc):  # noqa: ANN001, ANN202
+        return page(404, "Page not found", "There is nothing at this address.")
+
+    @app.errorhandler(413)
+    def too_large(exc):  # noqa: ANN001, ANN202
+        return page(413, "Too large", "That request was too large.")
+
+    @app.errorhandler(429)
+    def too_many(exc):  # noqa: ANN001, ANN202
+        return page(
+            429,
+            "Slow down a little",
+            "You've tried that a few times in a short while. Please wait a minute and try again.",
+        )

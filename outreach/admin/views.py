@@ -1,0 +1,52 @@
+"""Staff pages: dashboard, dev mailbox, inbound texts."""
+
+from __future__ import annotations
+
+from flask import current_app, render_template
+from flask_login import login_required
+from sqlalchemy import func, select
+
+from outreach import dispatch
+from outreach.admin import bp
+from outreach.extensions import db
+from outreach.models import Audience, Campaign, InboundSms, Message
+from outreach.rendering import sms_segments
+
+
+@bp.get("/")
+@login_required
+def dashboard():  # noqa: ANN201
+    """Campaigns and audiences at a glance."""
+    campaigns = db.session.scalars(select(Campaign).order_by(Campaign.created_at.desc())).all()
+    counts = dict(
+        db.session.execute(
+            select(Message.campaign_id, func.count(Message.id)).group_by(Message.campaign_id)
+        ).all()
+    )
+    audiences = db.session.scalars(select(Audience).order_by(Audience.name)).all()
+    return render_template(
+        "admin/dashboard.html", campaigns=campaigns, counts=counts, audiences=audiences
+    )
+
+
+@bp.get("/dev/mailbox")
+@login_required
+def dev_mailbox():  # noqa: ANN201
+    """What the console channels 'sent': emails rendered, texts as bubbles."""
+    items = dispatch.dev_mailbox()
+    for item in items:
+        if item.get("kind") == "sms":
+            item["segments"] = sms_segments(item.get("body", ""))
+    return render_template(
+        "admin/mailbox.html",
+        items=items,
+        console=current_app.config["OUTREACH_EMAIL_CHANNEL"] == "console",
+    )
+
+
+@bp.get("/inbound")
+@login_required
+def inbound():  # noqa: ANN201
+    """Texts subscribers sent us."""
+    rows = db.session.scalars(select(InboundSms).order_by(InboundSms.id.desc()).limit(200)).all()
+    return render_template("admin/inbound.html", rows=rows)

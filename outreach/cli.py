@@ -1,0 +1,217 @@
+"""``flask outreach ...`` (also the ``outreach`` command): operations from a terminal."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, FlaskGroup
+from sqlalchemy import select
+
+from config import PROJECT_ROOT
+from outreach import consent, dispatch, staff
+from outreach.extensions import db
+from outreach.models import Audience, Campaign
+
+outreach_cli = AppGroup("outreach", help="Outreach operations.")
+
+DEMO_AUDIENCE = {
+    "slug": "migraine-awareness",
+    "name": "Migraine & Headache Awareness",
+    "channels": "email,sms",
+    "double_opt_in": True,
+    "default_timezone": "America/New_York",
+    "organisation_name": "NeuroMedici",
+    "postal_address": "100 Example Avenue, Suite 200, Springfield, IL 62701, USA",
+    "support_email": "care@neuromedici.example",
+    "support_phone": "+1 (555) 010-2000",
+    "from_email": "news@neuromedici.example",
+    "sms_program_name": "NeuroMedici Migraine Awareness",
+    "sms_frequency_text": "Up to 4 msgs/month in June",
+}
+DEMO_CAMPAIGN_FILE = PROJECT_ROOT / "templates" / "campaigns" / "june-migraine-awareness.yaml"
+
+
+def register_cli(app: Flask) -> None:
+    """Attach the ``outreach`` command group to an app."""
+    from outreach.cli_campaign import campaign_cli
+
+    if "campaign" not in outreach_cli.commands:
+        outreach_cli.add_command(campaign_cli)
+    app.cli.add_command(outreach_cli)
+
+
+def main() -> None:
+    """Entry point of the installed ``outreach`` command (same as ``flask outreach``)."""
+    from wsgi import app  # noqa: F401  (fails with a one-line message on bad config)
+
+    group = FlaskGroup(create_app=lambda: app, add_default_commands=False)
+    group.add_command(outreach_cli)
+    group(args=["outreach", *sys.argv[1:]], prog_name="outreach")
+
+
+@outreach_cli.command("create-admin")
+@click.option("--email", prompt=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--role", type=click.Choice(["admin", "editor", "viewer"]), default="admin")
+def create_admin(email: str, password: str, role: str) -> None:
+    """Create a staff user."""
+    try:
+        user = staff.create_staff(email, password, role)
+    except staff.StaffError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(f"Created {user.role} {user.email}.")
+
+
+@outreach_cli.command("create-api-token")
+@click.option("--name", required=True, help="What the token is for, e.g. 'clinic CRM'.")
+def create_api_token(name: str) -> None:
+    """Create a bearer token for the JSON API; it is shown once."""
+    row, plain = staff.create_api_token(name)
+    db.session.commit()
+    click.echo(
+        f"Token {row.prefix}... created for {row.name!r}. Store it now; it is not shown again:"
+    )
+    click.echo(plain)
+
+
+@outreach_cli.command("demo")
+def demo() -> None:
+    """Load the June demo: the migraine-awareness audience, the June campaign, a staff login."""
+    from outreach import campaign_files
+
+    audience = db.session.scalar(select(Audience).filter_by(slug=DEMO_AUDIENCE["slug"]))
+    if audience is None:
+        audience = Audience(**DEMO_AUDIENCE)
+        db.session.add(audience)
+        db.session.flush()
+        click.echo(f"Audience {audience.slug} created; public form at /subscribe/{audience.slug}")
+    else:
+        click.echo(f"Audience {audience.slug} already there.")
+    existing = db.session.scalar(select(Campaign).where(Campaign.audience_id == audience.id))
+    if existing is None:
+        campaign = campaign_files.load_path(DEMO_CAMPAIGN_FILE)
+        click.echo(
+            f"Campaign {campaign.name!r} loaded as a draft with {len(campaign.steps)} steps."
+        )
+    else:
+        click.echo(f"Campaign {existing.name!r} already there.")
+    db.session.commit()
+    from outreach.models import StaffUser
+
+    if db.session.scalar(select(StaffUser).limit(1)) is None:
+        import secrets
+
+        password = secrets.token_urlsafe(12)
+        staff.create_staff("admin@outreach.local", password, "admin")
+        db.session.commit()
+        click.echo("Staff login (shown once): admin@outreach.local / " + password)
+        click.echo("Log in at " + current_app.config["OUTREACH_BASE_URL"] + "/admin/login")
+
+
+@outreach_cli.command("dispatch")
+@click.option("--once", is_flag=True, required=True, help="Send everything due now, then exit.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def dispatch_command(once: bool, quiet: bool) -> None:
+    """Materialise due steps and send everything due now."""
+    from outreach import outbox
+
+    materialised = outbox.materialise_due()
+    total = dispatch.due_count()
+    if quiet or total == 0:
+        report = dispatch.dispatch_once()
+    else:
+        with click.progressbar(length=total, label="Dispatching", show_pos=True) as bar:
+            report = dispatch.dispatch_once(progress=bar.update)
+    report.materialised += materialised
+    click.echo(
+        f"materialised {report.materialised}, sent {report.sent}, skipped {report.skipped}, "
+        f"deferred {report.deferred}, retried {report.retried}, failed {report.failed}, "
+        f"unknown {report.unknown + report.recovered}"
+    )
+    for reason in report.paused_steps:
+        click.echo(f"paused: {reason}")
+
+
+@outreach_cli.command("worker")
+@click.option("--interval", default=15, show_default=True, help="Seconds between dispatch runs.")
+def worker(interval: int) -> None:
+    """Run the scheduler in the foreground (one of many workers; safe to run N)."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from outreach.scheduler import add_jobs
+
+    scheduler = BlockingScheduler(timezone="UTC")
+    add_jobs(current_app._get_current_object(), scheduler)  # noqa: SLF001
+    for job in scheduler.get_jobs():
+        job.reschedule("interval", seconds=interval)
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+    click.echo(f"worker {dispatch.WORKER_ID} running; Ctrl-C to stop")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
+@outreach_cli.command("export-consent")
+@click.argument("who")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json")
+def export_consent(who: str, fmt: str) -> None:
+    """Print one subscriber's consent ledger (WHO: email or phone)."""
+    from outreach import evidence
+    from outreach.contacts import InvalidContact, normalise_email, normalise_phone
+
+    try:
+        key = normalise_email(who) if "@" in who else normalise_phone(who)
+    except InvalidContact as exc:
+        raise click.ClickException(str(exc)) from None
+    subscriber = (
+        consent.find_subscriber(email=key) if "@" in who else consent.find_subscriber(phone=key)
+    )
+    if subscriber is None:
+        raise click.ClickException("No subscriber with that email or phone.")
+    if fmt == "json":
+        click.echo(json.dumps(evidence.ledger_json(subscriber), indent=2))
+    else:
+        click.echo(evidence.ledger_csv(subscriber), nl=False)
+
+
+@outreach_cli.command("stats")
+@click.argument("campaign_ref")
+def stats(campaign_ref: str) -> None:
+    """Counts by step and state for a campaign (id or name)."""
+    from outreach import reports
+
+    campaign = _find_campaign(campaign_ref)
+    for line in reports.stats_lines(campaign):
+        click.echo(line)
+
+
+def _find_campaign(ref: str) -> Campaign:
+    campaign = (
+        db.session.get(Campaign, int(ref))
+        if ref.isdigit()
+        else db.session.scalar(select(Campaign).filter_by(name=ref))
+    )
+    if campaign is None:
+        raise click.ClickException(f"No campaign {ref!r}.")
+    return campaign
+
+
+def wait_for_database(seconds: float = 30.0) -> None:
+    """Block until the database answers (used by workers starting with the database)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            db.session.execute(select(1))
+            return
+        except Exception:  # noqa: BLE001
+            db.session.rollback()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)

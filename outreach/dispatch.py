@@ -1,0 +1,737 @@
+"""Claim due outbox rows, re-check them, render, send through a channel, record results.
+
+One batch goes through two short transactions:
+
+1. **claim** — ``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n)
+   RETURNING`` moves rows to ``sending`` with a lease; consent, suppression, the delivery
+   window and the frequency cap are re-checked and rows that may not go now become
+   ``skipped`` (with the reason) or go back to ``queued`` with a later ``due_at``.
+2. **send** — consent is checked once more under a lock (PostgreSQL: the subscription rows
+   FOR SHARE; SQLite: the single writer lock), the provider is called, and results are
+   written back before the lock is released. An opt-out that commits has therefore either
+   waited for an in-flight send or is seen by it.
+
+A crash between the two leaves rows in ``sending``; after their lease they become
+``unknown`` (maybe sent), never ``queued``: at-most-once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from outreach import campaigns, consent, outbox, rendering, tokens, windows, wording
+from outreach.channels.base import (
+    EmailBatch,
+    EmailChannel,
+    EmailRecipient,
+    Outcome,
+    OutgoingSms,
+    SendResult,
+    SmsChannel,
+)
+from outreach.channels.registry import build_email_channel, build_sms_channel
+from outreach.clock import now as clock_now
+from outreach.extensions import db
+from outreach.models import (
+    Audience,
+    Campaign,
+    DeliveryEvent,
+    Message,
+    Step,
+    Subscriber,
+)
+
+log = logging.getLogger(__name__)
+
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+MAX_ATTEMPTS = 5
+HEALTH_MIN_VOLUME = 50
+MAX_ERROR_RATE = 0.10
+MAX_COMPLAINT_RATE = 0.001
+COMPLAINT_RATE_FLOOR = 1000
+SMS_BATCH = 500
+
+
+@dataclass
+class Report:
+    """What one dispatch pass did, by outcome."""
+
+    materialised: int = 0
+    recovered: int = 0
+    claimed: int = 0
+    sent: int = 0
+    skipped: int = 0
+    deferred: int = 0
+    retried: int = 0
+    failed: int = 0
+    unknown: int = 0
+    paused_steps: list[str] = field(default_factory=list)
+
+    def add(self, other: Report) -> None:
+        """Accumulate another report into this one."""
+        for name in ("claimed", "sent", "skipped", "deferred", "retried", "failed", "unknown"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.paused_steps.extend(other.paused_steps)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """The subscriber fields one send needs."""
+
+    id: int
+    public_id: str
+    email: str | None
+    phone: str | None
+    first_name: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row this worker holds in ``sending``."""
+
+    message_id: int
+    step_id: int
+    campaign_id: int
+    channel: str
+    attempts: int
+    recipient: Recipient
+
+
+def channels() -> tuple[EmailChannel, SmsChannel]:
+    """This app's configured channels (built once per app)."""
+    cached = current_app.extensions.get("outreach.channels")
+    if cached is None:
+        cached = (build_email_channel(current_app.config), build_sms_channel(current_app.config))
+        current_app.extensions["outreach.channels"] = cached
+    return cached
+
+
+def _is_postgres() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+# --------------------------------------------------------------------------- recovery
+
+
+def recover_expired_leases(at: datetime | None = None) -> int:
+    """Rows left in ``sending`` past their lease were maybe sent: mark them ``unknown``."""
+    at = at or clock_now()
+    result = db.session.execute(
+        update(Message)
+        .where(Message.state == "sending", Message.lease_until < at)
+        .values(
+            state="unknown",
+            error_detail="worker stopped during the send; awaiting provider reconciliation",
+            updated_at=at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount or 0
+
+
+# --------------------------------------------------------------------------- claim
+
+
+def _claim_rows(channel: str, limit: int, at: datetime) -> list[tuple[int, int, int, int, int]]:
+    lease = at + timedelta(seconds=current_app.config["OUTREACH_LEASE_SECONDS"])
+    due = (
+        select(Message.id)
+        .join(Campaign, Campaign.id == Message.campaign_id)
+        .join(Step, Step.id == Message.step_id)
+        .where(
+            Message.state == "queued",
+            Message.due_at <= at,
+            Message.channel == channel,
+            Campaign.status == "running",
+            Step.paused_reason.is_(None),
+        )
+        .order_by(Message.due_at, Message.id)
+        .limit(limit)
+    )
+    if _is_postgres():
+        due = due.with_for_update(of=Message, skip_locked=True)
+    stmt = (
+        update(Message)
+        .where(Message.id.in_(due.scalar_subquery()))
+        .values(
+            state="sending",
+            lease_until=lease,
+            claimed_by=WORKER_ID,
+            attempts=Message.attempts + 1,
+            updated_at=at,
+        )
+        .returning(
+            Message.id,
+            Message.step_id,
+            Message.campaign_id,
+            Message.subscriber_id,
+            Message.attempts,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return [tuple(row) for row in db.session.execute(stmt)]
+
+
+def _recipients(ids: list[int]) -> dict[int, Recipient]:
+    rows = db.session.execute(
+        select(
+            Subscriber.id,
+            Subscriber.public_id,
+            Subscriber.email,
+            Subscriber.phone,
+            Subscriber.first_name,
+            Subscriber.timezone,
+        ).where(Subscriber.id.in_(ids))
+    )
+    return {row[0]: Recipient(*row) for row in rows}
+
+
+def _window(channel: str, audience: Audience, recipient: Recipient) -> windows.Window:
+    if channel == "sms":
+        return windows.sms_window_for(recipient.phone)
+    return windows.Window(
+        campaigns.parse_hhmm(audience.email_window_start),
+        campaigns.parse_hhmm(audience.email_window_end),
+    )
+
+
+def _recent_sends(channel: str, subscriber_ids: list[int], since: datetime) -> dict[int, list]:
+    rows = db.session.execute(
+        select(Message.subscriber_id, Message.sent_at).where(
+            Message.subscriber_id.in_(subscriber_ids),
+            Message.channel == channel,
+            Message.sent_at.is_not(None),
+            Message.sent_at > since,
+        )
+    )
+    sends: dict[int, list] = defaultdict(list)
+    for sid, sent_at in rows:
+        sends[sid].append(sent_at)
+    return sends
+
+
+def claim(channel: str, limit: int, at: datetime | None = None) -> tuple[list[Claimed], Report]:
+    """Claim up to ``limit`` due rows of a channel and re-check each; commits.
+
+    Returns the rows that may be sent now, and a report of those skipped or deferred.
+    """
+    at = at or clock_now()
+    report = Report()
+    rows = _claim_rows(channel, limit, at)
+    report.claimed = len(rows)
+    if not rows:
+        db.session.commit()
+        return [], report
+    recipients = _recipients(sorted({row[3] for row in rows}))
+    campaign_ids = {row[2] for row in rows}
+    audience_of = dict(
+        db.session.execute(
+            select(Campaign.id, Campaign.audience_id).where(Campaign.id.in_(campaign_ids))
+        ).all()
+    )
+    audiences = {
+        a.id: a
+        for a in db.session.scalars(
+            select(Audience).where(Audience.id.in_(set(audience_of.values())))
+        )
+    }
+    verdicts: dict[int, dict[int, str | None]] = {}
+    by_audience: dict[int, set[int]] = defaultdict(set)
+    for row in rows:
+        by_audience[audience_of[row[2]]].add(row[3])
+    for audience_id, sids in by_audience.items():
+        verdicts[audience_id] = consent.check_batch(sids, channel, audience_id)
+
+    cap_key = "OUTREACH_SMS_DAILY_CAP" if channel == "sms" else "OUTREACH_EMAIL_DAILY_CAP"
+    cap = int(current_app.config.get(cap_key) or 0)
+    recent = _recent_sends(channel, list(recipients), at - timedelta(hours=24)) if cap else {}
+    taken: dict[int, int] = defaultdict(int)
+
+    keep: list[Claimed] = []
+    changes: list[dict] = []
+    for message_id, step_id, campaign_id, subscriber_id, attempts in rows:
+        audience = audiences[audience_of[campaign_id]]
+        recipient = recipients.get(subscriber_id)
+        reason = verdicts[audience.id].get(subscriber_id, "no_consent") if recipient else "erased"
+        if reason is not None:
+            changes.append(
+                {
+                    "id": message_id,
+                    "state": "skipped",
+                    "skip_reason": reason,
+                    "lease_until": None,
+                    "updated_at": at,
+                }
+            )
+            report.skipped += 1
+            continue
+        tz = (
+            recipient.timezone
+            if windows.is_valid_timezone(recipient.timezone)
+            else (audience.default_timezone)
+        )
+        window = _window(channel, audience, recipient)
+        later = windows.next_open(at, tz, window)
+        if cap:
+            sent_times = sorted(recent.get(subscriber_id, []))
+            if len(sent_times) + taken[subscriber_id] >= cap:
+                free_at = (sent_times[0] if sent_times else at) + timedelta(hours=24)
+                later = max(later, windows.next_open(free_at, tz, window))
+        if later > at:
+            changes.append(
+                {
+                    "id": message_id,
+                    "state": "queued",
+                    "due_at": later,
+                    "lease_until": None,
+                    "attempts": attempts - 1,
+                    "updated_at": at,
+                }
+            )
+            report.deferred += 1
+            continue
+        taken[subscriber_id] += 1
+        keep.append(Claimed(message_id, step_id, campaign_id, channel, attempts, recipient))
+    if changes:
+        db.session.execute(update(Message), changes)
+    db.session.commit()
+    return keep, report
+
+
+# --------------------------------------------------------------------------- render
+
+
+def _shared_context(audience: Audience) -> dict[str, str]:
+    return {
+        "audience": audience.name,
+        "organisation": audience.organisation_name,
+        "postal_address": audience.postal_address,
+        "support_email": audience.support_email,
+        "support_phone": audience.support_phone,
+    }
+
+
+def personal_links(public_id: str, audience: Audience, channel: str) -> dict[str, str]:
+    """Unsubscribe and preference URLs for one subscriber (signed, opaque)."""
+    link = tokens.LinkToken(public_id, audience.slug, channel)
+    return {
+        "unsubscribe_url": tokens.public_url(
+            f"/unsubscribe/{tokens.link_token(link, 'unsubscribe')}"
+        ),
+        "preferences_url": tokens.public_url(
+            f"/preferences/{tokens.link_token(link, 'preferences')}"
+        ),
+    }
+
+
+def unsubscribe_headers(unsubscribe_url: str) -> dict[str, str]:
+    """RFC 2369 / RFC 8058 headers for one recipient."""
+    token = unsubscribe_url.rsplit("/", 1)[-1]
+    mailto = current_app.config["OUTREACH_UNSUBSCRIBE_MAILTO"]
+    return {
+        "List-Unsubscribe": f"<{unsubscribe_url}>, <mailto:{mailto}?subject=unsubscribe-{token}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+def render_step_email(step: Step, audience: Audience) -> rendering.RenderedEmail:
+    """Render an email step once, with substitution tags for the personal values."""
+    context = _shared_context(audience)
+    for name in rendering.PERSONAL_VARIABLES:
+        context[name] = rendering.tag(name)
+    footer = {
+        "organisation": audience.organisation_name,
+        "postal_address": audience.postal_address,
+        "support_email": audience.support_email,
+        "unsubscribe_url": rendering.tag("unsubscribe_url"),
+        "preferences_url": rendering.tag("preferences_url"),
+    }
+    return rendering.render_email(
+        subject=step.subject,
+        preheader=step.preheader,
+        html=step.html,
+        text=step.text,
+        context=context,
+        footer=footer,
+    )
+
+
+def substitutions_for(recipient: Recipient, audience: Audience, channel: str) -> dict[str, str]:
+    """Per-recipient values for the substitution tags."""
+    values = {"first_name": recipient.first_name or "there"}
+    values.update(personal_links(recipient.public_id, audience, channel))
+    return {rendering.tag(name): values[name] for name in rendering.PERSONAL_VARIABLES}
+
+
+def is_first_sms_step(step: Step) -> bool:
+    """Is this the campaign's first text message?"""
+    sms_steps = [s for s in step.campaign.steps if s.channel == "sms"]
+    return bool(sms_steps) and sms_steps[0].id == step.id
+
+
+def compose_sms(step: Step, audience: Audience, recipient: Recipient) -> str:
+    """Render an SMS step for one recipient, adding the brand and STOP wording the rules need."""
+    context = _shared_context(audience)
+    context["first_name"] = recipient.first_name or "there"
+    context.update(personal_links(recipient.public_id, audience, "sms"))
+    body = rendering.render_sms(step.body, context)
+    brand = wording.program(audience)
+    if is_first_sms_step(step):
+        if brand and not body.lower().startswith(brand.lower()):
+            body = f"{brand}: {body}"
+        if "stop" not in body.lower():
+            body = f"{body} Reply STOP to opt out."
+    return body
+
+
+# --------------------------------------------------------------------------- send + record
+
+
+def _gate(batch: list[Claimed], channel: str, audience_id: int) -> dict[int, str | None]:
+    """Final consent check, holding the lock described in the module docstring."""
+    if not _is_postgres():
+        # Take SQLite's single writer lock now, so an opt-out waits for this send.
+        db.session.execute(
+            update(Message)
+            .where(Message.id.in_([c.message_id for c in batch]))
+            .values(claimed_by=WORKER_ID)
+            .execution_options(synchronize_session=False)
+        )
+    return consent.check_batch([c.recipient.id for c in batch], channel, audience_id, lock=True)
+
+
+def _backoff(attempts: int, retry_after: float | None) -> timedelta:
+    seconds = max(retry_after or 0.0, min(3600.0, 30.0 * (2 ** max(attempts - 1, 0))))
+    return timedelta(seconds=seconds)
+
+
+def _record(
+    results: list[SendResult],
+    batch: dict[int, Claimed],
+    at: datetime,
+    report: Report,
+    audience: Audience,
+) -> None:
+    changes: list[dict] = []
+    for result in results:
+        claimed = batch.get(result.message_id)
+        if claimed is None:
+            continue
+        row = {
+            "id": result.message_id,
+            "updated_at": at,
+            "lease_until": None,
+            "error_code": result.error_code,
+            "error_detail": result.error_detail,
+        }
+        if result.outcome == Outcome.SENT:
+            row.update(state="sent", provider_id=result.provider_id, sent_at=at)
+            report.sent += 1
+        elif result.outcome == Outcome.RETRY and claimed.attempts < MAX_ATTEMPTS:
+            row.update(state="queued", due_at=at + _backoff(claimed.attempts, result.retry_after))
+            report.retried += 1
+        elif result.outcome == Outcome.UNKNOWN:
+            row.update(state="unknown", provider_id=result.provider_id)
+            report.unknown += 1
+        else:
+            row.update(state="failed")
+            if result.outcome == Outcome.RETRY:
+                row["error_detail"] = f"gave up after {claimed.attempts} attempts: " + (
+                    result.error_detail or ""
+                )
+            report.failed += 1
+            _apply_permanent(result, claimed, audience)
+        changes.append(row)
+    if changes:
+        db.session.execute(update(Message), changes)
+
+
+def _apply_permanent(result: SendResult, claimed: Claimed, audience: Audience) -> None:
+    if result.outcome == Outcome.OPTED_OUT:
+        subscriber = db.session.get(Subscriber, claimed.recipient.id)
+        consent.opt_out_everywhere(
+            subscriber,
+            "sms",
+            consent.Evidence(
+                source="provider_event",
+                provider_ref=result.provider_id or f"twilio-{result.error_code}",
+                note="Twilio error 21610",
+            ),
+            suppress_reason="carrier_opt_out",
+        )
+    elif result.outcome == Outcome.INVALID_NUMBER:
+        subscriber = db.session.get(Subscriber, claimed.recipient.id)
+        subscriber.phone_invalid = True
+
+
+def send_batch(batch: list[Claimed], report: Report, at: datetime | None = None) -> None:
+    """Send claimed rows of one step (all one channel) and record what happened; commits."""
+    at = at or clock_now()
+    step = db.session.get(Step, batch[0].step_id)
+    audience = step.campaign.audience
+    channel = batch[0].channel
+    verdict = _gate(batch, channel, audience.id)
+    allowed = [c for c in batch if verdict.get(c.recipient.id) is None]
+    refused = [c for c in batch if verdict.get(c.recipient.id) is not None]
+    if refused:
+        db.session.execute(
+            update(Message),
+            [
+                {
+                    "id": c.message_id,
+                    "state": "skipped",
+                    "skip_reason": verdict[c.recipient.id],
+                    "lease_until": None,
+                    "updated_at": at,
+                }
+                for c in refused
+            ],
+        )
+        report.skipped += len(refused)
+    email_channel, sms_channel = channels()
+    try:
+        results = _send(step, audience, allowed, email_channel, sms_channel)
+    except rendering.TemplateError as exc:
+        db.session.rollback()
+        _fail_render(batch, step, str(exc), at, report)
+        return
+    _record(results, {c.message_id: c for c in allowed}, at, report, audience)
+    db.session.commit()
+
+
+def _send(
+    step: Step,
+    audience: Audience,
+    allowed: list[Claimed],
+    email_channel: EmailChannel,
+    sms_channel: SmsChannel,
+) -> list[SendResult]:
+    if not allowed:
+        return []
+    if step.channel == "email":
+        rendered = render_step_email(step, audience)
+        recipients = []
+        for c in allowed:
+            subs = substitutions_for(c.recipient, audience, "email")
+            recipients.append(
+                EmailRecipient(
+                    message_id=c.message_id,
+                    to=c.recipient.email or "",
+                    substitutions=subs,
+                    headers=unsubscribe_headers(subs[rendering.tag("unsubscribe_url")]),
+                )
+            )
+        return email_channel.send_batch(
+            EmailBatch(
+                from_email=audience.from_email or current_app.config["OUTREACH_MAIL_FROM"],
+                from_name=audience.organisation_name or audience.name,
+                subject=rendered.subject,
+                html=rendered.html,
+                text=rendered.text,
+                recipients=tuple(recipients),
+                categories=("outreach", f"campaign-{step.campaign_id}", f"step-{step.id}"),
+                reply_to=audience.support_email or None,
+            )
+        )
+    callback = tokens.public_url("/webhooks/twilio/status")
+    messages = [
+        OutgoingSms(
+            message_id=c.message_id,
+            to=c.recipient.phone or "",
+            body=compose_sms(step, audience, c.recipient),
+            status_callback=f"{callback}?mid={c.message_id}",
+        )
+        for c in allowed
+    ]
+    return sms_channel.send_many(messages)
+
+
+def _fail_render(
+    batch: list[Claimed], step: Step, detail: str, at: datetime, report: Report
+) -> None:
+    db.session.execute(
+        update(Message),
+        [
+            {
+                "id": c.message_id,
+                "state": "queued",
+                "lease_until": None,
+                "updated_at": at,
+                "attempts": c.attempts - 1,
+                "error_detail": f"template error: {detail}",
+            }
+            for c in batch
+        ],
+    )
+    campaigns.pause_step(db.session.get(Step, step.id), f"template error: {detail}")
+    report.paused_steps.append(f"step {step.id}: template error")
+    db.session.commit()
+
+
+# --------------------------------------------------------------------------- health
+
+
+def check_step_health(step_ids: set[int]) -> list[str]:
+    """Pause steps whose error or complaint rate passes its threshold; returns reasons."""
+    reasons = []
+    for step_id in step_ids:
+        counts = dict(
+            db.session.execute(
+                select(Message.state, func.count(Message.id))
+                .where(Message.step_id == step_id)
+                .group_by(Message.state)
+            ).all()
+        )
+        done = sum(counts.get(s, 0) for s in ("sent", "delivered", "failed", "bounced", "unknown"))
+        failed = counts.get("failed", 0) + counts.get("bounced", 0)
+        complaints = db.session.scalar(
+            select(func.count(DeliveryEvent.id))
+            .join(Message, Message.id == DeliveryEvent.message_id)
+            .where(Message.step_id == step_id, DeliveryEvent.event_type == "spamreport")
+        )
+        step = db.session.get(Step, step_id)
+        if step is None or step.paused_reason:
+            continue
+        reason = None
+        if done >= HEALTH_MIN_VOLUME and failed / done > MAX_ERROR_RATE:
+            reason = f"error rate {failed / done:.1%} passed {MAX_ERROR_RATE:.0%}"
+        elif complaints and complaints / max(done, COMPLAINT_RATE_FLOOR) > MAX_COMPLAINT_RATE:
+            rate = complaints / max(done, 1)
+            reason = f"complaint rate {rate:.2%} passed {MAX_COMPLAINT_RATE:.1%}"
+        if reason:
+            campaigns.pause_step(step, reason)
+            reasons.append(f"step {step_id}: {reason}")
+    db.session.commit()
+    return reasons
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def due_count(at: datetime | None = None) -> int:
+    """How many queued rows of running campaigns are due now (for progress bars)."""
+    at = at or clock_now()
+    return (
+        db.session.scalar(
+            select(func.count(Message.id))
+            .join(Campaign, Campaign.id == Message.campaign_id)
+            .where(Message.state == "queued", Message.due_at <= at, Campaign.status == "running")
+        )
+        or 0
+    )
+
+
+def dispatch_channel(
+    channel: str,
+    at: datetime,
+    report: Report,
+    progress: Callable[[int], None] | None = None,
+    max_batches: int | None = None,
+) -> None:
+    """Claim and send batches of one channel until nothing is due (or max_batches)."""
+    limit = current_app.config["OUTREACH_BATCH_SIZE"]
+    if channel == "sms":
+        limit = min(limit, SMS_BATCH)
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        claimed, claim_report = claim(channel, limit, at)
+        report.add(claim_report)
+        if progress:
+            progress(claim_report.skipped + claim_report.deferred)
+        if not claim_report.claimed:
+            return
+        by_step: dict[int, list[Claimed]] = defaultdict(list)
+        for c in claimed:
+            by_step[c.step_id].append(c)
+        for step_batch in by_step.values():
+            send_batch(step_batch, report, at)
+            if progress:
+                progress(len(step_batch))
+        report.paused_steps.extend(check_step_health(set(by_step)))
+        batches += 1
+
+
+def dispatch_once(
+    at: datetime | None = None, progress: Callable[[int], None] | None = None
+) -> Report:
+    """Materialise everything due, recover stale leases, and send everything due now."""
+    at = at or clock_now()
+    report = Report()
+    report.materialised = outbox.materialise_due(at)
+    report.recovered = recover_expired_leases(at)
+    for channel in ("email", "sms"):
+        dispatch_channel(channel, at, report, progress)
+    campaigns.finish_done(at)
+    db.session.commit()
+    return report
+
+
+# --------------------------------------------------------------------------- transactional
+
+
+def send_email_confirmation(subscriber: Subscriber, audience: Audience, confirm_url: str) -> bool:
+    """Send the double opt-in email (transactional: no outbox row). True if accepted."""
+    if consent.is_suppressed("email", subscriber.email):
+        return False
+    org = audience.organisation_name or audience.name
+    html = (
+        "<h1>Please confirm your subscription</h1>"
+        f"<p>Hi {{{{ first_name }}}}, you asked to receive {audience.name} emails from "
+        f"{org}. Press the button below to confirm.</p>"
+        f'<p><a class="button" href="{confirm_url}">Confirm my subscription</a></p>'
+        "<p>If you did not ask for this, ignore this email and nothing will happen.</p>"
+    )
+    links = personal_links(subscriber.public_id, audience, "email")
+    rendered = rendering.render_email(
+        subject=f"Confirm your subscription to {audience.name}",
+        preheader="One click to confirm.",
+        html=html,
+        text=None,
+        context={**_shared_context(audience), "first_name": subscriber.first_name or "there"},
+        footer={
+            "organisation": org,
+            "postal_address": audience.postal_address or "-",
+            "support_email": audience.support_email,
+            **links,
+        },
+    )
+    email_channel, _ = channels()
+    results = email_channel.send_batch(
+        EmailBatch(
+            from_email=audience.from_email or current_app.config["OUTREACH_MAIL_FROM"],
+            from_name=org,
+            subject=rendered.subject,
+            html=rendered.html,
+            text=rendered.text,
+            recipients=(EmailRecipient(message_id=0, to=subscriber.email or ""),),
+            categories=("outreach", "confirmation"),
+        )
+    )
+    return all(r.outcome == Outcome.SENT for r in results)
+
+
+def send_sms_text(phone: str, body: str) -> bool:
+    """Send one transactional text (confirmation request). True if accepted."""
+    if consent.is_suppressed("sms", phone):
+        return False
+    _, sms_channel = channels()
+    results = sms_channel.send_many([OutgoingSms(message_id=0, to=phone, body=body)])
+    return all(r.outcome == Outcome.SENT for r in results)
+
+
+def dev_mailbox(limit: int = 200) -> list[dict]:
+    """What the console channels recorded, newest first (for the staff dev mailbox)."""
+    from outreach.channels.console import read_mailbox
+
+    return read_mailbox(current_app.config["OUTREACH_DEV_MAILBOX"], limit=limit)

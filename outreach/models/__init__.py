@@ -1,0 +1,26 @@
+"""All models, importable from one place."""
+
+from outreach.models.base import utcnow
+from outreach.models.campaigns import Campaign, Step, StepZone
+from outreach.models.consent import ConsentEvent, Suppression
+from outreach.models.contacts import Audience, Subscriber, Subscription
+from outreach.models.outbox import DeliveryEvent, InboundSms, Message
+from outreach.models.staff import ApiToken, AuditLog, StaffUser
+
+__all__ = [
+    "ApiToken",
+    "Audience",
+    "AuditLog",
+    "Campaign",
+    "ConsentEvent",
+    "DeliveryEvent",
+    "InboundSms",
+    "Message",
+    "StaffUser",
+    "Step",
+    "StepZone",
+    "Subscriber",
+    "Subscription",
+    "Suppression",
+    "utcnow",
+]

@@ -1,0 +1,98 @@
+"""The outbox (one row per step x subscriber x channel), delivery events and inbound texts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from outreach.extensions import db
+from outreach.models.base import BigId, UTCDateTime, utcnow
+
+MESSAGE_STATES = (
+    "queued",
+    "sending",
+    "sent",
+    "delivered",
+    "failed",
+    "bounced",
+    "skipped",
+    "unknown",
+    "cancelled",
+)
+TERMINAL_STATES = ("delivered", "failed", "bounced", "skipped", "cancelled")
+
+
+class Message(db.Model):
+    """One message to one subscriber for one step; the unique key makes sends exactly-once."""
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    step_id: Mapped[int] = mapped_column(ForeignKey("steps.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(20), default="queued")
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(default=0)
+    provider_id: Mapped[str | None] = mapped_column(String(64))
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error_detail: Mapped[str | None] = mapped_column(Text)
+    skip_reason: Mapped[str | None] = mapped_column(String(40))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("step_id", "subscriber_id", "channel"),
+        Index("ix_outbox_messages_state_due", "state", "due_at"),
+        Index("ix_outbox_messages_provider_id", "provider_id"),
+        Index("ix_outbox_messages_subscriber", "subscriber_id", "channel", "sent_at"),
+        Index("ix_outbox_messages_campaign_state", "campaign_id", "step_id", "state"),
+    )
+
+
+class DeliveryEvent(db.Model):
+    """A provider's report about a message; unique per provider event id (dedup)."""
+
+    __tablename__ = "delivery_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox_messages.id", ondelete="SET NULL")
+    )
+    provider: Mapped[str] = mapped_column(String(20))
+    provider_event_id: Mapped[str] = mapped_column(String(160))
+    event_type: Mapped[str] = mapped_column(String(30))
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_event_id"),
+        Index("ix_delivery_events_message", "message_id"),
+    )
+
+
+class InboundSms(db.Model):
+    """A text a subscriber sent us, kept so staff can read replies."""
+
+    __tablename__ = "inbound_sms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    from_phone: Mapped[str] = mapped_column(String(32))
+    to_phone: Mapped[str | None] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text, default="")
+    intent: Mapped[str] = mapped_column(String(20))
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
