@@ -160,6 +160,7 @@ def _record_event(
             created_at=clock_now(),
         )
         .on_conflict_do_nothing(index_elements=["provider", "provider_event_id"])
+        .execution_options(preserve_rowcount=True)
     )
     return bool(db.session.execute(stmt).rowcount)
 

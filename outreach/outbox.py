@@ -38,9 +38,10 @@ def _insert(select_stmt) -> int:  # noqa: ANN001
     dialect = db.session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = (
-        insert(Message)
+        insert(Message.__table__)
         .from_select(columns, select_stmt)
         .on_conflict_do_nothing(index_elements=["step_id", "subscriber_id", "channel"])
+        .execution_options(preserve_rowcount=True)
     )
     return db.session.execute(stmt).rowcount or 0
 
@@ -112,7 +113,7 @@ def _mark_zone_done(step: Step, tz: str, due: datetime, rows: int, at: datetime)
     dialect = db.session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     db.session.execute(
-        insert(StepZone)
+        insert(StepZone.__table__)
         .values(step_id=step.id, timezone=tz, due_at=due, rows=rows, materialised_at=at)
         .on_conflict_do_nothing(index_elements=["step_id", "timezone"])
     )

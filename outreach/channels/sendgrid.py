@@ -48,25 +48,34 @@ def _dumps(value: object) -> str:
     return json.dumps(value, separators=_SEPARATORS)
 
 
-def reached_server(exc: requests.RequestException) -> bool:
-    """True when the request may have reached the provider before ``exc`` happened."""
-    if isinstance(
-        exc,
-        requests.exceptions.ConnectTimeout
-        | requests.exceptions.SSLError
-        | requests.exceptions.ProxyError
-        | requests.exceptions.InvalidURL
-        | requests.exceptions.MissingSchema
-        | requests.exceptions.InvalidSchema,
-    ):
-        return False
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        reason = exc.args[0] if exc.args else None
-        reason = getattr(reason, "reason", reason)  # urllib3 MaxRetryError wraps the cause
-        return not isinstance(
-            reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError
-        )
-    return True  # read timeout, broken response, anything unexpected
+_NOT_SENT = (
+    requests.exceptions.ConnectTimeout,
+    requests.exceptions.SSLError,
+    requests.exceptions.ProxyError,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    urllib3.exceptions.NewConnectionError,  # also NameResolutionError
+    urllib3.exceptions.ConnectTimeoutError,
+    urllib3.exceptions.SSLError,
+    urllib3.exceptions.ProxyError,
+    urllib3.exceptions.LocationParseError,
+    ConnectionRefusedError,
+)
+
+
+def reached_server(exc: BaseException) -> bool:
+    """True when the request may have reached the provider before ``exc`` happened.
+
+    Understands requests and urllib3 exceptions: a failure to connect means nothing was
+    sent; a read timeout or a connection lost mid-exchange means it may have been.
+    """
+    if isinstance(exc, requests.exceptions.ConnectionError) and exc.args:
+        cause = exc.args[0]
+        exc = getattr(cause, "reason", None) or cause  # urllib3 MaxRetryError wraps it
+        if not isinstance(exc, BaseException):
+            return True
+    return not isinstance(exc, _NOT_SENT)
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:

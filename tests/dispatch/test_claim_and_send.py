@@ -1,0 +1,238 @@
+"""Claiming re-checks consent, suppression, windows and caps; results are recorded."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from outreach import campaigns, consent, dispatch
+from outreach.channels.base import Outcome, SendResult
+from outreach.extensions import db
+from outreach.models import ConsentEvent, Message, Step, Subscriber, Subscription, Suppression
+from tests.factories import make_audience, make_campaign, make_subscriber
+from tests.fakes import RecordingChannels
+
+
+def _states() -> dict[int, tuple[str, str | None]]:
+    return {m.subscriber_id: (m.state, m.skip_reason) for m in db.session.scalars(select(Message))}
+
+
+@pytest.fixture
+def channels(app) -> RecordingChannels:
+    return RecordingChannels().install(app)
+
+
+@pytest.fixture
+def audience(app, clock):
+    clock.set(datetime(2027, 5, 20, tzinfo=UTC))
+    return make_audience()
+
+
+def test_everyone_allowed_gets_exactly_one_copy(audience, channels, clock):
+    people = [make_subscriber(audience, email=f"p{i}@example.org") for i in range(5)]
+    make_campaign(audience, [{"channel": "email", "send_time": "10:00"}])
+    clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
+    first = dispatch.dispatch_once()
+    second = dispatch.dispatch_once()
+    assert first.sent == 5 and second.sent == 0
+    assert sorted(e["to"] for e in channels.emails) == sorted(p.email for p in people)
+    assert {s for s, _ in _states().values()} == {"sent"}
+    assert all(m.provider_id for m in db.session.scalars(select(Message)))
+
+
+def test_withdrawn_after_materialising_is_skipped_with_reason(audience, channels, clock):
+    keep = make_subscriber(audience, email="keep@example.org")
+    leave = make_subscriber(audience, email="leave@example.org")
+    bounced = make_subscriber(audience, email="bounced@example.org")
+    make_campaign(audience, [{"channel": "email", "send_time": "10:00"}])
+    clock.set(datetime(2027, 6, 1, 14, 0, tzinfo=UTC))
+    from outreach import outbox
+
+    outbox.materialise_due()
+    sub = db.session.scalar(select(Subscription).filter_by(subscriber_id=leave.id))
+    consent.revoke(sub, consent.Evidence(source="one_click"))
+    consent.suppress("email", bounced.email, "hard_bounce")
+    db.session.commit()
+    dispatch.dispatch_once()
+    states = _states()
+    assert states[keep.id] == ("sent", None)
+    assert states[leave.id][0] in ("skipped", "cancelled")
+    assert states[bounced.id] == ("skipped", "suppressed")
+    assert [e["to"] for e in channels.emails] == ["keep@example.org"]
+
+
+def test_sms_outside_the_window_waits_for_the_next_one(audience, channels, clock):
+    person = make_subscriber(audience, phone="+18082014455", timezone="Pacific/Honolulu")
+    make_campaign(audience, [{"channel": "sms", "send_time": "07:00", "body": "Hello"}])
+    clock.set(datetime(2027, 6, 1, 17, 0, tzinfo=UTC))  # 07:00 in Honolulu
+    report = dispatch.dispatch_once()
+    assert report.deferred == 1 and channels.texts == []
+    row = db.session.scalar(select(Message))
+    assert row.state == "queued"
+    assert row.due_at == datetime(2027, 6, 1, 18, 0, tzinfo=UTC)  # 08:00 Honolulu
+    clock.set(datetime(2027, 6, 1, 18, 0, tzinfo=UTC))
+    assert dispatch.dispatch_once().sent == 1
+    assert channels.texts[0]["to"] == person.phone
+
+
+def test_florida_number_stops_at_eight_pm(audience, channels, clock):
+    make_subscriber(audience, phone="+13052014455", timezone="America/New_York")
+    make_subscriber(audience, phone="+16462014455", timezone="America/New_York")
+    make_campaign(audience, [{"channel": "sms", "send_time": "20:30", "body": "Hello"}])
+    clock.set(datetime(2027, 6, 2, 0, 30, tzinfo=UTC))  # 20:30 in New York and Miami
+    report = dispatch.dispatch_once()
+    assert [t["to"] for t in channels.texts] == ["+16462014455"]
+    assert report.deferred == 1
+    florida = db.session.scalar(select(Message).where(Message.state == "queued"))
+    assert florida.due_at == datetime(2027, 6, 2, 12, 0, tzinfo=UTC)  # 08:00 next day
+
+
+def test_calendar_step_follows_a_dst_change(app, channels, clock):
+    clock.set(datetime(2027, 3, 1, tzinfo=UTC))
+    audience = make_audience()
+    make_subscriber(audience, email="ny@example.org", timezone="America/New_York")
+    from datetime import date
+
+    make_campaign(audience, [{"channel": "email", "day_offset": 0, "send_time": "10:00"},
+                             {"channel": "email", "day_offset": 1, "send_time": "10:00"}],
+                  anchor=date(2027, 3, 13))
+    clock.set(datetime(2027, 3, 15, tzinfo=UTC))
+    dispatch.dispatch_once()
+    due = sorted(m.due_at for m in db.session.scalars(select(Message)))
+    assert due == [datetime(2027, 3, 13, 15, 0, tzinfo=UTC),  # EST, UTC-5
+                   datetime(2027, 3, 14, 14, 0, tzinfo=UTC)]  # EDT, UTC-4
+
+
+def test_at_most_one_marketing_text_per_day(audience, channels, clock):
+    make_subscriber(audience, phone="+16462014455")
+    make_campaign(audience, [{"channel": "sms", "send_time": "10:00", "body": "one"},
+                             {"channel": "sms", "send_time": "11:00", "body": "two"}])
+    clock.set(datetime(2027, 6, 1, 16, 0, tzinfo=UTC))  # 12:00 in New York: both due
+    report = dispatch.dispatch_once()
+    assert report.sent == 1 and report.deferred == 1
+    waiting = db.session.scalar(select(Message).where(Message.state == "queued"))
+    assert waiting.due_at >= datetime(2027, 6, 2, 16, 0, tzinfo=UTC)
+    clock.set(datetime(2027, 6, 2, 16, 1, tzinfo=UTC))
+    assert dispatch.dispatch_once().sent == 1
+    assert [t["body"].split(": ", 1)[-1].split(" Reply")[0] for t in channels.texts] == [
+        "one", "two"]
+
+
+def test_first_text_carries_brand_and_stop_wording(audience, channels, clock):
+    make_subscriber(audience, phone="+16462014455")
+    make_campaign(audience, [{"channel": "sms", "send_time": "10:00", "body": "June news"},
+                             {"channel": "sms", "day_offset": 3, "send_time": "10:00",
+                              "body": "More news"}])
+    clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
+    dispatch.dispatch_once()
+    clock.set(datetime(2027, 6, 4, 15, tzinfo=UTC))
+    dispatch.dispatch_once()
+    first, second = (t["body"] for t in channels.texts)
+    assert first == "NeuroMedici Migraine Awareness: June news Reply STOP to opt out."
+    assert second == "More news"
+    assert channels.texts[0]["callback"].startswith(
+        "https://outreach.example.org/webhooks/twilio/status?mid=")
+
+
+def test_paused_campaign_is_not_claimed_and_cancel_cancels_queued(audience, channels, clock):
+    for i in range(3):
+        make_subscriber(audience, email=f"p{i}@example.org")
+    campaign = make_campaign(audience, [{"channel": "email", "send_time": "10:00"}])
+    clock.set(datetime(2027, 6, 1, 14, 0, tzinfo=UTC))
+    from outreach import outbox
+
+    outbox.materialise_due()
+    campaigns.pause(campaign, "copy check")
+    db.session.commit()
+    assert dispatch.dispatch_once().sent == 0
+    campaigns.cancel(campaign)
+    db.session.commit()
+    assert {s for s, _ in _states().values()} == {"cancelled"}
+    assert channels.emails == []
+
+
+def test_carrier_opt_out_21610_suppresses_revokes_and_spares_others(audience, clock, app):
+    blocked = "+16462014455"
+    channels = RecordingChannels(
+        lambda to: SendResult(0, Outcome.OPTED_OUT, error_code="21610",
+                              error_detail="unsubscribed recipient") if to == blocked else None
+    ).install(app)
+    victim = make_subscriber(audience, phone=blocked)
+    make_subscriber(audience, phone="+16462014456")
+    make_campaign(audience, [{"channel": "sms", "send_time": "10:00", "body": "June"}])
+    clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
+    report = dispatch.dispatch_once()
+    assert report.sent == 1 and report.failed == 1
+    assert [t["to"] for t in channels.texts] == ["+16462014456"]
+    assert db.session.scalar(select(Suppression).filter_by(channel="sms")).address == blocked
+    ledger = db.session.scalars(select(ConsentEvent).filter_by(
+        subscriber_id=victim.id, action="revoked")).all()
+    assert [e.source for e in ledger] == ["provider_event"]
+
+
+def test_invalid_number_21211_flags_the_subscriber(audience, clock, app):
+    RecordingChannels(lambda to: SendResult(0, Outcome.INVALID_NUMBER, error_code="21211")
+                      ).install(app)
+    person = make_subscriber(audience, phone="+16462014455")
+    make_campaign(audience, [{"channel": "sms", "send_time": "10:00", "body": "June"}])
+    clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
+    dispatch.dispatch_once()
+    assert db.session.get(Subscriber, person.id).phone_invalid is True
+    assert db.session.scalar(select(Message)).state == "failed"
+
+
+def test_retryable_errors_back_off_then_send(audience, clock, app):
+    attempts = {"n": 0}
+
+    def flaky(to: str) -> SendResult | None:
+        attempts["n"] += 1
+        if attempts["n"] <= 2:
+            return SendResult(0, Outcome.RETRY, error_code="429", retry_after=120)
+        return None
+
+    channels = RecordingChannels(flaky).install(app)
+    make_subscriber(audience, email="a@example.org")
+    make_campaign(audience, [{"channel": "email", "send_time": "10:00"}])
+    clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
+    assert dispatch.dispatch_once().retried == 1
+    row = db.session.scalar(select(Message))
+    assert row.state == "queued" and row.due_at == datetime(2027, 6, 1, 15, 2, tzinfo=UTC)
+    clock.advance(minutes=2)
+    assert dispatch.dispatch_once().retried == 1
+    clock.advance(minutes=2)
+    assert dispatch.dispatch_once().sent == 1
+    assert len(channels.emails) == 1
+
+
+def test_a_step_with_too_many_errors_pauses_itself_and_says_why(audience, clock, app):
+    RecordingChannels(lambda to: SendResult(0, Outcome.FAILED, error_code="400",
+                                            error_detail="bad address")).install(app)
+    for i in range(60):
+        make_subscriber(audience, email=f"p{i}@example.org")
+    campaign = make_campaign(audience, [{"channel": "email", "send_time": "10:00"}])
+    clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
+    app.config["OUTREACH_BATCH_SIZE"] = 50
+    report = dispatch.dispatch_once()
+    assert report.failed == 50
+    db.session.refresh(campaign)
+    assert campaign.status == "paused"
+    assert "error rate" in campaign.paused_reason
+    assert "error rate" in db.session.get(Step, campaign.steps[0].id).paused_reason
+
+
+def test_expired_lease_becomes_unknown_never_queued(audience, channels, clock):
+    make_subscriber(audience, email="a@example.org")
+    make_campaign(audience, [{"channel": "email", "send_time": "10:00"}])
+    clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
+    from outreach import outbox
+
+    outbox.materialise_due()
+    claimed, _ = dispatch.claim("email", 10)  # a worker claims, then dies before sending
+    assert len(claimed) == 1
+    clock.advance(minutes=10)
+    report = dispatch.dispatch_once()
+    assert report.recovered == 1 and report.sent == 0
+    assert db.session.scalar(select(Message)).state == "unknown"
+    assert channels.emails == []
