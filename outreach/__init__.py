@@ -30,7 +30,10 @@ def create_app(
     )
     app.config.update(settings)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    logging.getLogger("outreach").setLevel(logging.INFO)
 
     from outreach.extensions import csrf, db, limiter, login_manager, migrate
 

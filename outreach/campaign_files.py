@@ -204,8 +204,9 @@ def _read_yaml(text: str) -> tuple[Any, list[Problem]]:
         raise CampaignFileError("a campaign file must be text")
     if len(text) > MAX_FILE_CHARS:
         raise CampaignFileError(f"the file is longer than {MAX_FILE_CHARS:,} characters")
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)
         data = loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -218,7 +219,8 @@ def _read_yaml(text: str) -> tuple[Any, list[Problem]]:
     except RecursionError:
         raise CampaignFileError("YAML: the file is nested too deeply") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, loader.duplicates
 
 
@@ -307,9 +309,7 @@ def _schema_problems(data: Any, error: ValidationError) -> list[Problem]:
         return [Problem(line, f"{prefix}missing '{name}'")]
     if error.validator == "not" and isinstance(error.validator_value, dict):
         banned = error.validator_value.get("required") or ["?"]
-        return [
-            Problem(_line_at(data, [*path, banned[0]]), f"{prefix}{_not_here(banned[0])}")
-        ]
+        return [Problem(_line_at(data, [*path, banned[0]]), f"{prefix}{_not_here(banned[0])}")]
     if error.validator == "type":
         expected = error.validator_value
         names = expected if isinstance(expected, list) else [expected]
@@ -642,7 +642,7 @@ def load(text: str, *, schedule: bool = False) -> Campaign:
     if existing is not None and existing.status != "draft":
         raise CampaignFileError(
             f"campaign '{existing.name}' is already {existing.status}; only a draft can be "
-            "replaced: pause it or export a copy and load it under a new name",
+            "replaced from a file: export a copy and load it under a new name",
             data.key_lines.get("name"),
         )
     if schedule and result.preflight_errors:
@@ -709,6 +709,9 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _represent_str(dumper: _Dumper, value: str) -> Node:
+    if any(ch in value for ch in "\x85\u2028\u2029"):
+        # YAML 1.1 line breaks: written raw, a reader would turn them into "\n" or " ".
+        return dumper.represent_scalar(_STR, value, style='"')
     if "\n" in value:
         return dumper.represent_scalar(_STR, value, style="|")
     return dumper.represent_scalar(_STR, value)

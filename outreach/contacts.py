@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from phonenumbers import NumberParseException, PhoneNumberType
+
+#: What a typed phone number may contain: digits, spaces, "+", "-", "(", ")", "." and "/".
+_PHONE_CHARS = re.compile(r"[\d\s+\-().\/]+")
 
 
 class InvalidContact(ValueError):
@@ -35,6 +39,8 @@ def normalise_phone(raw: str, region: str = "US") -> str:
         raise InvalidContact("Enter a mobile phone number.")
     if len(raw) > 32:
         raise InvalidContact("That phone number is too long.")
+    if not _PHONE_CHARS.fullmatch(raw):
+        raise InvalidContact("Use only digits, spaces, +, - and brackets in the phone number.")
     try:
         number = phonenumbers.parse(raw, region)
     except NumberParseException:

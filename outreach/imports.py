@@ -39,7 +39,7 @@ from typing import IO, Any
 from flask import Flask
 from sqlalchemy import select
 
-from outreach import consent, dispatch, tokens, windows, wording
+from outreach import consent, dispatch, staff, tokens, windows, wording
 from outreach.clock import now as clock_now
 from outreach.contacts import (
     InvalidContact,
@@ -505,6 +505,7 @@ def _process_chunk(
                 seen[(channel, address)] = row.line
     by_email, by_phone, states, suppressed = _prefetch(rows, audience)
     pending: list[tuple[_Row, Subscriber, str]] = []
+    fresh: list[tuple[_Row, consent.Signup, consent.Evidence]] = []
     outcome: dict[int, bool] = {}
     for row in rows:
         existing = (by_email.get(row.email) if row.email else None) or (
@@ -553,6 +554,9 @@ def _process_chunk(
             channels=tuple(row.channels),
         )
         evidence = _evidence(settings, mode, row.line)
+        if existing is None:
+            fresh.append((row, signup, evidence))
+            continue
         subscriber, waiting = consent.sign_up(
             signup, dict.fromkeys(row.channels, evidence), confirmed=mode == "active"
         )
@@ -568,6 +572,22 @@ def _process_chunk(
             else:
                 result.active += 1
         outcome[row.line] = True
+    if fresh:
+        # People not on file yet: set-based inserts (the common case in a large import).
+        created = consent.sign_up_new(
+            [signup for _, signup, _ in fresh],
+            [evidence for _, _, evidence in fresh],
+            confirmed=mode == "active",
+        )
+        for (row, _, _), (subscriber_id, _) in zip(fresh, created, strict=True):
+            outcome[row.line] = True
+            if mode == "active":
+                result.active += len(row.channels)
+                continue
+            subscriber = db.session.get(Subscriber, subscriber_id)
+            for channel in row.channels:
+                result.pending += 1
+                pending.append((row, subscriber, channel))
     db.session.commit()
     problems: dict[int, list[str]] = {}
     if pending:
@@ -626,6 +646,15 @@ def run_import(
             if progress is not None:
                 progress(result)
     result.bytes_read = result.bytes_total
+    staff.audit(
+        settings.actor_id,
+        "subscribers.import",
+        "audience",
+        audience.id,
+        f"{settings.filename}: {result.rows} rows, {result.active} subscribed, "
+        f"{result.pending} pending, {result.already} already, {result.rejected} rejected",
+    )
+    db.session.commit()
     log.info(
         "import into audience %s: %d rows, %d active, %d pending, %d rejected",
         audience.slug,

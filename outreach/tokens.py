@@ -41,11 +41,16 @@ def _pack(link: LinkToken) -> list[str]:
     return [link.public_id, link.audience_slug, link.channel]
 
 
+#: The channels a link can point at.
+CHANNELS = ("email", "sms")
+
+
 def _unpack(value: object) -> LinkToken:
     if (
         not isinstance(value, list)
         or len(value) != 3
         or not all(isinstance(part, str) and 0 < len(part) <= 120 for part in value)
+        or value[2] not in CHANNELS
     ):
         raise TokenError("This link is not valid.")
     return LinkToken(*value)

@@ -4,4 +4,11 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from outreach.admin import auth, views  # noqa: E402, F401
+from outreach.admin import (  # noqa: E402, F401
+    audiences,
+    auth,
+    campaigns,
+    importing,
+    subscribers,
+    views,
+)

@@ -2,6 +2,6 @@
 
 from flask import Blueprint
 
-bp = Blueprint("public", __name__)
+bp = Blueprint("public", __name__, static_folder="static", static_url_path="/public-static")
 
 from outreach.public import views  # noqa: E402, F401

@@ -1,38 +1,77 @@
-"""Public views: thin. Validation, then a call into ``consent``; no business rules here."""
+"""Public views: thin. Validation, then a call into ``consent``; no business rules here.
+
+CSRF: every form here carries a Flask-WTF token. The views are exempt from the global
+check and validate the token themselves (``form.validate()``), so a stale token shows the
+page again with a clear message and a 400 instead of a bare error page. The one exception
+is the RFC 8058 one-click unsubscribe POST, which by design has no cookie and no token.
+"""
 
 from __future__ import annotations
 
-from flask import abort, current_app, render_template, request, url_for
+import logging
+from dataclasses import dataclass
+
+from flask import abort, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from outreach import consent, dispatch, tokens, windows, wording
 from outreach.contacts import InvalidContact, clean_name, normalise_email, normalise_phone
 from outreach.extensions import csrf, db, limiter
 from outreach.models import Audience, Subscriber, Subscription
 from outreach.public import bp
-from outreach.public.forms import ConfirmForm, PreferencesForm, SubscribeForm, UnsubscribeForm
+from outreach.public.forms import (
+    HONEYPOT_FIELD,
+    ConfirmForm,
+    PreferencesForm,
+    SubscribeForm,
+    UnsubscribeForm,
+)
+
+log = logging.getLogger(__name__)
+
+#: Per-IP limits (Flask-Limiter); only POSTs count.
+SUBSCRIBE_LIMIT = "20 per minute; 200 per hour"
+CONFIRM_LIMIT = "30 per minute; 300 per hour"
+PREFERENCES_LIMIT = "30 per minute"
+
+SESSION_EXPIRED = "Your session expired. Please check the form and send it again."
+CHANNEL_NAMES = {"email": "email", "sms": "text message"}
+WITHDRAWN = ("unsubscribed", "bounced", "complained")
+
+
+def _text(value: str | None, limit: int) -> str | None:
+    """A request-supplied string made safe to store: no NUL bytes, at most ``limit`` chars."""
+    if not value:
+        return None
+    return value.replace("\x00", "")[:limit] or None
+
+
+def _evidence(source: str, wording_text: str | None = None, note: str | None = None):  # noqa: ANN202
+    """The evidence a public page can give: wording shown, form URL, IP, user agent."""
+    return consent.Evidence(
+        source=source,
+        wording=wording_text,
+        form_url=_text(request.url, 500),
+        ip_address=_text(request.remote_addr, 64),
+        user_agent=_text(request.user_agent.string, 500),
+        note=note,
+    )
 
 
 def _audience_or_404(slug: str) -> Audience:
+    if not slug or len(slug) > 80 or "\x00" in slug:
+        abort(404)
     audience = db.session.scalar(select(Audience).filter_by(slug=slug))
     if audience is None:
         abort(404)
     return audience
 
 
-def _evidence(source: str, wording_text: str | None = None) -> consent.Evidence:
-    return consent.Evidence(
-        source=source,
-        wording=wording_text,
-        form_url=request.url[:500],
-        ip_address=request.remote_addr,
-        user_agent=(request.user_agent.string or "")[:500],
-    )
-
-
 def choose_timezone(browser_tz: str | None, phone: str | None, audience: Audience) -> str:
     """Browser zone if valid, else one derived from the phone number, else the audience's."""
-    if browser_tz and windows.is_valid_timezone(browser_tz):
+    if browser_tz and len(browser_tz) <= 64 and windows.is_valid_timezone(browser_tz):
         return browser_tz
     if phone:
         derived = windows.timezone_for_phone(phone)
@@ -41,70 +80,189 @@ def choose_timezone(browser_tz: str | None, phone: str | None, audience: Audienc
     return audience.default_timezone
 
 
-@bp.route("/subscribe/<slug>", methods=["GET", "POST"])
-@limiter.limit("20 per minute; 200 per hour", methods=["POST"])
-def subscribe(slug: str):  # noqa: ANN201
-    """The opt-in form."""
-    audience = _audience_or_404(slug)
-    form = SubscribeForm()
-    offered = audience.channel_list
-    wordings = {channel: wording.consent_wording(audience, channel) for channel in offered}
-    if request.method == "GET":
-        return render_template(
-            "public/subscribe.html", form=form, audience=audience, wordings=wordings, errors={}
-        )
-    errors: dict[str, str] = {}
-    if not form.validate():
-        errors.update({name: "; ".join(msgs) for name, msgs in form.errors.items()})
-    chosen = [c for c in offered if getattr(form, f"consent_{c}").data]
-    email = phone = None
-    if form.email.data and "email" not in errors:
+@bp.errorhandler(CSRFError)
+def _csrf_error(exc: CSRFError):  # noqa: ANN202
+    """A safety net: any CSRF failure on a public page is a clear 400 page."""
+    return render_template(
+        "public/message.html",
+        title="Please try again",
+        message="Your session expired. Please go back, reload the page and try again.",
+    ), 400
+
+
+@bp.errorhandler(429)
+def _too_many(exc: Exception):  # noqa: ANN202
+    """Flask-Limiter's 429 as a friendly page; Retry-After is added by the limiter."""
+    return render_template(
+        "public/message.html",
+        title="Slow down a little",
+        message="You've tried that a few times in a short while. "
+        "Please wait a minute and try again.",
+    ), 429
+
+
+# --------------------------------------------------------------------------- subscribe
+
+
+@dataclass
+class _Checked:
+    """A subscribe submission after validation."""
+
+    errors: dict[str, str]
+    chosen: list[str]
+    email: str | None = None
+    phone: str | None = None
+
+
+def _check_subscription(form: SubscribeForm, offered: list[str]) -> _Checked:
+    """Field errors and normalised contacts for a submitted form (CSRF already checked)."""
+    errors = {
+        name: " ".join(messages)
+        for name, messages in form.errors.items()
+        if name in ("email", "phone", "first_name")
+    }
+    checked = _Checked(errors, [c for c in offered if getattr(form, f"consent_{c}").data])
+    raw_email = (form.email.data or "").strip()
+    raw_phone = (form.phone.data or "").strip()
+    if raw_email and "email" not in errors:
         try:
-            email = normalise_email(form.email.data)
+            checked.email = normalise_email(raw_email)
         except InvalidContact as exc:
             errors["email"] = str(exc)
-    if form.phone.data and "phone" not in errors:
+    if raw_phone and "phone" not in errors:
         try:
-            phone = normalise_phone(form.phone.data)
+            checked.phone = normalise_phone(raw_phone)
         except InvalidContact as exc:
             errors["phone"] = str(exc)
-    if not chosen:
+    if not checked.chosen:
         errors["consent"] = "Tick at least one box to choose how we may contact you."
-    if "email" in chosen and not form.email.data:
+    if "email" in checked.chosen and not raw_email:
         errors["email"] = "Enter your email address to get emails."
-    if "sms" in chosen and not form.phone.data:
-        errors["phone"] = "Enter your mobile number to get texts."
-    if errors:
-        return render_template(
-            "public/subscribe.html", form=form, audience=audience, wordings=wordings, errors=errors
-        ), 400
-    if form.website.data:  # honeypot: a bot filled the hidden field; store nothing
-        return render_template("public/check_inbox.html", audience=audience, chosen=chosen)
-    signup = consent.Signup(
-        audience=audience,
-        email=email if "email" in chosen else None,
-        phone=phone if "sms" in chosen else None,
-        first_name=clean_name(form.first_name.data),
-        timezone=choose_timezone(form.timezone.data, phone, audience),
-        channels=tuple(chosen),
-    )
-    evidence = {c: _evidence("web_form", wordings[c]) for c in chosen}
-    subscriber, pending = consent.sign_up(signup, evidence)
-    db.session.commit()
-    for sub in pending:
-        link = tokens.LinkToken(subscriber.public_id, audience.slug, sub.channel)
-        if sub.channel == "email":
-            url = tokens.public_url(url_for("public.confirm", token=tokens.confirm_token(link)))
-            dispatch.send_email_confirmation(subscriber, audience, url)
-        else:
-            dispatch.send_sms_text(subscriber.phone or "", wording.sms_confirmation(audience))
+    if "sms" in checked.chosen and not raw_phone:
+        errors["phone"] = "Enter your mobile number to get text messages."
+    return checked
+
+
+def _subscribe_page(audience: Audience, form: SubscribeForm, errors: dict[str, str], status: int):  # noqa: ANN202
+    wordings = {c: wording.consent_wording(audience, c) for c in audience.channel_list}
+    return render_template(
+        "public/subscribe.html", form=form, audience=audience, wordings=wordings, errors=errors
+    ), status
+
+
+def _thank_you(audience: Audience, chosen: list[str]):  # noqa: ANN202
+    """The same answer for new, existing and honeypot submissions (no enumeration)."""
     return render_template("public/check_inbox.html", audience=audience, chosen=chosen)
+
+
+def _signups(
+    audience: Audience, checked: _Checked, first_name: str, timezone: str
+) -> list[consent.Signup]:
+    """One sign-up for a new person; one per channel when a contact is already on file.
+
+    An unverified form never attaches a contact to someone else's record: a record on file
+    only gets a request for its own contact, and new contacts make a new record.
+    """
+    email = checked.email if "email" in checked.chosen else None
+    phone = checked.phone if "sms" in checked.chosen else None
+    on_file = {
+        "email": consent.find_subscriber(email=email) if email else None,
+        "sms": consent.find_subscriber(phone=phone) if phone else None,
+    }
+
+    def signup(channels: list[str]) -> consent.Signup:
+        return consent.Signup(
+            audience=audience,
+            email=email if "email" in channels else None,
+            phone=phone if "sms" in channels else None,
+            first_name=first_name,
+            timezone=timezone,
+            channels=tuple(channels),
+        )
+
+    if not any(on_file.values()):
+        return [signup(checked.chosen)]
+    fresh = [c for c in checked.chosen if on_file[c] is None]
+    known = [signup([c]) for c in checked.chosen if on_file[c] is not None]
+    return known + ([signup(fresh)] if fresh else [])
+
+
+def _store_signups(
+    signups: list[consent.Signup], evidence: dict[str, consent.Evidence]
+) -> list[tuple[Subscriber, list[Subscription]]]:
+    """``consent.sign_up`` each and commit; a concurrent twin submission is retried once."""
+    for attempt in (1, 2):
+        try:
+            results = [consent.sign_up(signup, evidence) for signup in signups]
+            db.session.commit()
+            return results
+        except IntegrityError:
+            db.session.rollback()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _send_confirmations(
+    subscriber: Subscriber, audience: Audience, pending: list[Subscription]
+) -> None:
+    """The double opt-in messages: an email with a signed link, a text asking for YES."""
+    for sub in pending:
+        try:
+            if sub.channel == "email":
+                link = tokens.LinkToken(subscriber.public_id, audience.slug, "email")
+                url = tokens.public_url(url_for("public.confirm", token=tokens.confirm_token(link)))
+                dispatch.send_email_confirmation(subscriber, audience, url)
+            else:
+                dispatch.send_sms_text(subscriber.phone or "", wording.sms_confirmation(audience))
+        except Exception as exc:  # noqa: BLE001 - the sign-up is stored; never a 500 for this
+            log.warning(
+                "confirmation %s for audience %s not sent: %s",
+                sub.channel,
+                audience.slug,
+                type(exc).__name__,
+            )
+
+
+@bp.route("/subscribe/<slug>", methods=["GET", "POST"])
+@csrf.exempt
+@limiter.limit(SUBSCRIBE_LIMIT, methods=["POST"])
+def subscribe(slug: str):  # noqa: ANN201
+    """The opt-in form: one unticked box per channel, each with its exact wording."""
+    audience = _audience_or_404(slug)
+    form = SubscribeForm()
+    if request.method == "GET":
+        return _subscribe_page(audience, form, {}, 200)
+    form.validate()
+    if "csrf_token" in form.errors:
+        return _subscribe_page(audience, form, {"form": SESSION_EXPIRED}, 400)
+    offered = audience.channel_list
+    if request.form.get(HONEYPOT_FIELD):  # a bot filled the hidden field: store nothing
+        return _thank_you(audience, [c for c in offered if request.form.get(f"consent_{c}")])
+    checked = _check_subscription(form, offered)
+    if checked.errors:
+        return _subscribe_page(audience, form, checked.errors, 400)
+    signups = _signups(
+        audience,
+        checked,
+        clean_name(form.first_name.data),
+        choose_timezone(form.timezone.data, checked.phone, audience),
+    )
+    evidence = {
+        c: _evidence("web_form", wording.consent_wording(audience, c)) for c in checked.chosen
+    }
+    for subscriber, pending in _store_signups(signups, evidence):
+        _send_confirmations(subscriber, audience, pending)
+    return _thank_you(audience, checked.chosen)
+
+
+# --------------------------------------------------------------------------- links
 
 
 def _subscription_for(link: tokens.LinkToken) -> tuple[Subscriber, Audience, Subscription | None]:
     subscriber = db.session.scalar(select(Subscriber).filter_by(public_id=link.public_id))
     audience = db.session.scalar(select(Audience).filter_by(slug=link.audience_slug))
-    if subscriber is None or audience is None:
+    if subscriber is None or audience is None or subscriber.erased_at is not None:
         raise tokens.TokenError("This link is no longer valid.")
     sub = db.session.scalar(
         select(Subscription).filter_by(
@@ -119,34 +277,46 @@ def _bad_link(exc: tokens.TokenError):  # noqa: ANN202
 
 
 @bp.route("/confirm/<token>", methods=["GET", "POST"])
-@limiter.limit("30 per minute", methods=["POST"])
+@csrf.exempt
+@limiter.limit(CONFIRM_LIMIT, methods=["POST"])
 def confirm(token: str):  # noqa: ANN201
-    """GET shows a button; only the POST confirms."""
+    """GET shows a button; only the POST confirms, so link scanners cannot."""
     try:
         link = tokens.read_confirm_token(token)
         subscriber, audience, sub = _subscription_for(link)
+        if link.channel != "email" or sub is None or sub.state not in ("pending", "active"):
+            raise tokens.TokenError(
+                "This confirmation link is no longer valid: the subscription changed after it "
+                "was sent."
+            )
     except tokens.TokenError as exc:
         return _bad_link(exc)
     form = ConfirmForm()
-    if request.method == "POST":
-        if not form.validate():
-            return render_template(
-                "public/confirm.html",
-                form=form,
-                audience=audience,
-                error="Please press the button again.",
-            ), 400
-        if sub is not None and sub.state in ("pending", "active"):
-            consent.confirm(sub, _evidence("web_form", "Confirmed by following the emailed link"))
-            db.session.commit()
+    if request.method == "GET":
+        return render_template("public/confirm.html", form=form, audience=audience, error=None)
+    if not form.validate():
         return render_template(
-            "public/confirmed.html",
-            audience=audience,
-            preferences_url=dispatch.personal_links(subscriber.public_id, audience, "email")[
-                "preferences_url"
-            ],
+            "public/confirm.html", form=form, audience=audience, error=SESSION_EXPIRED
+        ), 400
+    if sub.state == "pending":
+        consent.confirm(
+            sub,
+            _evidence(
+                "web_form",
+                wording.consent_wording(audience, "email"),
+                note="confirmed by pressing the button behind the emailed link",
+            ),
         )
-    return render_template("public/confirm.html", form=form, audience=audience, error=None)
+        db.session.commit()
+    links = dispatch.personal_links(subscriber.public_id, audience, "email")
+    return render_template(
+        "public/confirmed.html", audience=audience, preferences_url=links["preferences_url"]
+    )
+
+
+def _is_one_click() -> bool:
+    """RFC 8058: the body ``List-Unsubscribe=One-Click`` (form-encoded or multipart)."""
+    return request.form.get("List-Unsubscribe", "").strip().lower() == "one-click"
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
@@ -158,40 +328,88 @@ def unsubscribe(token: str):  # noqa: ANN201
         subscriber, audience, sub = _subscription_for(link)
     except tokens.TokenError as exc:
         return _bad_link(exc)
-    form = UnsubscribeForm()
-    if request.method == "GET":
-        return render_template("public/unsubscribe.html", form=form, audience=audience, done=False)
-    one_click = request.form.get("List-Unsubscribe") == "One-Click"
-    if one_click:
+    if request.method == "POST" and _is_one_click():
         if sub is not None:
             consent.revoke(sub, _evidence("one_click", "List-Unsubscribe=One-Click"))
             db.session.commit()
-        return "You have been unsubscribed.", 200, {"Content-Type": "text/plain; charset=utf-8"}
-    csrf.protect()
+        return "You have been unsubscribed.\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
+    form = UnsubscribeForm()
+    page = {"form": form, "audience": audience, "channel": link.channel}
+    if request.method == "GET":
+        return render_template("public/unsubscribe.html", done=False, error=None, **page)
+    if not form.validate():
+        return render_template(
+            "public/unsubscribe.html", done=False, error=SESSION_EXPIRED, **page
+        ), 400
     if form.everything.data:
         for channel in ("email", "sms"):
             consent.opt_out_everywhere(
-                subscriber, channel, _evidence("preference_page", "Unsubscribe from everything")
+                subscriber,
+                channel,
+                _evidence("preference_page", form.everything.label.text, note="unsubscribe page"),
             )
     elif sub is not None:
-        consent.revoke(sub, _evidence("preference_page", "Unsubscribe button"))
+        consent.revoke(
+            sub,
+            _evidence("preference_page", "Unsubscribe button", note="unsubscribe page"),
+        )
     db.session.commit()
     return render_template(
-        "public/unsubscribe.html",
-        form=form,
-        audience=audience,
-        done=True,
-        everything=form.everything.data,
+        "public/unsubscribe.html", done=True, error=None, everything=form.everything.data, **page
     )
 
 
+# --------------------------------------------------------------------------- preferences
+
+
+def _key(sub: Subscription) -> str:
+    """A subscription's checkbox value: audience slug and channel, never a database id."""
+    return f"{sub.audience.slug}:{sub.channel}"
+
+
+def _mask(subscriber: Subscriber) -> dict[str, str]:
+    """Contacts shown on the page, partly hidden (the link may be forwarded)."""
+    shown = {}
+    if subscriber.email:
+        local, _, domain = subscriber.email.partition("@")
+        shown["email"] = f"{local[:1]}***@{domain}"
+    if subscriber.phone:
+        shown["sms"] = f"***{subscriber.phone[-4:]}"
+    return shown
+
+
+def _apply_preferences(
+    subscriber: Subscriber, subs: list[Subscription], wanted: set[str], link_channel: str
+) -> list[Subscription]:
+    """Revoke unticked subscriptions, re-request ticked withdrawn ones.
+
+    Returns the subscriptions that now wait for a confirmation message.
+    """
+    waiting = []
+    for sub in subs:
+        shown = wording.consent_wording(sub.audience, sub.channel)
+        if sub.state in ("active", "pending") and _key(sub) not in wanted:
+            consent.revoke(
+                sub, _evidence("preference_page", shown, note="unticked on the preferences page")
+            )
+        elif sub.state == "unsubscribed" and _key(sub) in wanted:
+            evidence = _evidence("preference_page", shown, note="ticked on the preferences page")
+            if sub.channel == "email" and link_channel == "email":
+                consent.confirm(sub, evidence)  # the link came to this inbox: proof enough
+            else:  # texts always need a YES reply; email from a texted link needs its link
+                consent.request_consent(subscriber, sub.audience, sub.channel, evidence)
+                waiting.append(sub)
+    return waiting
+
+
 @bp.route("/preferences/<token>", methods=["GET", "POST"])
-@limiter.limit("30 per minute", methods=["POST"])
+@csrf.exempt
+@limiter.limit(PREFERENCES_LIMIT, methods=["POST"])
 def preferences(token: str):  # noqa: ANN201
-    """Channels, audiences and time zone for one subscriber."""
+    """Channels, audiences and time zone for one subscriber; every consent change ledgered."""
     try:
         link = tokens.read_link_token(token, "preferences")
-        subscriber, audience, _ = _subscription_for(link)
+        subscriber, _, _ = _subscription_for(link)
     except tokens.TokenError as exc:
         return _bad_link(exc)
     form = PreferencesForm()
@@ -201,60 +419,41 @@ def preferences(token: str):  # noqa: ANN201
         )
     )
     error = None
+    notices: list[str] = []
     saved = False
     if request.method == "POST":
-        if not form.validate():
-            return render_template(
-                "public/preferences.html",
-                form=form,
-                subs=subs,
-                subscriber=subscriber,
-                error="Please try again.",
-                saved=False,
-                zones=_zones(),
-            ), 400
-        tz = (form.timezone.data or "").strip()
-        if tz and not windows.is_valid_timezone(tz):
+        tz = (form.timezone.data or "").strip() if form.validate() else ""
+        if "csrf_token" in form.errors:
+            error = SESSION_EXPIRED
+        elif form.errors or (tz and not windows.is_valid_timezone(tz)):
             error = "Choose a time zone from the list."
         else:
             if tz:
                 subscriber.timezone = tz
-            wanted = set(request.form.getlist("keep"))
-            for sub in subs:
-                key = str(sub.id)
-                if sub.state in ("active", "pending") and key not in wanted:
-                    consent.revoke(sub, _evidence("preference_page", "Unticked on preferences"))
-                elif sub.state == "unsubscribed" and key in wanted:
-                    if sub.channel == "email":
-                        consent.confirm(sub, _evidence("preference_page", "Ticked on preferences"))
-                    else:
-                        consent.request_consent(
-                            subscriber,
-                            sub.audience,
-                            "sms",
-                            _evidence(
-                                "preference_page", wording.consent_wording(sub.audience, "sms")
-                            ),
-                        )
-                        dispatch.send_sms_text(
-                            subscriber.phone or "", wording.sms_confirmation(sub.audience)
-                        )
+            wanted = {v for v in request.form.getlist("keep") if isinstance(v, str)}
+            waiting = _apply_preferences(subscriber, subs, wanted, link.channel)
             db.session.commit()
+            for sub in waiting:
+                _send_confirmations(subscriber, sub.audience, [sub])
+            notices = [sub.channel for sub in waiting]
             saved = True
-    current_app.logger.debug("preferences page for audience %s", audience.slug)
     return render_template(
         "public/preferences.html",
         form=form,
         subs=subs,
+        key=_key,
         subscriber=subscriber,
+        contacts=_mask(subscriber),
+        channel_names=CHANNEL_NAMES,
+        wording=wording.consent_wording,
         error=error,
         saved=saved,
-        zones=_zones(),
+        notices=notices,
+        zones=_zones(subscriber.timezone),
     ), 400 if error else 200
 
 
-def _zones() -> list[str]:
-    """Every IANA zone name, for the time zone picker."""
-    from zoneinfo import available_timezones
-
-    return sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
+def _zones(current: str) -> list[str]:
+    """IANA zone names for the picker, with the subscriber's own zone always present."""
+    zones = windows.common_zones()
+    return zones if current in zones else sorted([*zones, current])

@@ -1,6 +1,13 @@
-"""Twilio: inbound SMS (answers TwiML) and message status callbacks."""
+"""Twilio: inbound SMS (answers TwiML) and message status callbacks.
+
+Both check X-Twilio-Signature against ``OUTREACH_BASE_URL`` + path (+ query string), not the
+URL the request arrived on, so the check holds behind a proxy. A missing or wrong signature
+is 403 before anything is parsed further; a signed request with unusable fields is 400.
+"""
 
 from __future__ import annotations
+
+import re
 
 from flask import Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
@@ -8,6 +15,13 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from outreach import feedback
 from outreach.webhooks import bp
+
+#: Twilio ids (MessageSid "SM" + 32 hex): printable ASCII, no spaces.
+_SID = re.compile(r"[\x21-\x7e]{1,64}")
+_STATUS = re.compile(r"[a-z_]{1,20}")
+_ERROR_CODE = re.compile(r"[0-9]{1,10}")
+_MID = re.compile(r"[0-9]{1,18}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def verify_twilio_signature() -> None:
@@ -19,13 +33,28 @@ def verify_twilio_signature() -> None:
     url = current_app.config["OUTREACH_BASE_URL"] + request.path
     if request.query_string:
         url += "?" + request.query_string.decode("latin-1")
-    params = (
-        request.form.to_dict(flat=True)
-        if request.mimetype == ("application/x-www-form-urlencoded")
-        else {}
-    )
-    if not RequestValidator(token).validate(url, params, signature):
+    # Every value of every field is signed (a MultiDict), so nothing can be appended.
+    if not RequestValidator(token).validate(url, request.form, signature):
         abort(403)
+
+
+def _field(name: str, *, limit: int, required: bool = False) -> str | None:
+    """One form field, stripped; 400 when required and missing, too long or with controls."""
+    value = (request.form.get(name) or "").strip()
+    if not value:
+        if required:
+            abort(400, f"{name} is required.")
+        return None
+    if len(value) > limit or _CONTROL.search(value):
+        abort(400, f"{name} is not valid.")
+    return value
+
+
+def _sid() -> str:
+    sid = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
+    if not _SID.fullmatch(sid):
+        abort(400, "MessageSid is required.")
+    return sid
 
 
 def _twiml(body: str | None) -> Response:
@@ -39,14 +68,12 @@ def _twiml(body: str | None) -> Response:
 def twilio_sms() -> Response:
     """Inbound text: STOP / START / HELP / other."""
     verify_twilio_signature()
-    form = request.form
-    sid = form.get("MessageSid") or form.get("SmsSid") or ""
-    sender = form.get("From", "")
-    if not sid or not sender or len(sid) > 64 or len(sender) > 32:
-        abort(400, "MessageSid and From are required.")
-    reply = feedback.handle_inbound_sms(
-        sid, sender, form.get("To"), form.get("Body", ""), form.get("OptOutType") or None
-    )
+    sid = _sid()
+    sender = _field("From", limit=32, required=True)
+    to = _field("To", limit=32)
+    body = (request.form.get("Body") or "").replace("\x00", "")
+    opt_out_type = _field("OptOutType", limit=20)
+    reply = feedback.handle_inbound_sms(sid, sender, to, body, opt_out_type)
     return _twiml(reply.body)
 
 
@@ -54,13 +81,14 @@ def twilio_sms() -> Response:
 def twilio_status() -> tuple[str, int]:
     """Message status callback: moves the outbox row forward only."""
     verify_twilio_signature()
-    form = request.form
-    sid = form.get("MessageSid") or form.get("SmsSid") or ""
-    status = form.get("MessageStatus") or form.get("SmsStatus") or ""
-    if not sid or not status or len(sid) > 64 or len(status) > 20:
-        abort(400, "MessageSid and MessageStatus are required.")
+    sid = _sid()
+    status = (request.form.get("MessageStatus") or request.form.get("SmsStatus") or "").lower()
+    if not _STATUS.fullmatch(status):
+        abort(400, "MessageStatus is required.")
     raw_mid = request.args.get("mid", "")
-    message_id = int(raw_mid) if raw_mid.isdigit() and len(raw_mid) < 19 else None
-    error_code = (form.get("ErrorCode") or "")[:32] or None
-    feedback.handle_twilio_status(sid, status, error_code, message_id)
+    message_id = int(raw_mid) if _MID.fullmatch(raw_mid) else None
+    raw_code = (request.form.get("ErrorCode") or "").strip()
+    error_code = raw_code if _ERROR_CODE.fullmatch(raw_code) else None
+    to = _field("To", limit=32)
+    feedback.handle_twilio_status(sid, status, error_code, message_id, to)
     return "", 204

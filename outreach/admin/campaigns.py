@@ -1,0 +1,434 @@
+"""Campaign pages: list, create, the sequence editor, preview, preflight and lifecycle.
+
+Views only parse forms and call ``outreach.campaign_editing``; the rules live there.
+"""
+
+from __future__ import annotations
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from outreach import audience_editing, campaign_editing, preflight, rendering, reports, wording
+from outreach.admin import bp
+from outreach.admin.auth import editor_required
+from outreach.admin.common import confirmed, form_bool, form_int, form_str, form_text, get_or_404
+from outreach.campaign_editing import CampaignInput, EditError, StepInput
+from outreach.extensions import db
+from outreach.models import Audience, Campaign, Message, Step
+
+LIFECYCLE = {
+    "pause": ("Pause", "Pausing stops new sends at once. Queued messages wait until you resume."),
+    "resume": (
+        "Resume",
+        "Resuming sends the messages that are due, each inside its recipient's delivery window.",
+    ),
+    "cancel": (
+        "Cancel",
+        "Cancelling is final: queued messages become cancelled and nothing more is sent. "
+        "Messages already sent are not affected.",
+    ),
+}
+
+
+def _audiences() -> list[Audience]:
+    return list(db.session.scalars(select(Audience).order_by(Audience.name)))
+
+
+def _campaign_input() -> CampaignInput:
+    return CampaignInput(
+        name=form_str("name"),
+        audience_id=form_int("audience_id"),
+        anchor_kind=form_str("anchor_kind", "date"),
+        anchor_date=form_str("anchor_date"),
+    )
+
+
+@bp.get("/campaigns")
+@login_required
+def campaigns():  # noqa: ANN201
+    """Every campaign with its status and message count."""
+    rows = db.session.scalars(select(Campaign).order_by(Campaign.created_at.desc())).all()
+    counts = dict(
+        db.session.execute(
+            select(Message.campaign_id, func.count(Message.id)).group_by(Message.campaign_id)
+        ).all()
+    )
+    return render_template("admin/campaigns.html", campaigns=rows, counts=counts)
+
+
+@bp.route("/campaigns/new", methods=["GET", "POST"])
+@editor_required
+def campaign_new():  # noqa: ANN201
+    """Create a draft campaign: name, audience, anchor."""
+    if request.method == "GET":
+        data = CampaignInput(audience_id=request.args.get("audience_id", type=int))
+        return render_template(
+            "admin/campaign_form.html", data=data, campaign=None, audiences=_audiences(), errors={}
+        )
+    data = _campaign_input()
+    try:
+        campaign = campaign_editing.create_campaign(data, current_user.id)
+    except EditError as exc:
+        db.session.rollback()
+        return render_template(
+            "admin/campaign_form.html",
+            data=data,
+            campaign=None,
+            audiences=_audiences(),
+            errors=exc.errors,
+        ), 400
+    db.session.commit()
+    flash("Campaign created. Now add its steps.")
+    return redirect(url_for("admin.campaign", campaign_id=campaign.id), 303)
+
+
+@bp.route("/campaigns/<int:campaign_id>/edit", methods=["GET", "POST"])
+@editor_required
+def campaign_edit(campaign_id: int):  # noqa: ANN201
+    """Rename a campaign; change audience and anchor while it is a draft."""
+    campaign = get_or_404(Campaign, campaign_id)
+    if request.method == "GET":
+        data = CampaignInput(
+            name=campaign.name,
+            audience_id=campaign.audience_id,
+            anchor_kind=campaign.anchor_kind,
+            anchor_date=campaign.anchor_date.isoformat() if campaign.anchor_date else "",
+        )
+        return render_template(
+            "admin/campaign_form.html",
+            data=data,
+            campaign=campaign,
+            audiences=_audiences(),
+            errors={},
+        )
+    data = _campaign_input()
+    try:
+        campaign_editing.update_campaign(campaign, data, current_user.id)
+    except EditError as exc:
+        db.session.rollback()
+        return render_template(
+            "admin/campaign_form.html",
+            data=data,
+            campaign=campaign,
+            audiences=_audiences(),
+            errors=exc.errors,
+        ), 400
+    db.session.commit()
+    flash("Saved.")
+    return redirect(url_for("admin.campaign", campaign_id=campaign.id), 303)
+
+
+@bp.get("/campaigns/<int:campaign_id>")
+@login_required
+def campaign(campaign_id: int):  # noqa: ANN201
+    """The sequence: a timeline of steps, live counts by state, lifecycle buttons."""
+    campaign = get_or_404(Campaign, campaign_id)
+    counts = reports.step_counts(campaign)
+    steps = sorted(campaign.steps, key=lambda s: s.position)
+    return render_template(
+        "admin/campaign.html",
+        campaign=campaign,
+        steps=steps,
+        timeline=campaign_editing.timeline(campaign),
+        counts=counts,
+        states=reports.STATE_ORDER,
+        rows={s.id: sum(counts.get(s.id, {}).values()) for s in steps},
+        reach=audience_editing.reach(campaign.audience),
+        first_sms=next((s for s in steps if s.channel == "sms"), None),
+    )
+
+
+@bp.get("/campaigns/<int:campaign_id>/counts.json")
+@login_required
+def campaign_counts(campaign_id: int):  # noqa: ANN201
+    """Live counts by step and state (polled by the campaign page)."""
+    campaign = get_or_404(Campaign, campaign_id)
+    counts = reports.step_counts(campaign)
+    totals = dict.fromkeys(reports.STATE_ORDER, 0)
+    for row in counts.values():
+        for state, n in row.items():
+            totals[state] += n
+    return jsonify(
+        status=campaign.status,
+        paused_reason=campaign.paused_reason,
+        steps={str(step_id): row for step_id, row in counts.items()},
+        totals=totals,
+    )
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def _step_input(channel: str) -> StepInput:
+    parts = [form_int("after_days", 0), form_int("after_hours", 0), form_int("after_mins", 0)]
+    after = None if None in parts else parts[0] * 1440 + parts[1] * 60 + parts[2]  # type: ignore[operator]
+    return StepInput(
+        channel=channel,
+        day_offset=form_int("day_offset", 0),
+        send_time=form_str("send_time", "10:00"),
+        after_minutes=after,
+        subject=form_str("subject"),
+        preheader=form_str("preheader"),
+        html=form_text("html"),
+        text=form_text("text"),
+        body=form_text("body").strip(),
+        include_late_joiners=form_bool("include_late_joiners"),
+    )
+
+
+def _editor(
+    campaign: Campaign, step: Step | None, data: StepInput, errors: dict, status: int = 200
+):  # noqa: ANN202
+    audience = campaign.audience
+    steps = sorted(campaign.steps, key=lambda s: s.position)
+    sms_steps = [s for s in steps if s.channel == "sms"]
+    will_be_first = data.channel == "sms" and (
+        (step is not None and sms_steps and sms_steps[0].id == step.id)
+        or (step is None and not sms_steps)
+    )
+    return render_template(
+        "admin/step_form.html",
+        campaign=campaign,
+        step=step,
+        data=data,
+        errors=errors,
+        variables=rendering.DOCUMENTED_VARIABLES,
+        first_sms=will_be_first,
+        brand=wording.program(audience),
+        rows=campaign_editing.row_count(step) if step is not None else 0,
+        number=(steps.index(step) + 1) if step is not None else len(steps) + 1,
+    ), status
+
+
+@bp.route("/campaigns/<int:campaign_id>/steps/new", methods=["GET", "POST"])
+@editor_required
+def step_new(campaign_id: int):  # noqa: ANN201
+    """Add an email or SMS step."""
+    campaign = get_or_404(Campaign, campaign_id)
+    channel = request.values.get("channel", "email")
+    if channel not in ("email", "sms"):
+        abort(404)
+    if request.method == "GET":
+        data = StepInput(channel=channel)
+        last = max(campaign.steps, key=lambda s: s.position, default=None)
+        if last is not None:
+            data.day_offset = last.day_offset
+            data.after_minutes = last.after_minutes
+        if channel == "sms":
+            data.body = ""
+        return _editor(campaign, None, data, {})
+    data = _step_input(channel)
+    try:
+        step = campaign_editing.add_step(campaign, data, current_user.id)
+    except EditError as exc:
+        db.session.rollback()
+        return _editor(campaign, None, data, exc.errors, 400)
+    db.session.commit()
+    flash(f"Step {step.position + 1} added.")
+    return redirect(
+        url_for("admin.campaign", campaign_id=campaign.id, _anchor=f"step-{step.id}"), 303
+    )
+
+
+@bp.route("/steps/<int:step_id>/edit", methods=["GET", "POST"])
+@editor_required
+def step_edit(step_id: int):  # noqa: ANN201
+    """Edit a step; the page says which messages an edit reaches."""
+    step = get_or_404(Step, step_id)
+    campaign = step.campaign
+    if request.method == "GET":
+        return _editor(campaign, step, StepInput.from_step(step), {})
+    data = _step_input(step.channel)
+    try:
+        campaign_editing.update_step(step, data, current_user.id)
+    except EditError as exc:
+        db.session.rollback()
+        step = db.session.get(Step, step_id)
+        return _editor(step.campaign, step, data, exc.errors, 400)
+    db.session.commit()
+    flash(
+        f"Step {step.position + 1} saved."
+        + (" The change applies to messages not yet sent." if campaign.status != "draft" else "")
+    )
+    return redirect(
+        url_for("admin.campaign", campaign_id=campaign.id, _anchor=f"step-{step.id}"), 303
+    )
+
+
+@bp.route("/steps/<int:step_id>/delete", methods=["GET", "POST"])
+@editor_required
+def step_delete(step_id: int):  # noqa: ANN201
+    """Delete a step that has nothing in the outbox, after a confirmation."""
+    step = get_or_404(Step, step_id)
+    campaign = step.campaign
+    if request.method == "GET" or not confirmed():
+        return render_template(
+            "admin/confirm.html",
+            title=f"Delete step {step.position + 1}?",
+            message=f"The {step.channel} step '{(step.subject or step.body)[:80]}' will be removed "
+            "from the sequence.",
+            action=url_for("admin.step_delete", step_id=step.id),
+            button="Delete step",
+            danger=True,
+            back=url_for("admin.campaign", campaign_id=campaign.id),
+        )
+    try:
+        campaign_editing.delete_step(step, current_user.id)
+    except EditError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("admin.campaign", campaign_id=campaign.id), 303)
+    db.session.commit()
+    flash("Step deleted.")
+    return redirect(url_for("admin.campaign", campaign_id=campaign.id), 303)
+
+
+@bp.post("/steps/<int:step_id>/move")
+@editor_required
+def step_move(step_id: int):  # noqa: ANN201
+    """Move a step up or down the sequence (drafts only)."""
+    step = get_or_404(Step, step_id)
+    campaign = step.campaign
+    offset = -1 if request.form.get("direction") == "up" else 1
+    try:
+        campaign_editing.move_step(step, offset, current_user.id)
+    except EditError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+    return redirect(
+        url_for("admin.campaign", campaign_id=campaign.id, _anchor=f"step-{step.id}"), 303
+    )
+
+
+# --------------------------------------------------------------------------- preview
+
+
+@bp.get("/steps/<int:step_id>/preview")
+@login_required
+def step_preview(step_id: int):  # noqa: ANN201
+    """A step as a chosen subscriber (or a sample person) would get it; test sends."""
+    step = get_or_404(Step, step_id)
+    campaign = step.campaign
+    who = (request.args.get("who") or "").strip()[:200]
+    person = campaign_editing.find_audience_subscriber(campaign.audience, who) if who else None
+    if who and person is None:
+        flash("No subscriber of this audience matches that; showing a sample person.", "error")
+    steps = sorted(campaign.steps, key=lambda s: s.position)
+    return render_template(
+        "admin/preview.html",
+        campaign=campaign,
+        step=step,
+        number=steps.index(step) + 1,
+        steps=steps,
+        who=who,
+        person=person,
+        preview=campaign_editing.preview(step, person),
+        staff_emails=campaign_editing.staff_emails(),
+    )
+
+
+@bp.post("/steps/<int:step_id>/test-send")
+@editor_required
+def step_test_send(step_id: int):  # noqa: ANN201
+    """Send one [Test] copy of a step to a staff address or phone."""
+    step = get_or_404(Step, step_id)
+    who = form_str("who")
+    person = campaign_editing.find_audience_subscriber(step.campaign.audience, who) if who else None
+    try:
+        message = campaign_editing.send_test(
+            step, to=form_str("to"), subscriber=person, actor_id=current_user.id
+        )
+    except EditError as exc:
+        db.session.commit()  # keep the audit row of a refused attempt
+        flash(f"Not sent: {exc}", "error")
+    else:
+        db.session.commit()
+        flash(message)
+    return redirect(url_for("admin.step_preview", step_id=step.id, who=who or None), 303)
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+@bp.get("/campaigns/<int:campaign_id>/preflight")
+@login_required
+def campaign_preflight(campaign_id: int):  # noqa: ANN201
+    """Errors and warnings; the schedule button (errors block it, warnings need a tick)."""
+    campaign = get_or_404(Campaign, campaign_id)
+    return _preflight_page(campaign, {})
+
+
+def _preflight_page(campaign: Campaign, errors: dict, status: int = 200):  # noqa: ANN202
+    findings = campaign_editing.check(campaign)
+    steps = sorted(campaign.steps, key=lambda s: s.position)
+    return render_template(
+        "admin/preflight.html",
+        campaign=campaign,
+        steps=steps,
+        errors_found=preflight.errors(findings),
+        warnings_found=preflight.warnings(findings),
+        errors=errors,
+        reach=audience_editing.reach(campaign.audience),
+        timeline=campaign_editing.timeline(campaign),
+    ), status
+
+
+@bp.post("/campaigns/<int:campaign_id>/schedule")
+@editor_required
+def campaign_schedule(campaign_id: int):  # noqa: ANN201
+    """Schedule a draft after preflight (POST with confirm=yes)."""
+    campaign = get_or_404(Campaign, campaign_id)
+    if not confirmed():
+        return _preflight_page(campaign, {"": "Press the Schedule button to confirm."}, 400)
+    try:
+        campaign_editing.schedule(
+            campaign, acknowledged=form_bool("acknowledge"), actor_id=current_user.id
+        )
+    except EditError as exc:
+        db.session.rollback()
+        campaign = db.session.get(Campaign, campaign_id)
+        return _preflight_page(campaign, exc.errors, 400)
+    db.session.commit()
+    flash(f"'{campaign.name}' is {campaign.status}.")
+    return redirect(url_for("admin.campaign", campaign_id=campaign.id), 303)
+
+
+@bp.route(
+    "/campaigns/<int:campaign_id>/<any(pause, resume, cancel):action>", methods=["GET", "POST"]
+)
+@editor_required
+def campaign_lifecycle(campaign_id: int, action: str):  # noqa: ANN201
+    """Pause, resume or cancel, each behind a confirmation page."""
+    campaign = get_or_404(Campaign, campaign_id)
+    title, explanation = LIFECYCLE[action]
+    if request.method == "GET" or not confirmed():
+        return render_template(
+            "admin/confirm.html",
+            title=f"{title} '{campaign.name}'?",
+            message=explanation,
+            action=url_for("admin.campaign_lifecycle", campaign_id=campaign.id, action=action),
+            button=f"{title} campaign",
+            danger=action == "cancel",
+            reason=action == "pause",
+            back=url_for("admin.campaign", campaign_id=campaign.id),
+        )
+    try:
+        if action == "pause":
+            campaign_editing.pause(campaign, form_str("reason"), current_user.id)
+            done = "paused"
+        elif action == "resume":
+            campaign_editing.resume(campaign, current_user.id)
+            done = "resumed"
+        else:
+            count = campaign_editing.cancel(campaign, current_user.id)
+            done = f"cancelled; {count} queued message(s) will not be sent"
+    except EditError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("admin.campaign", campaign_id=campaign_id), 303)
+    db.session.commit()
+    flash(f"Campaign {done}.")
+    return redirect(url_for("admin.campaign", campaign_id=campaign.id), 303)

@@ -1,0 +1,173 @@
+"""Subscriber pages: search, detail with the consent timeline, staff opt-out, evidence."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import func, or_, select
+
+from outreach import consent, evidence, staff
+from outreach.admin import bp
+from outreach.admin.auth import editor_required
+from outreach.admin.common import confirmed, form_str, get_or_404
+from outreach.extensions import db
+from outreach.models import (
+    Audience,
+    Message,
+    StaffUser,
+    Subscriber,
+    Subscription,
+)
+
+PAGE = 50
+
+
+def search(query: str, limit: int = PAGE) -> list[Subscriber]:
+    """Subscribers whose email, phone or first name matches (case-insensitive, partial)."""
+    query = query.strip()
+    if not query:
+        return list(
+            db.session.scalars(select(Subscriber).order_by(Subscriber.id.desc()).limit(limit))
+        )
+    like = f"%{query.lower()}%"
+    conditions = [
+        func.lower(Subscriber.email).like(like),
+        func.lower(Subscriber.first_name).like(like),
+    ]
+    digits = "".join(ch for ch in query if ch.isdigit())
+    if len(digits) >= 3:
+        conditions.append(Subscriber.phone.like(f"%{digits}%"))
+    return list(
+        db.session.scalars(
+            select(Subscriber).where(or_(*conditions)).order_by(Subscriber.id).limit(limit)
+        )
+    )
+
+
+@bp.get("/subscribers")
+@login_required
+def subscribers():  # noqa: ANN201
+    """Search by email, phone or name."""
+    query = (request.args.get("q") or "").strip()[:200]
+    found = search(query)
+    states: dict[int, list[Subscription]] = {}
+    if found:
+        for sub in db.session.scalars(
+            select(Subscription)
+            .where(Subscription.subscriber_id.in_([s.id for s in found]))
+            .order_by(Subscription.audience_id, Subscription.channel)
+        ):
+            states.setdefault(sub.subscriber_id, []).append(sub)
+    return render_template(
+        "admin/subscribers.html", query=query, found=found, states=states, page=PAGE
+    )
+
+
+def _timeline(subscriber: Subscriber) -> list[dict]:
+    audiences = dict(db.session.execute(select(Audience.id, Audience.name)).all())
+    actors = dict(db.session.execute(select(StaffUser.id, StaffUser.email)).all())
+    return [
+        {
+            "event": row,
+            "audience": audiences.get(row.audience_id),
+            "actor": actors.get(row.actor_id),
+        }
+        for row in reversed(consent.ledger_for(subscriber))
+    ]
+
+
+@bp.get("/subscribers/<int:subscriber_id>")
+@login_required
+def subscriber(subscriber_id: int):  # noqa: ANN201
+    """One person: subscriptions, the consent ledger as a timeline, recent messages."""
+    person = get_or_404(Subscriber, subscriber_id)
+    subs = db.session.scalars(
+        select(Subscription)
+        .where(Subscription.subscriber_id == person.id)
+        .order_by(Subscription.audience_id, Subscription.channel)
+    ).all()
+    messages = db.session.scalars(
+        select(Message)
+        .where(Message.subscriber_id == person.id)
+        .order_by(Message.id.desc())
+        .limit(50)
+    ).all()
+    return render_template(
+        "admin/subscriber.html",
+        person=person,
+        subs=subs,
+        timeline=_timeline(person),
+        messages=messages,
+    )
+
+
+@bp.route("/subscribers/<int:subscriber_id>/opt-out", methods=["GET", "POST"])
+@editor_required
+def subscriber_opt_out(subscriber_id: int):  # noqa: ANN201
+    """Staff opt-out (a call, a letter, an email reply): confirm, then record who did it."""
+    person = get_or_404(Subscriber, subscriber_id)
+    source = request.form if request.method == "POST" else request.args
+    channel = source.get("channel", "")
+    scope = source.get("scope", "audience")
+    sub = None
+    if source.get("subscription", "").isdigit():
+        sub = db.session.get(Subscription, int(source["subscription"]))
+        if sub is None or sub.subscriber_id != person.id:
+            sub = None
+        else:
+            channel = sub.channel
+    if channel not in ("email", "sms") or (scope == "audience" and sub is None):
+        flash("Choose which subscription to end.", "error")
+        return redirect(url_for("admin.subscriber", subscriber_id=person.id), 303)
+    note = form_str("note")[:500] if request.method == "POST" else ""
+    if request.method == "GET" or not confirmed():
+        return render_template(
+            "admin/opt_out.html", person=person, sub=sub, channel=channel, scope=scope, note=note
+        )
+    proof = consent.Evidence(
+        source="admin",
+        wording="Opt-out recorded by staff",
+        actor_id=current_user.id,
+        note=note or None,
+    )
+    if scope == "everywhere":
+        changed = len(consent.opt_out_everywhere(person, channel, proof))
+    else:
+        changed = int(consent.revoke(sub, proof))  # type: ignore[arg-type]
+    staff.audit(
+        current_user.id,
+        "subscriber.opt_out",
+        "subscriber",
+        person.id,
+        f"{channel}, {'all audiences' if scope == 'everywhere' else 'one audience'}: "
+        f"{changed} subscription(s) ended",
+    )
+    db.session.commit()
+    label = "Emails" if channel == "email" else "Texts"
+    flash(
+        f"{label} stopped: {changed} subscription(s) ended, queued messages cancelled."
+        if changed
+        else "Nothing to change: already opted out."
+    )
+    return redirect(url_for("admin.subscriber", subscriber_id=person.id), 303)
+
+
+@bp.get("/subscribers/<int:subscriber_id>/evidence.<fmt>")
+@login_required
+def subscriber_evidence(subscriber_id: int, fmt: str):  # noqa: ANN201
+    """The consent evidence of one person as a CSV or JSON download."""
+    person = get_or_404(Subscriber, subscriber_id)
+    name = f"consent-evidence-{person.public_id}"
+    if fmt == "csv":
+        body, mimetype = evidence.ledger_csv(person), "text/csv; charset=utf-8"
+    elif fmt == "json":
+        body, mimetype = json.dumps(evidence.ledger_json(person), indent=2), "application/json"
+    else:
+        return Response("Choose csv or json.", 404)
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
+    )
