@@ -59,7 +59,8 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     if database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
 
-    base_url = (env.get("OUTREACH_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
+    port = int(env.get("PORT", "5000"))
+    base_url = (env.get("OUTREACH_BASE_URL") or f"http://127.0.0.1:{port}").rstrip("/")
     email_channel = env.get("OUTREACH_EMAIL_CHANNEL", "console") or "console"
     sms_channel = env.get("OUTREACH_SMS_CHANNEL", "console") or "console"
     if email_channel not in {"console", "sendgrid"}:
@@ -128,5 +129,5 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "TWILIO_MESSAGING_SERVICE_SID": env.get("TWILIO_MESSAGING_SERVICE_SID", ""),
         "TWILIO_FROM_NUMBER": env.get("TWILIO_FROM_NUMBER", ""),
         "TWILIO_API_BASE": (env.get("TWILIO_API_BASE") or "https://api.twilio.com").rstrip("/"),
-        "PORT": int(env.get("PORT", "5000")),
+        "PORT": port,
     }

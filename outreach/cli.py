@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
@@ -153,10 +154,8 @@ def worker(interval: int) -> None:
         job.reschedule("interval", seconds=interval)
     signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
     click.echo(f"worker {dispatch.WORKER_ID} running; Ctrl-C to stop")
-    try:
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
         scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
 
 
 @outreach_cli.command("export-consent")

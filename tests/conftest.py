@@ -49,8 +49,11 @@ def _env(database_url: str, instance_dir: Path) -> dict[str, str]:
 
 
 def _pg_worker_url() -> str:
-    url = make_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
-                   if PG_URL.startswith("postgresql://") else PG_URL)
+    url = make_url(
+        PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+        if PG_URL.startswith("postgresql://")
+        else PG_URL
+    )
     name = f"{url.database}_{_worker()}"
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -98,8 +101,10 @@ def _truncate_all(url: str) -> None:
         tables = [
             row[0]
             for row in conn.execute(
-                sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                        "AND tablename <> 'alembic_version'")
+                sa.text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename <> 'alembic_version'"
+                )
             )
         ]
         conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))

@@ -62,8 +62,11 @@ def make_campaign(
     """A campaign with steps (dicts of Step fields), scheduled unless told otherwise."""
     campaign = Campaign(name=name, audience=audience, anchor_kind=anchor_kind, anchor_date=anchor)
     for position, fields in enumerate(steps):
-        defaults = {"subject": "June news", "html": "<p>Hello {{ first_name }}</p>",
-                    "body": "Migraine awareness month: learn the triggers."}
+        defaults = {
+            "subject": "June news",
+            "html": "<p>Hello {{ first_name }}</p>",
+            "body": "Migraine awareness month: learn the triggers.",
+        }
         campaign.steps.append(Step(position=position, **{**defaults, **fields}))
     db.session.add(campaign)
     db.session.flush()

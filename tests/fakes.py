@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 from outreach.channels.base import (
     EmailBatch,
-    OutgoingSms,
     Outcome,
+    OutgoingSms,
     SendResult,
     personalize,
 )
@@ -20,8 +20,9 @@ class RecordingChannels:
 
     name = "recording"
 
-    def __init__(self, outcome_for: Callable[[str], SendResult | None] | None = None,
-                 delay: float = 0.0) -> None:
+    def __init__(
+        self, outcome_for: Callable[[str], SendResult | None] | None = None, delay: float = 0.0
+    ) -> None:
         self.emails: list[dict] = []
         self.texts: list[dict] = []
         self.outcome_for = outcome_for or (lambda address: None)
@@ -34,18 +35,30 @@ class RecordingChannels:
         for r in batch.recipients:
             scripted = self.outcome_for(r.to)
             if scripted is not None:
-                results.append(SendResult(r.message_id, scripted.outcome, scripted.provider_id,
-                                          scripted.error_code, scripted.error_detail,
-                                          scripted.retry_after))
+                results.append(
+                    SendResult(
+                        r.message_id,
+                        scripted.outcome,
+                        scripted.provider_id,
+                        scripted.error_code,
+                        scripted.error_detail,
+                        scripted.retry_after,
+                    )
+                )
                 continue
             with self.lock:
-                self.emails.append({
-                    "message_id": r.message_id, "to": r.to, "at": time.monotonic(),
-                    "subject": personalize(batch.subject, r.substitutions),
-                    "html": personalize(batch.html, r.substitutions),
-                    "text": personalize(batch.text, r.substitutions),
-                    "headers": dict(r.headers), "categories": batch.categories,
-                })
+                self.emails.append(
+                    {
+                        "message_id": r.message_id,
+                        "to": r.to,
+                        "at": time.monotonic(),
+                        "subject": personalize(batch.subject, r.substitutions),
+                        "html": personalize(batch.html, r.substitutions),
+                        "text": personalize(batch.text, r.substitutions),
+                        "headers": dict(r.headers),
+                        "categories": batch.categories,
+                    }
+                )
             results.append(SendResult(r.message_id, Outcome.SENT, f"sg-{r.message_id}"))
         return results
 
@@ -57,13 +70,27 @@ class RecordingChannels:
                 time.sleep(self.delay)
             scripted = self.outcome_for(m.to)
             if scripted is not None:
-                results.append(SendResult(m.message_id, scripted.outcome, scripted.provider_id,
-                                          scripted.error_code, scripted.error_detail,
-                                          scripted.retry_after))
+                results.append(
+                    SendResult(
+                        m.message_id,
+                        scripted.outcome,
+                        scripted.provider_id,
+                        scripted.error_code,
+                        scripted.error_detail,
+                        scripted.retry_after,
+                    )
+                )
                 continue
             with self.lock:
-                self.texts.append({"message_id": m.message_id, "to": m.to, "body": m.body,
-                                   "callback": m.status_callback, "at": time.monotonic()})
+                self.texts.append(
+                    {
+                        "message_id": m.message_id,
+                        "to": m.to,
+                        "body": m.body,
+                        "callback": m.status_callback,
+                        "at": time.monotonic(),
+                    }
+                )
             results.append(SendResult(m.message_id, Outcome.SENT, f"SM{m.message_id:032d}"))
         return results
 

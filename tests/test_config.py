@@ -68,9 +68,10 @@ def test_development_defaults(tmp_path):
     assert settings["OUTREACH_BASE_URL"] == "http://127.0.0.1:5000"
     assert settings["SESSION_COOKIE_SECURE"] is False
     # the dev secret is generated once and reused
-    assert load_config({"OUTREACH_INSTANCE_DIR": str(tmp_path)})["SECRET_KEY"] == settings[
-        "SECRET_KEY"
-    ]
+    assert (
+        load_config({"OUTREACH_INSTANCE_DIR": str(tmp_path)})["SECRET_KEY"]
+        == settings["SECRET_KEY"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -78,8 +79,14 @@ def test_development_defaults(tmp_path):
     [
         ({"OUTREACH_EMAIL_CHANNEL": "sendgrid"}, "SENDGRID_API_KEY"),
         ({"OUTREACH_SMS_CHANNEL": "twilio"}, "TWILIO_ACCOUNT_SID"),
-        ({"OUTREACH_SMS_CHANNEL": "twilio", "TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t"},
-         "TWILIO_MESSAGING_SERVICE_SID"),
+        (
+            {
+                "OUTREACH_SMS_CHANNEL": "twilio",
+                "TWILIO_ACCOUNT_SID": "AC1",
+                "TWILIO_AUTH_TOKEN": "t",
+            },
+            "TWILIO_MESSAGING_SERVICE_SID",
+        ),
         ({"OUTREACH_EMAIL_CHANNEL": "smtp"}, "OUTREACH_EMAIL_CHANNEL"),
         ({"OUTREACH_ENV": "staging"}, "OUTREACH_ENV"),
     ],

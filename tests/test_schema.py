@@ -29,8 +29,13 @@ def test_one_outbox_row_per_step_subscriber_channel(app):
     step = campaign.steps[0]
     from outreach.models import utcnow
 
-    row = {"campaign_id": campaign.id, "step_id": step.id, "subscriber_id": subscriber.id,
-           "channel": "email", "due_at": utcnow()}
+    row = {
+        "campaign_id": campaign.id,
+        "step_id": step.id,
+        "subscriber_id": subscriber.id,
+        "channel": "email",
+        "due_at": utcnow(),
+    }
     db.session.add(Message(**row))
     db.session.commit()
     db.session.add(Message(**row))
@@ -44,8 +49,13 @@ def test_one_suppression_per_channel_and_address(app):
     assert consent.suppress("sms", "+19175550142", "carrier_opt_out") is False
     db.session.commit()
     assert db.session.query(Suppression).count() == 1
-    db.session.add(Suppression(channel="sms", address_hash=db.session.query(
-        Suppression.address_hash).scalar(), reason="x"))
+    db.session.add(
+        Suppression(
+            channel="sms",
+            address_hash=db.session.query(Suppression.address_hash).scalar(),
+            reason="x",
+        )
+    )
     with pytest.raises(IntegrityError):
         db.session.commit()
     db.session.rollback()

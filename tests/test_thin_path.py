@@ -45,8 +45,11 @@ def test_subscribe_confirm_send_stop(app, client, cli, clock):
     assert confirmed.status_code == 200
     assert "You're subscribed" in confirmed.get_data(as_text=True)
 
-    yes = post_twilio(client, "/webhooks/twilio/sms",
-                      {"MessageSid": "SM" + "1" * 32, "From": "+19175550142", "Body": "yes"})
+    yes = post_twilio(
+        client,
+        "/webhooks/twilio/sms",
+        {"MessageSid": "SM" + "1" * 32, "From": "+19175550142", "Body": "yes"},
+    )
     assert yes.status_code == 200
 
     # A second subscriber who never says STOP: proves the later step really goes out.
@@ -55,12 +58,24 @@ def test_subscribe_confirm_send_stop(app, client, cli, clock):
     make_campaign(
         audience,
         [
-            {"channel": "email", "day_offset": 0, "send_time": "10:00",
-             "subject": "June is Migraine Awareness Month"},
-            {"channel": "sms", "day_offset": 0, "send_time": "10:00",
-             "body": "June is Migraine & Headache Awareness Month."},
-            {"channel": "sms", "day_offset": 2, "send_time": "10:00",
-             "body": "Know your triggers: stress, sleep, some foods."},
+            {
+                "channel": "email",
+                "day_offset": 0,
+                "send_time": "10:00",
+                "subject": "June is Migraine Awareness Month",
+            },
+            {
+                "channel": "sms",
+                "day_offset": 0,
+                "send_time": "10:00",
+                "body": "June is Migraine & Headache Awareness Month.",
+            },
+            {
+                "channel": "sms",
+                "day_offset": 2,
+                "send_time": "10:00",
+                "body": "Know your triggers: stress, sleep, some foods.",
+            },
         ],
     )
     before = len(_mailbox())
@@ -79,8 +94,11 @@ def test_subscribe_confirm_send_stop(app, client, cli, clock):
     assert sorted(m["to"] for m in sms) == ["+16462014455", "+19175550142"]
     assert all(m["body"].startswith("NeuroMedici Migraine Awareness:") for m in sms)
 
-    stop = post_twilio(client, "/webhooks/twilio/sms",
-                       {"MessageSid": "SM" + "2" * 32, "From": "+19175550142", "Body": " Stop "})
+    stop = post_twilio(
+        client,
+        "/webhooks/twilio/sms",
+        {"MessageSid": "SM" + "2" * 32, "From": "+19175550142", "Body": " Stop "},
+    )
     assert stop.status_code == 200
     assert "unsubscribed" in stop.get_data(as_text=True)
 

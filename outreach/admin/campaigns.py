@@ -126,11 +126,13 @@ def campaign(campaign_id: int):  # noqa: ANN201
     campaign = get_or_404(Campaign, campaign_id)
     counts = reports.step_counts(campaign)
     steps = sorted(campaign.steps, key=lambda s: s.position)
+    timeline = campaign_editing.timeline(campaign)
     return render_template(
         "admin/campaign.html",
         campaign=campaign,
         steps=steps,
-        timeline=campaign_editing.timeline(campaign),
+        timeline=timeline,
+        sequence=sorted(timeline, key=lambda entry: entry.number),
         counts=counts,
         states=reports.STATE_ORDER,
         rows={s.id: sum(counts.get(s.id, {}).values()) for s in steps},

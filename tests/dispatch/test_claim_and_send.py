@@ -95,20 +95,32 @@ def test_calendar_step_follows_a_dst_change(app, channels, clock):
     make_subscriber(audience, email="ny@example.org", timezone="America/New_York")
     from datetime import date
 
-    make_campaign(audience, [{"channel": "email", "day_offset": 0, "send_time": "10:00"},
-                             {"channel": "email", "day_offset": 1, "send_time": "10:00"}],
-                  anchor=date(2027, 3, 13))
+    make_campaign(
+        audience,
+        [
+            {"channel": "email", "day_offset": 0, "send_time": "10:00"},
+            {"channel": "email", "day_offset": 1, "send_time": "10:00"},
+        ],
+        anchor=date(2027, 3, 13),
+    )
     clock.set(datetime(2027, 3, 15, tzinfo=UTC))
     dispatch.dispatch_once()
     due = sorted(m.due_at for m in db.session.scalars(select(Message)))
-    assert due == [datetime(2027, 3, 13, 15, 0, tzinfo=UTC),  # EST, UTC-5
-                   datetime(2027, 3, 14, 14, 0, tzinfo=UTC)]  # EDT, UTC-4
+    assert due == [
+        datetime(2027, 3, 13, 15, 0, tzinfo=UTC),  # EST, UTC-5
+        datetime(2027, 3, 14, 14, 0, tzinfo=UTC),
+    ]  # EDT, UTC-4
 
 
 def test_at_most_one_marketing_text_per_day(audience, channels, clock):
     make_subscriber(audience, phone="+16462014455")
-    make_campaign(audience, [{"channel": "sms", "send_time": "10:00", "body": "one"},
-                             {"channel": "sms", "send_time": "11:00", "body": "two"}])
+    make_campaign(
+        audience,
+        [
+            {"channel": "sms", "send_time": "10:00", "body": "one"},
+            {"channel": "sms", "send_time": "11:00", "body": "two"},
+        ],
+    )
     clock.set(datetime(2027, 6, 1, 16, 0, tzinfo=UTC))  # 12:00 in New York: both due
     report = dispatch.dispatch_once()
     assert report.sent == 1 and report.deferred == 1
@@ -117,14 +129,20 @@ def test_at_most_one_marketing_text_per_day(audience, channels, clock):
     clock.set(datetime(2027, 6, 2, 16, 1, tzinfo=UTC))
     assert dispatch.dispatch_once().sent == 1
     assert [t["body"].split(": ", 1)[-1].split(" Reply")[0] for t in channels.texts] == [
-        "one", "two"]
+        "one",
+        "two",
+    ]
 
 
 def test_first_text_carries_brand_and_stop_wording(audience, channels, clock):
     make_subscriber(audience, phone="+16462014455")
-    make_campaign(audience, [{"channel": "sms", "send_time": "10:00", "body": "June news"},
-                             {"channel": "sms", "day_offset": 3, "send_time": "10:00",
-                              "body": "More news"}])
+    make_campaign(
+        audience,
+        [
+            {"channel": "sms", "send_time": "10:00", "body": "June news"},
+            {"channel": "sms", "day_offset": 3, "send_time": "10:00", "body": "More news"},
+        ],
+    )
     clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
     dispatch.dispatch_once()
     clock.set(datetime(2027, 6, 4, 15, tzinfo=UTC))
@@ -133,7 +151,8 @@ def test_first_text_carries_brand_and_stop_wording(audience, channels, clock):
     assert first == "NeuroMedici Migraine Awareness: June news Reply STOP to opt out."
     assert second == "More news"
     assert channels.texts[0]["callback"].startswith(
-        "https://outreach.example.org/webhooks/twilio/status?mid=")
+        "https://outreach.example.org/webhooks/twilio/status?mid="
+    )
 
 
 def test_paused_campaign_is_not_claimed_and_cancel_cancels_queued(audience, channels, clock):
@@ -156,8 +175,13 @@ def test_paused_campaign_is_not_claimed_and_cancel_cancels_queued(audience, chan
 def test_carrier_opt_out_21610_suppresses_revokes_and_spares_others(audience, clock, app):
     blocked = "+16462014455"
     channels = RecordingChannels(
-        lambda to: SendResult(0, Outcome.OPTED_OUT, error_code="21610",
-                              error_detail="unsubscribed recipient") if to == blocked else None
+        lambda to: (
+            SendResult(
+                0, Outcome.OPTED_OUT, error_code="21610", error_detail="unsubscribed recipient"
+            )
+            if to == blocked
+            else None
+        )
     ).install(app)
     victim = make_subscriber(audience, phone=blocked)
     make_subscriber(audience, phone="+16462014456")
@@ -167,14 +191,16 @@ def test_carrier_opt_out_21610_suppresses_revokes_and_spares_others(audience, cl
     assert report.sent == 1 and report.failed == 1
     assert [t["to"] for t in channels.texts] == ["+16462014456"]
     assert db.session.scalar(select(Suppression).filter_by(channel="sms")).address == blocked
-    ledger = db.session.scalars(select(ConsentEvent).filter_by(
-        subscriber_id=victim.id, action="revoked")).all()
+    ledger = db.session.scalars(
+        select(ConsentEvent).filter_by(subscriber_id=victim.id, action="revoked")
+    ).all()
     assert [e.source for e in ledger] == ["provider_event"]
 
 
 def test_invalid_number_21211_flags_the_subscriber(audience, clock, app):
-    RecordingChannels(lambda to: SendResult(0, Outcome.INVALID_NUMBER, error_code="21211")
-                      ).install(app)
+    RecordingChannels(lambda to: SendResult(0, Outcome.INVALID_NUMBER, error_code="21211")).install(
+        app
+    )
     person = make_subscriber(audience, phone="+16462014455")
     make_campaign(audience, [{"channel": "sms", "send_time": "10:00", "body": "June"}])
     clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
@@ -207,8 +233,9 @@ def test_retryable_errors_back_off_then_send(audience, clock, app):
 
 
 def test_a_step_with_too_many_errors_pauses_itself_and_says_why(audience, clock, app):
-    RecordingChannels(lambda to: SendResult(0, Outcome.FAILED, error_code="400",
-                                            error_detail="bad address")).install(app)
+    RecordingChannels(
+        lambda to: SendResult(0, Outcome.FAILED, error_code="400", error_detail="bad address")
+    ).install(app)
     for i in range(60):
         make_subscriber(audience, email=f"p{i}@example.org")
     campaign = make_campaign(audience, [{"channel": "email", "send_time": "10:00"}])

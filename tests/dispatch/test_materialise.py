@@ -29,11 +29,14 @@ def world(app, clock):
     clock.set(datetime(2027, 5, 20, tzinfo=UTC))
     audience = make_audience()
     people = {
-        tz: make_subscriber(audience, email=f"{tz.split('/')[1].lower()}@example.org",
-                            phone=phone, timezone=tz)
+        tz: make_subscriber(
+            audience, email=f"{tz.split('/')[1].lower()}@example.org", phone=phone, timezone=tz
+        )
         for tz, phone in ZONES.items()
     }
-    campaign = make_campaign(audience, [{"channel": "email", "day_offset": 0, "send_time": "10:00"}])
+    campaign = make_campaign(
+        audience, [{"channel": "email", "day_offset": 0, "send_time": "10:00"}]
+    )
     return audience, people, campaign
 
 
@@ -60,8 +63,9 @@ def test_rows_appear_zone_by_zone_as_the_day_moves_west(world, clock):
     clock.set(datetime(2027, 6, 1, 14, 1, tzinfo=UTC))
     outbox.materialise_due()
     got = {r.subscriber_id for r in _rows()}
-    assert got == {people[tz].id for tz in ("Australia/Lord_Howe", "Asia/Kolkata",
-                                             "America/New_York")}
+    assert got == {
+        people[tz].id for tz in ("Australia/Lord_Howe", "Asia/Kolkata", "America/New_York")
+    }
 
 
 def test_one_insert_statement_per_zone_not_per_subscriber(world, clock):
@@ -93,8 +97,9 @@ def test_materialising_twice_adds_nothing(world, clock):
 
 def test_only_active_confirmed_subscriptions(world, clock):
     audience, people, _ = world
-    sub = db.session.scalar(select(Subscription).filter_by(
-        subscriber_id=people["Asia/Kolkata"].id, channel="email"))
+    sub = db.session.scalar(
+        select(Subscription).filter_by(subscriber_id=people["Asia/Kolkata"].id, channel="email")
+    )
     consent.revoke(sub, consent.Evidence(source="admin"))
     make_subscriber(audience, email="pending@example.org", confirmed=False)
     db.session.commit()
@@ -131,9 +136,12 @@ def test_subscriber_who_joins_before_the_local_time_still_gets_it(world, clock):
 def test_confirmation_anchored_step_uses_each_confirmation_time(app, clock):
     audience = make_audience()
     clock.set(datetime(2027, 6, 1, 12, 0, tzinfo=UTC))
-    campaign = make_campaign(audience, [{"channel": "email", "after_minutes": 0},
-                                        {"channel": "email", "after_minutes": 90}],
-                             anchor=None, anchor_kind="confirmation")
+    campaign = make_campaign(
+        audience,
+        [{"channel": "email", "after_minutes": 0}, {"channel": "email", "after_minutes": 90}],
+        anchor=None,
+        anchor_kind="confirmation",
+    )
     clock.advance(minutes=10)
     person = make_subscriber(audience, email="new@example.org")
     outbox.materialise_due()
@@ -143,8 +151,9 @@ def test_confirmation_anchored_step_uses_each_confirmation_time(app, clock):
     outbox.materialise_due()
     assert len(_rows()) == 2
     second = [r for r in _rows() if r.step_id == campaign.steps[1].id][0]
-    assert abs(second.due_at - (clock.current - timedelta(minutes=89) + timedelta(minutes=90))
-               ) < timedelta(seconds=1)
+    assert abs(
+        second.due_at - (clock.current - timedelta(minutes=89) + timedelta(minutes=90))
+    ) < timedelta(seconds=1)
     assert second.subscriber_id == person.id
 
 
@@ -153,8 +162,12 @@ def test_subscribers_confirmed_before_a_welcome_series_started_are_not_enrolled(
     clock.set(datetime(2027, 6, 1, 12, 0, tzinfo=UTC))
     make_subscriber(audience, email="old@example.org")
     clock.advance(hours=1)
-    make_campaign(audience, [{"channel": "email", "after_minutes": 0}], anchor=None,
-                  anchor_kind="confirmation")
+    make_campaign(
+        audience,
+        [{"channel": "email", "after_minutes": 0}],
+        anchor=None,
+        anchor_kind="confirmation",
+    )
     outbox.materialise_due()
     assert db.session.scalar(select(func.count(Message.id))) == 0
 

@@ -35,21 +35,44 @@ def seed_audience(count: int) -> Campaign:
     now = datetime.now(UTC)
     db.session.execute(
         insert(Subscriber),
-        [{"public_id": f"{i:032x}", "email": f"user{i}@example.org", "timezone": "UTC",
-          "first_name": f"U{i}", "created_at": now} for i in range(count)],
+        [
+            {
+                "public_id": f"{i:032x}",
+                "email": f"user{i}@example.org",
+                "timezone": "UTC",
+                "first_name": f"U{i}",
+                "created_at": now,
+            }
+            for i in range(count)
+        ],
     )
     ids = db.session.scalars(select(Subscriber.id)).all()
     db.session.execute(
         insert(Subscription),
-        [{"subscriber_id": sid, "audience_id": audience.id, "channel": "email",
-          "state": "active", "requested_at": now, "confirmed_at": now, "updated_at": now}
-         for sid in ids],
+        [
+            {
+                "subscriber_id": sid,
+                "audience_id": audience.id,
+                "channel": "email",
+                "state": "active",
+                "requested_at": now,
+                "confirmed_at": now,
+                "updated_at": now,
+            }
+            for sid in ids
+        ],
     )
-    campaign = Campaign(name="Scale", audience=audience, anchor_kind="date",
-                        anchor_date=now.date())
-    campaign.steps.append(Step(position=0, channel="email", send_time="00:00",
-                               include_late_joiners=True, subject="Hi {{ first_name }}",
-                               html="<p>June is migraine awareness month.</p>"))
+    campaign = Campaign(name="Scale", audience=audience, anchor_kind="date", anchor_date=now.date())
+    campaign.steps.append(
+        Step(
+            position=0,
+            channel="email",
+            send_time="00:00",
+            include_late_joiners=True,
+            subject="Hi {{ first_name }}",
+            html="<p>June is migraine awareness month.</p>",
+        )
+    )
     db.session.add(campaign)
     db.session.flush()
     campaigns.schedule(campaign)
@@ -83,20 +106,37 @@ def worker_env(app, fake, tmp_path, clock):
 
 def start_worker(env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "outreach", "dispatch", "--once",
-         "--quiet"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            "wsgi",
+            "outreach",
+            "dispatch",
+            "--once",
+            "--quiet",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
 def states() -> dict[str, int]:
     db.session.expire_all()
-    return dict(db.session.execute(
-        select(Message.state, func.count(Message.id)).group_by(Message.state)).all())
+    return dict(
+        db.session.execute(
+            select(Message.state, func.count(Message.id)).group_by(Message.state)
+        ).all()
+    )
 
 
-def test_three_workers_share_a_step_and_send_each_recipient_once(app, fake, worker_env,
-                                                                  is_postgres):
+def test_three_workers_share_a_step_and_send_each_recipient_once(
+    app, fake, worker_env, is_postgres
+):
     count = 20_000 if is_postgres else 3_000
     worker_env["OUTREACH_BATCH_SIZE"] = "200" if is_postgres else "50"
     fake.configure(latency=0.02 if is_postgres else 0.05)
@@ -108,8 +148,11 @@ def test_three_workers_share_a_step_and_send_each_recipient_once(app, fake, work
     assert stats["duplicate_emails"] == 0
     assert len(fake.sent_email_ids) == count
     assert states() == {"sent": count}
-    shares = dict(db.session.execute(
-        select(Message.claimed_by, func.count(Message.id)).group_by(Message.claimed_by)).all())
+    shares = dict(
+        db.session.execute(
+            select(Message.claimed_by, func.count(Message.id)).group_by(Message.claimed_by)
+        ).all()
+    )
     if is_postgres:  # SKIP LOCKED lets every worker take a share; SQLite has one writer
         assert len(shares) == 3, shares
         assert min(shares.values()) >= count * 0.05, shares

@@ -1,0 +1,144 @@
+/* Staff workspace helpers (plain JavaScript, no dependencies):
+ * - insert a template variable at the cursor of the field last focused,
+ * - show the calendar date of a step while its day offset is typed,
+ * - live counts on a campaign page (polls counts.json),
+ * - import progress (polls progress.json).
+ * Every page works without this file; it only saves reloads.
+ */
+(function () {
+  "use strict";
+
+  function $(selector, root) { return (root || document).querySelector(selector); }
+  function $all(selector, root) { return Array.prototype.slice.call((root || document).querySelectorAll(selector)); }
+
+  function getJSON(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.json();
+      });
+  }
+
+  /* ---- template variables ---- */
+  function variables() {
+    var fields = $all("[data-template]");
+    if (!fields.length) return;
+    var last = fields[fields.length > 2 ? 2 : 0];
+    fields.forEach(function (field) {
+      field.addEventListener("focus", function () { last = field; });
+    });
+    $all("[data-insert]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var text = button.getAttribute("data-insert");
+        var start = last.selectionStart || 0, end = last.selectionEnd || 0;
+        last.value = last.value.slice(0, start) + text + last.value.slice(end);
+        last.focus();
+        last.selectionStart = last.selectionEnd = start + text.length;
+        last.dispatchEvent(new Event("input"));
+      });
+    });
+  }
+
+  /* ---- "day 3" -> "Thu 4 Jun 2027" ---- */
+  function sendDate() {
+    var label = $("#send-date"), input = $("#day_offset");
+    if (!label || !input || !label.getAttribute("data-anchor")) return;
+    var parts = label.getAttribute("data-anchor").split("-").map(Number);
+    function update() {
+      var offset = parseInt(input.value, 10);
+      if (isNaN(offset)) { label.textContent = ""; return; }
+      var day = new Date(Date.UTC(parts[0], parts[1] - 1, parts[2] + offset));
+      label.textContent = "= " + day.toLocaleDateString(undefined, {
+        weekday: "short", day: "numeric", month: "short", year: "numeric", timeZone: "UTC"
+      });
+    }
+    input.addEventListener("input", update);
+    update();
+  }
+
+  /* ---- live campaign counts ---- */
+  function campaignCounts() {
+    var totals = $("#totals");
+    if (!totals || totals.getAttribute("data-live") !== "yes") return;
+    var url = totals.getAttribute("data-url");
+    function apply(data) {
+      Object.keys(data.totals).forEach(function (state) {
+        var el = $('[data-total="' + state + '"]', totals);
+        if (el) el.textContent = data.totals[state];
+      });
+      $all(".counts[data-step]").forEach(function (box) {
+        var row = data.steps[box.getAttribute("data-step")] || {};
+        var any = false;
+        $all("[data-state]", box).forEach(function (span) {
+          var n = row[span.getAttribute("data-state")] || 0;
+          span.hidden = !n;
+          any = any || n > 0;
+          span.querySelector("b").textContent = n;
+        });
+        var empty = $("[data-empty]", box);
+        if (empty) empty.hidden = any;
+      });
+      var status = $("#campaign-status");
+      if (status && status.textContent !== data.status) {
+        status.textContent = data.status;
+        status.className = "badge " + data.status;
+      }
+      var paused = $("#paused-reason");
+      if (paused) {
+        paused.hidden = !data.paused_reason;
+        $("span", paused).textContent = data.paused_reason || "";
+      }
+    }
+    function tick() {
+      if (document.hidden) return;
+      getJSON(url).then(apply).catch(function () { /* keep the last numbers */ });
+    }
+    setInterval(tick, 5000);
+  }
+
+  /* ---- import progress ---- */
+  function importProgress() {
+    var box = $("#import-progress");
+    if (!box) return;
+    var state = box.getAttribute("data-state");
+    if (state === "done" || state === "failed" || state === "uploaded") return;
+    var url = box.getAttribute("data-url");
+    var labels = { queued: "Starting…", running: "Importing…", done: "Finished", failed: "Stopped" };
+    var timer = null;
+    function apply(data) {
+      $("#import-state").textContent = labels[data.state] || data.state;
+      $("#import-percent").textContent = data.percent + "%";
+      $("#import-bar").style.width = data.percent + "%";
+      var result = data.result || {};
+      $all("[data-count]", box).forEach(function (el) {
+        var value = result[el.getAttribute("data-count")];
+        if (value !== undefined) el.textContent = value.toLocaleString();
+      });
+      if (result.pending) {
+        $("#import-confirmations").textContent = "Confirmation messages sent: " +
+          result.confirmations_sent + ", not sent: " + result.confirmations_not_sent + ".";
+      }
+      if (data.error) {
+        $("#import-error").textContent = data.error;
+        $("#import-error").hidden = false;
+      }
+      if (data.state === "done" || data.state === "failed") {
+        $("#import-report").hidden = false;
+        box.setAttribute("data-state", data.state);
+        clearInterval(timer);
+      }
+    }
+    function tick() {
+      getJSON(url).then(apply).catch(function () { /* try again on the next tick */ });
+    }
+    timer = setInterval(tick, 1000);
+    tick();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    variables();
+    sendDate();
+    campaignCounts();
+    importProgress();
+  });
+})();
