@@ -704,13 +704,17 @@ class _Dumper(yaml.SafeDumper):
     def analyze_scalar(self, scalar: str) -> Any:
         # Tabs are fine inside literal blocks; PyYAML only refuses them out of caution.
         if "\n" in scalar:
-            return super().analyze_scalar(scalar.replace("\t", " "))
+            analysis = super().analyze_scalar(scalar.replace("\t", " "))
+            analysis.scalar = scalar  # the emitter writes analysis.scalar: keep the tabs
+            return analysis
         return super().analyze_scalar(scalar)
 
 
 def _represent_str(dumper: _Dumper, value: str) -> Node:
-    if any(ch in value for ch in "\x85\u2028\u2029"):
-        # YAML 1.1 line breaks: written raw, a reader would turn them into "\n" or " ".
+    if any(ch in value for ch in "\x85\u2028\u2029\t"):
+        # Tabs: a literal block cannot always keep them (a leading tab may be read as
+        # indentation), so such text is written double-quoted, which is exact.
+        # YAML 1.1 line breaks, too: written raw, a reader would turn them into "\n" or " ".
         return dumper.represent_scalar(_STR, value, style='"')
     if "\n" in value:
         return dumper.represent_scalar(_STR, value, style="|")

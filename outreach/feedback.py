@@ -187,19 +187,22 @@ def _advance_many(state: str, rows: list[dict[str, Any]], **values: Any) -> int:
 
 
 def _record_events(rows: list[dict[str, Any]]) -> set[str]:
-    """Insert delivery events, ignoring ones already recorded; returns the new event ids."""
-    fresh: set[str] = set()
+    """Insert delivery events, ignoring ones already recorded; returns the new event ids.
+
+    One executemany of ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` (SQLAlchemy batches
+    it into multi-row statements, compiled once).
+    """
+    if not rows:
+        return set()
+    table = DeliveryEvent.__table__
+    stmt = (
+        _insert_ignore(table)
+        .on_conflict_do_nothing(index_elements=["provider", "provider_event_id"])
+        .returning(table.c.provider_event_id)
+    )
     at = clock_now()
-    for start in range(0, len(rows), _CHUNK):
-        chunk = [{**row, "created_at": at} for row in rows[start : start + _CHUNK]]
-        stmt = (
-            _insert_ignore(DeliveryEvent)
-            .values(chunk)
-            .on_conflict_do_nothing(index_elements=["provider", "provider_event_id"])
-            .returning(DeliveryEvent.provider_event_id)
-        )
-        fresh.update(db.session.execute(stmt).scalars())
-    return fresh
+    result = db.session.connection().execute(stmt, [{**row, "created_at": at} for row in rows])
+    return set(result.scalars())
 
 
 def _first_audience(subscriber_id: int | None) -> Audience | None:
@@ -388,10 +391,14 @@ def handle_twilio_status(
             values["error_code"] = bindparam("b_code")
             row["b_code"] = error_code
         advanced = _advance_many(state, [row], **values)
-    if error_code and not advanced:
+    if error_code and not advanced:  # e.g. "failed" after "undelivered": keep the first code
         db.session.execute(
             update(table)
-            .where(table.c.id == message_pk, table.c.error_code.is_(None))
+            .where(
+                table.c.id == message_pk,
+                table.c.error_code.is_(None),
+                table.c.state != "delivered",
+            )
             .values(error_code=error_code)
         )
     if error_code:

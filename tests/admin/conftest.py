@@ -1,0 +1,62 @@
+"""Fixtures for the staff workspace: staff users of each role and logged-in clients."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from outreach import staff
+from outreach.extensions import db
+from tests.admin.support import PASSWORD, login
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in its own app context, like production.
+
+    The ``app`` fixture keeps one app context pushed for the test; Flask would reuse it
+    for requests, sharing ``g`` (the logged-in user, the CSRF token) between clients and
+    requests. Each request here gets a fresh context and database session instead.
+    """
+
+    def open(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client with one app context per request."""
+    app.test_client_class = IsolatedClient
+    return app.test_client()
+
+
+@pytest.fixture
+def staff_users(app: Flask) -> dict[str, int]:
+    """One active staff user per role: {role: id}."""
+    ids = {}
+    for role in ("admin", "editor", "viewer"):
+        ids[role] = staff.create_staff(f"{role}@clinic.example", PASSWORD, role).id
+    db.session.commit()
+    return ids
+
+
+@pytest.fixture
+def editor(app: Flask, client: FlaskClient, staff_users: dict[str, int]) -> FlaskClient:
+    """A client logged in as the editor."""
+    login(client, "editor@clinic.example")
+    return client
+
+
+@pytest.fixture
+def admin(app: Flask, client: FlaskClient, staff_users: dict[str, int]) -> FlaskClient:
+    """A client logged in as the admin."""
+    login(client, "admin@clinic.example")
+    return client
+
+
+@pytest.fixture
+def viewer(app: Flask, client: FlaskClient, staff_users: dict[str, int]) -> FlaskClient:
+    """A client logged in as the viewer."""
+    login(client, "viewer@clinic.example")
+    return client
