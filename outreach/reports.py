@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, distinct, exists, func, select
+from sqlalchemy import Interval, and_, distinct, exists, func, literal, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -187,7 +187,7 @@ def _dialect() -> str:
 def _days_before(column: ColumnElement, days: int) -> ColumnElement:
     """``column - days`` in the database's own datetime arithmetic."""
     if _dialect() == "postgresql":
-        return column - timedelta(days=days)
+        return column - literal(timedelta(days=days), Interval())
     return func.strftime("%Y-%m-%d %H:%M:%f", column, f"-{days} days")
 
 
