@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup, FlaskGroup
+from flask.cli import AppGroup, ScriptInfo
 from sqlalchemy import select
 
 from config import PROJECT_ROOT
@@ -51,9 +51,9 @@ def main() -> None:
     """Entry point of the installed ``outreach`` command (same as ``flask outreach``)."""
     from wsgi import app  # noqa: F401  (fails with a one-line message on bad config)
 
-    group = FlaskGroup(create_app=lambda: app, add_default_commands=False)
-    group.add_command(outreach_cli)
-    group(args=["outreach", *sys.argv[1:]], prog_name="outreach")
+    outreach_cli.main(
+        args=sys.argv[1:], prog_name="outreach", obj=ScriptInfo(create_app=lambda: app)
+    )
 
 
 @outreach_cli.command("create-admin")

@@ -7,11 +7,17 @@ Answers like the real services for the calls Outreach makes:
 * ``POST /2010-04-01/Accounts/{sid}/Messages.json`` (form): 201 with a Message resource
   (``sid`` "SM" + 32 hex, ``status`` "queued"); errors use Twilio codes (21610 opted out,
   21211 invalid number, 21614 not a mobile number, 20429 too many requests).
-* ``GET /_stats``: counters as JSON; ``POST /_reset``; ``POST /_configure`` (JSON body with
-  the keyword arguments of :meth:`FakeProviders.configure`).
+* ``GET /_stats``: counters as JSON; ``GET /_timeline``: arrival times of accepted texts and
+  Mail Send requests; ``GET /_email_ids``: accepted email message ids; ``POST /_reset``;
+  ``POST /_configure`` (JSON body with the keyword arguments of
+  :meth:`FakeProviders.configure`).
 
 Every accepted message is recorded in memory so tests can count duplicates. Latency and
 random 429 / 5xx answers (seeded) are configurable; ``fail_next`` scripts exact failures.
+Two faults model a request that *was* accepted but whose answer the client never sees
+properly: ``slow_rate`` (answered after ``slow_latency``: a client read timeout) and
+``accepted_error_rate`` (a gateway ``accepted_error_status``, 504 by default). Retrying
+either duplicates the message, which the counters show.
 
 Run standalone: ``python -m outreach.devtools.fake_providers --port 8025 --latency 0.005``.
 """
@@ -63,6 +69,10 @@ class Behaviour:
     sendgrid_api_key: str | None = None  # when set, any other key gets 401
     twilio_auth_token: str | None = None  # when set, any other token gets 401 (20003)
     keep_bodies: bool = False  # keep each accepted SendGrid body in ``email_bodies``
+    slow_rate: float = 0.0  # share of accepted requests answered after ``slow_latency``
+    slow_latency: float = 0.0
+    accepted_error_rate: float = 0.0  # share of accepted requests answered with ...
+    accepted_error_status: int = 504  # ... this gateway error (the message still went)
 
 
 @dataclass
@@ -78,6 +88,8 @@ class _Records:
     email_requests: list[int] = field(default_factory=list)
     email_bodies: list[dict[str, Any]] = field(default_factory=list)
     sent_sms: list[dict[str, str | None]] = field(default_factory=list)
+    sms_times: list[float] = field(default_factory=list)
+    email_times: list[tuple[float, int]] = field(default_factory=list)
     errors_429: int = 0
     errors_5xx: int = 0
     rejected: int = 0
@@ -185,6 +197,15 @@ class FakeProviders:
         """Accepted messages: sid, to, body, from, messaging_service_sid, status_callback."""
         return self._records.sent_sms
 
+    def timeline(self) -> dict[str, list]:
+        """Arrival times (``time.monotonic``) of accepted texts and of Mail Send requests
+        (with their personalization count)."""
+        with self._lock:
+            return {
+                "sms": list(self._records.sms_times),
+                "email": [list(item) for item in self._records.email_times],
+            }
+
     def stats(self) -> dict[str, int]:
         """Counters, including duplicates (same email message_id; same SMS To + Body)."""
         with self._lock:
@@ -232,6 +253,21 @@ class FakeProviders:
                 self._records.rejected += 1
             return failure
 
+    def _after_accept(self, api: str) -> tuple[int, float]:
+        """(gateway error status or 0, extra delay) for a request that was just accepted."""
+        behaviour = self.behaviour
+        if not (behaviour.accepted_error_rate or behaviour.slow_rate):
+            return 0, 0.0
+        with self._lock:
+            draw = self._rng.random()
+        if draw < behaviour.accepted_error_rate:
+            with self._lock:
+                self._records.errors_5xx += 1
+            return behaviour.accepted_error_status, 0.0
+        if draw < behaviour.accepted_error_rate + behaviour.slow_rate:
+            return 0, behaviour.slow_latency
+        return 0, 0.0
+
     def _count_rejected(self) -> None:
         with self._lock:
             self._records.rejected += 1
@@ -266,8 +302,14 @@ class FakeProviders:
             records = self._records
             records.sent_email_ids.extend(ids)
             records.email_requests.append(len(ids))
+            records.email_times.append((time.monotonic(), len(ids)))
             if behaviour.keep_bodies:
                 records.email_bodies.append(payload)
+        status, delay = self._after_accept("email")
+        if delay:
+            time.sleep(delay)
+        if status:
+            return _sg_error(status, "gateway timeout")
         return 202, b"", [("X-Message-Id", secrets.token_urlsafe(16)[:22])]
 
     def twilio(
@@ -314,6 +356,12 @@ class FakeProviders:
         }
         with self._lock:
             self._records.sent_sms.append(record)
+            self._records.sms_times.append(time.monotonic())
+        status, delay = self._after_accept("sms")
+        if delay:
+            time.sleep(delay)
+        if status:
+            return _tw_error(status, 20500, "gateway timeout")
         now = formatdate(usegmt=True).replace("GMT", "+0000")
         resource = {
             "account_sid": account_sid,
@@ -551,8 +599,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(status, body, headers)
 
     def do_GET(self) -> None:
-        if urlsplit(self.path).path == "/_stats":
-            self._reply(200, json.dumps(self.server.fake.stats()).encode())
+        path = urlsplit(self.path).path
+        fake = self.server.fake
+        if path == "/_stats":
+            self._reply(200, json.dumps(fake.stats()).encode())
+        elif path == "/_timeline":
+            self._reply(200, json.dumps(fake.timeline()).encode())
+        elif path == "/_email_ids":
+            with fake._lock:
+                ids = list(fake.sent_email_ids)
+            self._reply(200, json.dumps(ids).encode())
         else:
             self._reply(404, b'{"message": "not found"}')
 
