@@ -589,3 +589,17 @@ def terminate(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def bench_worker(env: dict[str, str], channel: str, profile: str | None = None) -> dict[str, Any]:
+    """Run ``python -m bench.worker`` and return its JSON figures (peak RSS from wait4)."""
+    argv = [sys.executable, "-m", "bench.worker", "--channel", channel]
+    if profile:
+        argv += ["--profile", profile]
+    finished = run_child(argv, env)
+    lines = [line for line in finished.output.splitlines() if line.startswith("{")]
+    if finished.returncode != 0 or not lines:
+        raise RuntimeError(f"bench worker failed ({finished.returncode}):\n{finished.output[-3000:]}")
+    result = json.loads(lines[-1])
+    result["wait4_maxrss_mb"] = finished.maxrss_mb
+    return result

@@ -86,9 +86,18 @@ def _register_health(app: Flask) -> None:
 
 def _register_errors(app: Flask) -> None:
     from flask import render_template, request
+    from werkzeug.exceptions import HTTPException
+    from werkzeug.http import HTTP_STATUS_CODES
+
+    from outreach.api.common import problem
+
+    def is_api() -> bool:
+        return request.path.startswith("/api/")
 
     def page(code: int, title: str, message: str):  # noqa: ANN202
-        if request.path.startswith(("/api/", "/webhooks/")):
+        if is_api():
+            return problem(code, HTTP_STATUS_CODES.get(code, title), message)
+        if request.path.startswith("/webhooks/"):
             return jsonify(status=code, title=title, detail=message), code
         return render_template("error.html", code=code, title=title, message=message), code
 
@@ -100,14 +109,35 @@ def _register_errors(app: Flask) -> None:
     def not_found(exc):  # noqa: ANN001, ANN202
         return page(404, "Page not found", "There is nothing at this address.")
 
+    @app.errorhandler(405)
+    def method_not_allowed(exc: HTTPException):  # noqa: ANN202
+        if not is_api():
+            return exc
+        response = problem(405, "Method Not Allowed", "This address does not accept that method.")
+        for name, value in exc.get_headers():
+            if name.lower() == "allow":
+                response.headers["Allow"] = value
+        return response
+
     @app.errorhandler(413)
     def too_large(exc):  # noqa: ANN001, ANN202
         return page(413, "Too large", "That request was too large.")
 
     @app.errorhandler(429)
     def too_many(exc):  # noqa: ANN001, ANN202
+        if is_api():
+            return problem(429, "Too Many Requests", "Rate limit reached for this token.")
         return page(
             429,
             "Slow down a little",
             "You've tried that a few times in a short while. Please wait a minute and try again.",
         )
+
+    @app.errorhandler(500)
+    def server_error(exc: HTTPException):  # noqa: ANN202
+        if not is_api():
+            return exc
+        from outreach.extensions import db
+
+        db.session.rollback()
+        return problem(500, "Internal Server Error", "Something went wrong on our side.")

@@ -24,7 +24,7 @@ from outreach.channels.base import EmailBatch, EmailRecipient, Outcome
 from outreach.clock import now as clock_now
 from outreach.contacts import InvalidContact, normalise_phone
 from outreach.extensions import db
-from outreach.models import Audience, Campaign, Message, StaffUser, Step, Subscriber
+from outreach.models import Audience, Campaign, Message, StaffUser, Step, StepZone, Subscriber
 from outreach.models.campaigns import ANCHORS
 
 #: Campaign states in which nothing can be edited any more.
@@ -180,6 +180,14 @@ def row_count(step: Step) -> int:
     return db.session.scalar(select(func.count(Message.id)).where(Message.step_id == step.id)) or 0
 
 
+def _materialised(step: Step) -> bool:
+    """Has the outbox already fanned this step out for some time zone (even to no one)?"""
+    return (
+        db.session.scalar(select(StepZone.id).where(StepZone.step_id == step.id).limit(1))
+        is not None
+    )
+
+
 def _check_step(campaign: Campaign, data: StepInput) -> dict[str, str]:
     errors: dict[str, str] = {}
     if data.channel not in ("email", "sms"):
@@ -274,11 +282,11 @@ def update_step(step: Step, data: StepInput, actor_id: int | None) -> None:
     timing_changed = timing_changed or data.channel != step.channel
     if timing_changed:
         rows = row_count(step)
-        if rows:
+        if rows or _materialised(step):
             raise EditError(
-                f"this step already has {rows} message(s) in the outbox, so its channel and "
-                "timing are fixed; its content can still change (it reaches messages not yet "
-                "sent)"
+                f"this step has gone to the outbox already ({rows} message(s)), so its channel "
+                "and timing are fixed; its content can still change (it reaches messages not "
+                "yet sent)"
             )
     _apply_step(step, data, calendar)
     campaign.updated_at = clock_now()

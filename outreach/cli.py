@@ -183,13 +183,81 @@ def export_consent(who: str, fmt: str) -> None:
 
 @outreach_cli.command("stats")
 @click.argument("campaign_ref")
-def stats(campaign_ref: str) -> None:
-    """Counts by step and state for a campaign (id or name)."""
+@click.option(
+    "--json", "as_json", is_flag=True, help="The numbers as JSON (as the API gives them)."
+)
+def stats(campaign_ref: str, as_json: bool) -> None:
+    """The results dashboard's numbers for a campaign (id or name): by step and state,
+    skip reasons, opt-outs, complaints."""
     from outreach import reports
 
     campaign = _find_campaign(campaign_ref)
+    if as_json:
+        click.echo(json.dumps(reports.campaign_results(campaign).to_dict(), indent=2))
+        return
     for line in reports.stats_lines(campaign):
         click.echo(line)
+
+
+@outreach_cli.group("privacy")
+def privacy_cli() -> None:
+    """Privacy requests: export or erase one subscriber's data."""
+
+
+def _privacy_subject(who: str):  # noqa: ANN202
+    from outreach import privacy
+    from outreach.contacts import InvalidContact
+
+    try:
+        subscriber = privacy.find(who)
+    except InvalidContact as exc:
+        raise click.ClickException(str(exc)) from None
+    if subscriber is None:
+        raise click.ClickException("No subscriber with that email, phone or id.")
+    return subscriber
+
+
+@privacy_cli.command("export")
+@click.argument("who")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (default: print).",
+)
+def privacy_export(who: str, output: Path | None) -> None:
+    """Everything held on one subscriber as JSON (WHO: email, phone or subscriber id)."""
+    from outreach import privacy
+
+    document = privacy.export(_privacy_subject(who))
+    db.session.commit()
+    text = json.dumps(document, indent=2)
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        output.chmod(0o600)
+        click.echo(f"Written to {output}.", err=True)
+
+
+@privacy_cli.command("erase")
+@click.argument("who")
+@click.option("--note", default="", help="Request reference (no personal data), e.g. a ticket.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def privacy_erase(who: str, note: str, yes: bool) -> None:
+    """Erase one subscriber (WHO: email, phone or subscriber id), keeping a hashed suppression
+    so the address or number is never contacted again; the consent ledger is kept."""
+    from outreach import privacy
+
+    subscriber = _privacy_subject(who)
+    if not yes:
+        click.confirm(f"Erase subscriber {subscriber.public_id}? This cannot be undone", abort=True)
+    try:
+        report = privacy.erase(subscriber, note=note)
+    except privacy.PrivacyError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(f"Erased subscriber {report.subscriber_id}: {report.summary()}.")
 
 
 def _find_campaign(ref: str) -> Campaign:

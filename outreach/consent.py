@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import event, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from outreach.clock import now as clock_now
@@ -235,24 +237,26 @@ def cancel_queued(subscriber_id: int, channel: str, *, audience_id: int | None =
 
 
 def suppress(channel: str, address: str, reason: str, *, keep_address: bool = True) -> bool:
-    """Add (channel, address) to the suppression list; False if it was already there."""
-    digest = address_hash(channel, address)
-    existing = db.session.scalar(
-        select(Suppression).filter_by(channel=channel, address_hash=digest)
-    )
-    if existing is not None:
-        return False
-    db.session.add(
-        Suppression(
+    """Add (channel, address) to the suppression list; False if it was already there.
+
+    One ``INSERT ... ON CONFLICT DO NOTHING``: two webhooks suppressing the same address at
+    the same moment (a STOP and a carrier error, a bounce and a spam report) both succeed.
+    """
+    db.session.flush()
+    table = Suppression.__table__
+    dialect = db.session.get_bind().dialect.name
+    stmt = (
+        (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+        .values(
             channel=channel,
-            address_hash=digest,
+            address_hash=address_hash(channel, address),
             address=address if keep_address else None,
             reason=reason,
             created_at=clock_now(),
         )
+        .on_conflict_do_nothing(index_elements=["channel", "address_hash"])
     )
-    db.session.flush()
-    return True
+    return bool(db.session.execute(stmt).rowcount)
 
 
 def is_suppressed(channel: str, address: str | None) -> bool:

@@ -1,4 +1,12 @@
-"""Consent evidence: one subscriber's ledger as JSON or CSV, with everything needed to prove it."""
+"""Consent evidence: one subscriber's ledger as JSON or CSV, with everything needed to prove it.
+
+Each ledger row carries who (subscriber, and the staff member for staff actions), what
+(audience, channel, action, resulting state), how (source: web form, SMS keyword,
+one-click, preference page, import, API, admin, provider event), the exact wording shown
+or texted, the form URL, IP address and user agent, the provider's message or event id,
+a note, and when. The JSON adds the cached subscription states and the states derived by
+replaying the ledger alone, so an auditor can see that the two agree.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from outreach import consent
+from outreach.clock import now as clock_now
 from outreach.extensions import db
 from outreach.models import Audience, StaffUser, Subscriber
 
@@ -30,10 +39,23 @@ LEDGER_FIELDS = (
 )
 
 
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _names(key: Any, value: Any, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(key, value).where(key.in_(ids))).all())  # type: ignore[arg-type]
+
+
 def ledger_rows(subscriber: Subscriber) -> list[dict[str, Any]]:
     """The ledger of one subscriber as plain dicts (oldest first)."""
-    audiences = dict(db.session.execute(select(Audience.id, Audience.slug)).all())
-    actors = dict(db.session.execute(select(StaffUser.id, StaffUser.email)).all())
+    events = consent.ledger_for(subscriber)
+    audience_ids = {row.audience_id for row in events if row.audience_id is not None}
+    actor_ids = {row.actor_id for row in events if row.actor_id is not None}
+    audiences = _names(Audience.id, Audience.slug, audience_ids)
+    actors = _names(StaffUser.id, StaffUser.email, actor_ids)
     return [
         {
             "id": row.id,
@@ -51,12 +73,15 @@ def ledger_rows(subscriber: Subscriber) -> list[dict[str, Any]]:
             "actor": actors.get(row.actor_id),
             "note": row.note,
         }
-        for row in consent.ledger_for(subscriber)
+        for row in events
     ]
 
 
 def ledger_json(subscriber: Subscriber) -> dict[str, Any]:
-    """Evidence document: who, current states, and every ledger row."""
+    """Evidence document: who, current states, every ledger row, and the replayed states."""
+    rows = ledger_rows(subscriber)
+    slugs = {s.audience_id: s.audience.slug for s in subscriber.subscriptions}
+    replayed = consent.replay(consent.ledger_for(subscriber))
     return {
         "subscriber": {
             "id": subscriber.public_id,
@@ -65,17 +90,26 @@ def ledger_json(subscriber: Subscriber) -> dict[str, Any]:
             "first_name": subscriber.first_name,
             "timezone": subscriber.timezone,
             "created_at": subscriber.created_at.isoformat(),
+            "erased_at": _iso(subscriber.erased_at),
         },
         "subscriptions": [
             {
                 "audience": s.audience.slug,
                 "channel": s.channel,
                 "state": s.state,
-                "confirmed_at": s.confirmed_at.isoformat() if s.confirmed_at else None,
+                "requested_at": _iso(s.requested_at),
+                "confirmed_at": _iso(s.confirmed_at),
             }
             for s in subscriber.subscriptions
         ],
-        "ledger": ledger_rows(subscriber),
+        "ledger": rows,
+        "derived_states": [
+            {"audience": slugs.get(audience_id), "channel": channel, "state": state}
+            for (audience_id, channel), state in sorted(
+                replayed.items(), key=lambda item: (item[0][0] or 0, item[0][1])
+            )
+        ],
+        "generated_at": clock_now().isoformat(),
     }
 
 
@@ -85,5 +119,12 @@ def ledger_csv(subscriber: Subscriber) -> str:
     writer = csv.DictWriter(buffer, fieldnames=LEDGER_FIELDS, extrasaction="ignore")
     writer.writeheader()
     for row in ledger_rows(subscriber):
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        writer.writerow({k: "" if v is None else _csv_safe(v) for k, v in row.items()})
     return buffer.getvalue()
+
+
+def _csv_safe(value: Any) -> Any:
+    """Neutralise spreadsheet formulas (CSV injection) in text typed by the public."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

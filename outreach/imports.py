@@ -314,12 +314,15 @@ def guess_mapping(header: list[str]) -> ColumnMapping:
 
 def _rows(handle: IO[bytes], settings: ImportSettings) -> Iterator[tuple[int, dict[str, str]]]:
     text = io.TextIOWrapper(handle, encoding=settings.encoding, errors="replace", newline="")
-    reader = csv.DictReader(text, delimiter=settings.delimiter)
-    if reader.fieldnames is None:
-        return
-    reader.fieldnames = [(name or "").strip() for name in reader.fieldnames]
-    for record in reader:
-        yield reader.line_num, record
+    try:
+        reader = csv.DictReader(text, delimiter=settings.delimiter)
+        if reader.fieldnames is None:
+            return
+        reader.fieldnames = [(name or "").strip() for name in reader.fieldnames]
+        for record in reader:
+            yield reader.line_num, record
+    finally:
+        text.detach()  # leave the binary handle open: the caller reads its position
 
 
 def _chunks(rows: Iterator[tuple[int, dict[str, str]]], size: int) -> Iterator[list]:
@@ -366,7 +369,7 @@ def _parse(line: int, record: dict[str, str], settings: ImportSettings, audience
             row.problems.append(f"phone: {exc}")
     if not wanted and not row.problems:
         need = " or ".join(
-            {"email": "an email address", "sms": "a mobile number"}[c] for c in settings.channels
+            {"email": "email address", "sms": "mobile number"}[c] for c in settings.channels
         )
         row.problems.append(f"no {need}")
     row.channels = wanted

@@ -4,13 +4,22 @@ One ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` per (step, time zone) for c
 steps (``due_at`` computed per zone in Python, the fan-out done by the database), and one
 per step for confirmation-anchored steps. The unique key (step, subscriber, channel) makes
 re-running harmless.
+
+Large fan-outs on PostgreSQL (``PARALLEL_MIN_ROWS`` or more rows in a step) split big zones
+into subscriber-id ranges and run the statements on ``PARALLEL_CONNECTIONS`` connections at
+once, each part in its own transaction: a part that fails leaves the others committed and
+the next tick completes the step (ON CONFLICT). Most of the cost is per row inside
+PostgreSQL (heap, six indexes, three foreign-key triggers), so a second backend is the
+lever left to this module. See bench/README.md for the measured split.
 """
 
 from __future__ import annotations
 
+import math
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, literal, select, text
+from sqlalchemy import Select, and_, func, literal, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -21,29 +30,39 @@ from outreach.models import Campaign, Message, Step, StepZone, Subscriber, Subsc
 
 #: How far ahead rows are created, so claiming can start the moment they are due.
 LOOKAHEAD = timedelta(minutes=2)
+#: A calendar step with at least this many eligible rows is materialised in parallel parts.
+PARALLEL_MIN_ROWS = 100_000
+#: Connections used for a parallel fan-out (PostgreSQL only; SQLite has one writer).
+PARALLEL_CONNECTIONS = 2
+#: Rows per part when a big zone is split by subscriber id.
+PART_ROWS = 125_000
+
+_COLUMNS = [
+    "campaign_id",
+    "step_id",
+    "subscriber_id",
+    "channel",
+    "state",
+    "due_at",
+    "attempts",
+    "created_at",
+    "updated_at",
+]
 
 
-def _insert(select_stmt) -> int:  # noqa: ANN001
-    columns = [
-        "campaign_id",
-        "step_id",
-        "subscriber_id",
-        "channel",
-        "state",
-        "due_at",
-        "attempts",
-        "created_at",
-        "updated_at",
-    ]
+def _insert_stmt(select_stmt):  # noqa: ANN001, ANN202
     dialect = db.session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (
+    return (
         insert(Message.__table__)
-        .from_select(columns, select_stmt)
+        .from_select(_COLUMNS, select_stmt)
         .on_conflict_do_nothing(index_elements=["step_id", "subscriber_id", "channel"])
         .execution_options(preserve_rowcount=True)
     )
-    return db.session.execute(stmt).rowcount or 0
+
+
+def _insert(select_stmt) -> int:  # noqa: ANN001
+    return db.session.execute(_insert_stmt(select_stmt)).rowcount or 0
 
 
 def _eligible(campaign: Campaign, step: Step):  # noqa: ANN202
@@ -58,25 +77,89 @@ def _eligible(campaign: Campaign, step: Step):  # noqa: ANN202
     )
 
 
+def zone_sizes(campaign: Campaign, step: Step) -> dict[str, tuple[int, int, int]]:
+    """Time zone -> (eligible rows, lowest, highest subscriber id) for a step (one query)."""
+    rows = db.session.execute(
+        select(
+            Subscriber.timezone,
+            func.count(),
+            func.min(Subscription.subscriber_id),
+            func.max(Subscription.subscriber_id),
+        )
+        .join(Subscription, Subscription.subscriber_id == Subscriber.id)
+        .where(_eligible(campaign, step))
+        .group_by(Subscriber.timezone)
+    )
+    return {tz: (count, low, high) for tz, count, low, high in rows}
+
+
 def zones_present(campaign: Campaign, step: Step) -> list[str]:
     """Distinct time zones of the eligible subscribers of a step."""
-    return list(
-        db.session.scalars(
-            select(Subscriber.timezone)
-            .join(Subscription, Subscription.subscriber_id == Subscriber.id)
-            .where(_eligible(campaign, step))
-            .distinct()
+    return list(zone_sizes(campaign, step))
+
+
+def _zone_select(campaign: Campaign, step: Step, tz: str, due: datetime, at: datetime) -> Select:
+    conditions = [_eligible(campaign, step), Subscriber.timezone == tz]
+    if not step.include_late_joiners:
+        conditions.append(Subscription.confirmed_at <= due)
+    return (
+        select(
+            literal(campaign.id),
+            literal(step.id),
+            Subscription.subscriber_id,
+            literal(step.channel),
+            literal("queued"),
+            literal(due, type_=Message.due_at.type),
+            literal(0),
+            literal(at, type_=Message.created_at.type),
+            literal(at, type_=Message.updated_at.type),
         )
+        .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
+        .where(*conditions)
     )
 
 
-def materialise_calendar_step(campaign: Campaign, step: Step, at: datetime) -> int:
-    """Create rows for a calendar step in every zone where it is due; returns rows added."""
+def _parts(select_stmt: Select, size: tuple[int, int, int]) -> list[Select]:
+    """Split one zone's SELECT into subscriber-id ranges of about PART_ROWS rows."""
+    count, low, high = size
+    pieces = max(1, math.ceil(count / PART_ROWS))
+    if pieces == 1:
+        return [select_stmt]
+    width = math.ceil((high - low + 1) / pieces)
+    return [
+        select_stmt.where(
+            Subscription.subscriber_id >= low + i * width,
+            Subscription.subscriber_id < low + (i + 1) * width,
+        )
+        for i in range(pieces)
+    ]
+
+
+def _run_parallel(statements: list) -> list[int]:  # noqa: ANN001
+    """Run INSERT statements on PARALLEL_CONNECTIONS connections, one transaction each."""
+    engine = db.engine
+
+    def run(stmt) -> int:  # noqa: ANN001
+        with engine.begin() as conn:
+            return conn.execute(stmt).rowcount or 0
+
+    with ThreadPoolExecutor(max_workers=PARALLEL_CONNECTIONS) as pool:
+        return list(pool.map(run, statements))
+
+
+def materialise_calendar_step(
+    campaign: Campaign, step: Step, at: datetime, *, parallel: bool = False
+) -> int:
+    """Create rows for a calendar step in every zone where it is due; returns rows added.
+
+    With ``parallel`` (the caller has committed: parts run in their own transactions) a
+    big step on PostgreSQL is inserted in parts on several connections.
+    """
     done_zones = set(
         db.session.scalars(select(StepZone.timezone).where(StepZone.step_id == step.id))
     )
-    added = 0
-    for tz in zones_present(campaign, step):
+    work: list[tuple[str, datetime, Select, tuple[int, int, int]]] = []
+    for tz, size in zone_sizes(campaign, step).items():
         if tz in done_zones and not step.include_late_joiners:
             continue
         try:
@@ -85,28 +168,24 @@ def materialise_calendar_step(campaign: Campaign, step: Step, at: datetime) -> i
             due = campaigns.step_due_at(campaign, step, campaign.audience.default_timezone)
         if due is None or due > at + LOOKAHEAD:
             continue
-        conditions = [_eligible(campaign, step), Subscriber.timezone == tz]
-        if not step.include_late_joiners:
-            conditions.append(Subscription.confirmed_at <= due)
-        rows = _insert(
-            select(
-                literal(campaign.id),
-                literal(step.id),
-                Subscription.subscriber_id,
-                literal(step.channel),
-                literal("queued"),
-                literal(due, type_=Message.due_at.type),
-                literal(0),
-                literal(at, type_=Message.created_at.type),
-                literal(at, type_=Message.updated_at.type),
-            )
-            .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
-            .where(*conditions)
-        )
-        added += rows
+        work.append((tz, due, _zone_select(campaign, step, tz, due, at), size))
+    rows_by_zone: dict[str, int] = {}
+    total = sum(size[0] for *_, size in work)
+    if (
+        parallel
+        and total >= PARALLEL_MIN_ROWS
+        and db.session.get_bind().dialect.name == "postgresql"
+    ):
+        jobs = [(tz, _insert_stmt(p)) for tz, _, query, size in work for p in _parts(query, size)]
+        for (tz, _), rows in zip(jobs, _run_parallel([stmt for _, stmt in jobs]), strict=True):
+            rows_by_zone[tz] = rows_by_zone.get(tz, 0) + rows
+    else:
+        for tz, _, query, _ in work:
+            rows_by_zone[tz] = _insert(query)
+    for tz, due, _, _ in work:
         if due <= at and tz not in done_zones:
-            _mark_zone_done(step, tz, due, rows, at)
-    return added
+            _mark_zone_done(step, tz, due, rows_by_zone[tz], at)
+    return sum(rows_by_zone.values())
 
 
 def _mark_zone_done(step: Step, tz: str, due: datetime, rows: int, at: datetime) -> None:
@@ -156,6 +235,7 @@ def materialise_due(at: datetime | None = None) -> int:
     """Materialise every due step of every running campaign; returns rows added."""
     at = at or clock_now()
     campaigns.start_due(at)
+    db.session.commit()  # big steps insert in parts on other connections: they must see it
     added = 0
     running = db.session.scalars(select(Campaign).where(Campaign.status == "running")).all()
     for campaign in running:
@@ -165,6 +245,6 @@ def materialise_due(at: datetime | None = None) -> int:
             if campaign.anchor_kind == "confirmation":
                 added += materialise_confirmation_step(campaign, step, at)
             else:
-                added += materialise_calendar_step(campaign, step, at)
-    db.session.commit()
+                added += materialise_calendar_step(campaign, step, at, parallel=True)
+            db.session.commit()
     return added

@@ -9,6 +9,7 @@ from outreach.admin import (  # noqa: E402, F401
     auth,
     campaigns,
     importing,
+    results,
     subscribers,
     views,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from outreach.extensions import db
@@ -44,7 +44,17 @@ class ConsentEvent(db.Model):
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    __table_args__ = (Index("ix_consent_events_subscriber", "subscriber_id", "id"),)
+    __table_args__ = (
+        Index("ix_consent_events_subscriber", "subscriber_id", "id"),
+        # Withdrawals by audience and time (opt-outs attributed to steps, outreach/reports.py).
+        Index(
+            "ix_consent_events_revoked",
+            "audience_id",
+            "created_at",
+            postgresql_where=text("action = 'revoked'"),
+            sqlite_where=text("action = 'revoked'"),
+        ),
+    )
 
 
 class Suppression(db.Model):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from outreach.extensions import db
@@ -55,7 +55,10 @@ class Message(db.Model):
         Index("ix_outbox_messages_state_due", "state", "due_at"),
         Index("ix_outbox_messages_provider_id", "provider_id"),
         Index("ix_outbox_messages_subscriber", "subscriber_id", "channel", "sent_at"),
-        Index("ix_outbox_messages_campaign_state", "campaign_id", "step_id", "state"),
+        # Covers the results dashboard's GROUP BY (index-only scan): see outreach/reports.py.
+        Index(
+            "ix_outbox_messages_campaign_state", "campaign_id", "step_id", "state", "skip_reason"
+        ),
     )
 
 
@@ -78,6 +81,13 @@ class DeliveryEvent(db.Model):
     __table_args__ = (
         UniqueConstraint("provider", "provider_event_id"),
         Index("ix_delivery_events_message", "message_id"),
+        # Complaint counts per step read only spam reports (a small partial index).
+        Index(
+            "ix_delivery_events_spamreport",
+            "message_id",
+            postgresql_where=text("event_type = 'spamreport'"),
+            sqlite_where=text("event_type = 'spamreport'"),
+        ),
     )
 
 

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from flask import abort, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -38,7 +39,6 @@ PREFERENCES_LIMIT = "30 per minute"
 
 SESSION_EXPIRED = "Your session expired. Please check the form and send it again."
 CHANNEL_NAMES = {"email": "email", "sms": "text message"}
-WITHDRAWN = ("unsubscribed", "bounced", "complained")
 
 
 def _text(value: str | None, limit: int) -> str | None:
@@ -48,7 +48,9 @@ def _text(value: str | None, limit: int) -> str | None:
     return value.replace("\x00", "")[:limit] or None
 
 
-def _evidence(source: str, wording_text: str | None = None, note: str | None = None):  # noqa: ANN202
+def _evidence(
+    source: str, wording_text: str | None = None, note: str | None = None
+) -> consent.Evidence:
     """The evidence a public page can give: wording shown, form URL, IP, user agent."""
     return consent.Evidence(
         source=source,
@@ -95,7 +97,7 @@ def choose_timezone(browser_tz: str | None, phone: str | None, audience: Audienc
 
 
 @bp.errorhandler(CSRFError)
-def _csrf_error(exc: CSRFError):  # noqa: ANN202
+def _csrf_error(exc: CSRFError) -> ResponseReturnValue:
     """A safety net: any CSRF failure on a public page is a clear 400 page."""
     return render_template(
         "public/message.html",
@@ -105,7 +107,7 @@ def _csrf_error(exc: CSRFError):  # noqa: ANN202
 
 
 @bp.errorhandler(429)
-def _too_many(exc: Exception):  # noqa: ANN202
+def _too_many(exc: Exception) -> ResponseReturnValue:
     """Flask-Limiter's 429 as a friendly page; Retry-After is added by the limiter."""
     return render_template(
         "public/message.html",
@@ -157,14 +159,16 @@ def _check_subscription(form: SubscribeForm, offered: list[str]) -> _Checked:
     return checked
 
 
-def _subscribe_page(audience: Audience, form: SubscribeForm, errors: dict[str, str], status: int):  # noqa: ANN202
+def _subscribe_page(
+    audience: Audience, form: SubscribeForm, errors: dict[str, str], status: int
+) -> ResponseReturnValue:
     wordings = {c: wording.consent_wording(audience, c) for c in audience.channel_list}
     return render_template(
         "public/subscribe.html", form=form, audience=audience, wordings=wordings, errors=errors
     ), status
 
 
-def _thank_you(audience: Audience, chosen: list[str]):  # noqa: ANN202
+def _thank_you(audience: Audience, chosen: list[str]) -> ResponseReturnValue:
     """The same answer for new, existing and honeypot submissions (no enumeration)."""
     return render_template("public/check_inbox.html", audience=audience, chosen=chosen)
 
@@ -241,7 +245,7 @@ def _send_confirmations(
 @bp.route("/subscribe/<slug>", methods=["GET", "POST"])
 @csrf.exempt
 @limiter.limit(SUBSCRIBE_LIMIT, methods=["POST"])
-def subscribe(slug: str):  # noqa: ANN201
+def subscribe(slug: str) -> ResponseReturnValue:
     """The opt-in form: one unticked box per channel, each with its exact wording."""
     audience = _audience_or_404(slug)
     form = SubscribeForm()
@@ -286,14 +290,14 @@ def _subscription_for(link: tokens.LinkToken) -> tuple[Subscriber, Audience, Sub
     return subscriber, audience, sub
 
 
-def _bad_link(exc: tokens.TokenError):  # noqa: ANN202
+def _bad_link(exc: tokens.TokenError) -> ResponseReturnValue:
     return render_template("public/bad_link.html", expired=exc.expired, message=str(exc)), 400
 
 
 @bp.route("/confirm/<token>", methods=["GET", "POST"])
 @csrf.exempt
 @limiter.limit(CONFIRM_LIMIT, methods=["POST"])
-def confirm(token: str):  # noqa: ANN201
+def confirm(token: str) -> ResponseReturnValue:
     """GET shows a button; only the POST confirms, so link scanners cannot."""
     try:
         link = tokens.read_confirm_token(token)
@@ -335,7 +339,7 @@ def _is_one_click() -> bool:
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
 @csrf.exempt
-def unsubscribe(token: str):  # noqa: ANN201
+def unsubscribe(token: str) -> ResponseReturnValue:
     """GET: a page with one button. POST: unsubscribe (RFC 8058 one-click needs no cookie)."""
     try:
         link = tokens.read_link_token(token, "unsubscribe")
@@ -419,7 +423,7 @@ def _apply_preferences(
 @bp.route("/preferences/<token>", methods=["GET", "POST"])
 @csrf.exempt
 @limiter.limit(PREFERENCES_LIMIT, methods=["POST"])
-def preferences(token: str):  # noqa: ANN201
+def preferences(token: str) -> ResponseReturnValue:
     """Channels, audiences and time zone for one subscriber; every consent change ledgered."""
     try:
         link = tokens.read_link_token(token, "preferences")

@@ -50,21 +50,27 @@ def staff_users(app: Flask, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
 
 @pytest.fixture
-def editor(app: Flask, client: FlaskClient, staff_users: dict[str, int]) -> FlaskClient:
-    """A client logged in as the editor."""
+def editor(app: Flask, staff_users: dict[str, int]) -> FlaskClient:
+    """A client (its own cookie jar) logged in as the editor."""
+    app.test_client_class = IsolatedClient
+    client = app.test_client()
     login(client, "editor@clinic.example")
     return client
 
 
 @pytest.fixture
-def admin(app: Flask, client: FlaskClient, staff_users: dict[str, int]) -> FlaskClient:
-    """A client logged in as the admin."""
+def admin(app: Flask, staff_users: dict[str, int]) -> FlaskClient:
+    """A client (its own cookie jar) logged in as the admin."""
+    app.test_client_class = IsolatedClient
+    client = app.test_client()
     login(client, "admin@clinic.example")
     return client
 
 
 @pytest.fixture
-def viewer(app: Flask, client: FlaskClient, staff_users: dict[str, int]) -> FlaskClient:
-    """A client logged in as the viewer."""
+def viewer(app: Flask, staff_users: dict[str, int]) -> FlaskClient:
+    """A client (its own cookie jar) logged in as the viewer."""
+    app.test_client_class = IsolatedClient
+    client = app.test_client()
     login(client, "viewer@clinic.example")
     return client

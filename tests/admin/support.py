@@ -18,8 +18,11 @@ def login(client: FlaskClient, email: str, password: str = PASSWORD):  # noqa: A
     page = client.get("/admin/login")
     response = client.post(
         "/admin/login",
-        data={"csrf_token": csrf_token(page.get_data(as_text=True)), "email": email,
-              "password": password},
+        data={
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
+            "email": email,
+            "password": password,
+        },
     )
     assert response.status_code == 302, response.status_code
     return response

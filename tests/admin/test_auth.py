@@ -75,7 +75,9 @@ def test_login_is_rate_limited(database_template, tmp_path):
         staff.create_staff("editor@clinic.example", PASSWORD, "editor")
         db.session.commit()
         client = limited.test_client()
-        codes = [_login_attempt(client, "editor@clinic.example", "guess").status_code for _ in range(10)]
+        codes = [
+            _login_attempt(client, "editor@clinic.example", "guess").status_code for _ in range(10)
+        ]
         assert codes == [401] * 10
         blocked = _login_attempt(client, "editor@clinic.example", PASSWORD)
         assert blocked.status_code == 429
@@ -145,7 +147,10 @@ def test_a_viewer_cannot_change_or_send_anything(app, viewer, staff_users):
         return tuple(
             db.session.scalar(select(func.count(model.id)))
             for model in (Audience, Campaign, Step, Subscriber, ConsentEvent, StaffUser, AuditLog)
-        ) + (db.session.get(Campaign, 1).status, db.session.get(StaffUser, staff_users["editor"]).role)
+        ) + (
+            db.session.get(Campaign, 1).status,
+            db.session.get(StaffUser, staff_users["editor"]).role,
+        )
 
     before = snapshot()
     routes = _post_routes(app)
@@ -206,7 +211,9 @@ def test_admin_adds_staff_and_deactivation_ends_their_session(app, admin, staff_
     assert kicked.status_code == 302 and "/admin/login" in kicked.headers["Location"]
     assert _login_attempt(app.test_client(), "editor@clinic.example", PASSWORD).status_code == 401
 
-    promote = post(admin, f"/admin/staff/{staff_users['viewer']}", {"role": "editor", "active": "yes"})
+    promote = post(
+        admin, f"/admin/staff/{staff_users['viewer']}", {"role": "editor", "active": "yes"}
+    )
     assert promote.status_code == 303
 
     log = text(admin.get("/admin/audit"))
@@ -215,7 +222,9 @@ def test_admin_adds_staff_and_deactivation_ends_their_session(app, admin, staff_
 
 
 def test_an_admin_cannot_lock_themselves_out(admin, staff_users):
-    response = post(admin, f"/admin/staff/{staff_users['admin']}", {"role": "viewer", "active": "no"})
+    response = post(
+        admin, f"/admin/staff/{staff_users['admin']}", {"role": "viewer", "active": "no"}
+    )
     assert response.status_code == 303
     db.session.expire_all()
     me = db.session.get(StaffUser, staff_users["admin"])

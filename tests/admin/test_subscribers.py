@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -44,8 +45,10 @@ def test_detail_page_shows_states_and_the_consent_timeline(viewer):
 
 
 def test_staff_opt_out_asks_first_then_records_who_did_it(app, clock, editor, staff_users):
+    clock.set(datetime(2027, 5, 20, 15, 0))
     audience, ann, ben = _people()
     make_campaign(audience, [{"channel": "sms", "send_time": "10:00"}])
+    clock.set(datetime(2027, 6, 1, 15, 0))
     outbox.materialise_due(clock())
     db.session.commit()
     sms_sub = next(s for s in ann.subscriptions if s.channel == "sms")
@@ -87,9 +90,7 @@ def test_staff_opt_out_asks_first_then_records_who_did_it(app, clock, editor, st
     )
     assert event.source == "admin" and event.actor_id == staff_users["editor"]
     assert event.note == "Phone call 3 June: please stop texting me"
-    states = dict(
-        db.session.execute(select(Message.subscriber_id, Message.state)).all()
-    )
+    states = dict(db.session.execute(select(Message.subscriber_id, Message.state)).all())
     assert states == {ann.id: "cancelled", ben.id: "queued"}
 
     page = text(editor.get(f"/admin/subscribers/{ann.id}"))

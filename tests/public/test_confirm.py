@@ -99,9 +99,7 @@ def test_link_expires_after_the_configured_age(client, ann, monkeypatch):
     path = confirm_path("ann@example.org")
     assert client.get(path).status_code == 200
     later = int(time.time()) + EIGHT_DAYS
-    monkeypatch.setattr(
-        "itsdangerous.timed.TimestampSigner.get_timestamp", lambda self: later
-    )
+    monkeypatch.setattr("itsdangerous.timed.TimestampSigner.get_timestamp", lambda self: later)
     _assert_bad(client.get(path), "This link has expired")
     assert states(ann) == {EMAIL: "pending"}
 
@@ -161,7 +159,11 @@ def test_sms_stays_pending_until_yes_or_start(client, audience, word):
     assert reply.status_code == 200
     assert states(person) == {SMS: "active"}
     row = consent.ledger_for(person)[-1]
-    assert (row.action, row.source, row.provider_ref) == ("confirmed", "sms_keyword", "SM" + "4" * 32)
+    assert (row.action, row.source, row.provider_ref) == (
+        "confirmed",
+        "sms_keyword",
+        "SM" + "4" * 32,
+    )
 
 
 def test_unsigned_yes_changes_nothing(client, audience):
@@ -174,8 +176,9 @@ def test_unsigned_yes_changes_nothing(client, audience):
 
 
 def test_email_link_does_not_confirm_texts(client, audience):
-    subscribe(client, email="ann@example.org", phone="(917) 555-0142", consent_email="y",
-              consent_sms="y")
+    subscribe(
+        client, email="ann@example.org", phone="(917) 555-0142", consent_email="y", consent_sms="y"
+    )
     ann = subscriber("ann@example.org")
     submit_form(client, confirm_path("ann@example.org"), {})
     assert states(ann) == {EMAIL: "active", SMS: "pending"}

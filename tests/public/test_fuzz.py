@@ -67,9 +67,7 @@ def ann(app):  # noqa: ANN001, ANN201
     """A subscriber with a pending email and active texts, so every page has work to do."""
     audience = make_audience()
     make_subscriber(audience, phone="+19175550142", channels=("sms",))
-    return make_subscriber(
-        audience, email="ann@example.org", channels=("email",), confirmed=False
-    )
+    return make_subscriber(audience, email="ann@example.org", channels=("email",), confirmed=False)
 
 
 def _post(client, path: str, token: str, body: dict, with_token: bool):  # noqa: ANN001, ANN202

@@ -30,8 +30,9 @@ def audience(app):  # noqa: ANN001, ANN201
 
 def test_form_rows_carry_the_evidence(client, audience, clock):
     client.environ_base.update(BROWSER)
-    subscribe(client, email="ann@example.org", phone="(917) 555-0142", consent_email="y",
-              consent_sms="y")
+    subscribe(
+        client, email="ann@example.org", phone="(917) 555-0142", consent_email="y", consent_sms="y"
+    )
     ann = subscriber("ann@example.org")
     rows = consent.ledger_for(ann)
     assert [(r.channel, r.action) for r in rows] == [("email", "requested"), ("sms", "requested")]
@@ -85,24 +86,36 @@ def test_no_public_code_path_updates_or_deletes_ledger_rows(app, client, audienc
         snapshots.append([tuple(r) for r in rows])
 
     try:
-        subscribe(client, email="ann@example.org", phone="(917) 555-0142", consent_email="y",
-                  consent_sms="y")
+        subscribe(
+            client,
+            email="ann@example.org",
+            phone="(917) 555-0142",
+            consent_email="y",
+            consent_sms="y",
+        )
         snapshot()
         ann = subscriber("ann@example.org")
         steps = [
             lambda: submit_form(client, confirm_path("ann@example.org"), {}),
-            lambda: post_twilio(client, "/webhooks/twilio/sms",
-                                {"MessageSid": "SM" + "1" * 32, "From": "+19175550142",
-                                 "Body": "YES"}),
-            lambda: submit_form(client, link(ann, "preferences"),
-                                {"keep": [f"{SLUG}:sms"], "timezone": "Europe/Lisbon"}),
-            lambda: submit_form(client, link(ann, "preferences"),
-                                {"keep": [f"{SLUG}:sms", f"{SLUG}:email"]}),
-            lambda: client.post(link(ann, "unsubscribe"),
-                                data={"List-Unsubscribe": "One-Click"}),
-            lambda: post_twilio(client, "/webhooks/twilio/sms",
-                                {"MessageSid": "SM" + "2" * 32, "From": "+19175550142",
-                                 "Body": "STOP"}),
+            lambda: post_twilio(
+                client,
+                "/webhooks/twilio/sms",
+                {"MessageSid": "SM" + "1" * 32, "From": "+19175550142", "Body": "YES"},
+            ),
+            lambda: submit_form(
+                client,
+                link(ann, "preferences"),
+                {"keep": [f"{SLUG}:sms"], "timezone": "Europe/Lisbon"},
+            ),
+            lambda: submit_form(
+                client, link(ann, "preferences"), {"keep": [f"{SLUG}:sms", f"{SLUG}:email"]}
+            ),
+            lambda: client.post(link(ann, "unsubscribe"), data={"List-Unsubscribe": "One-Click"}),
+            lambda: post_twilio(
+                client,
+                "/webhooks/twilio/sms",
+                {"MessageSid": "SM" + "2" * 32, "From": "+19175550142", "Body": "STOP"},
+            ),
             lambda: submit_form(client, link(ann, "unsubscribe"), {"everything": "y"}),
         ]
         for step in steps:
@@ -126,6 +139,7 @@ def test_no_public_code_path_updates_or_deletes_ledger_rows(app, client, audienc
 def lists(app):  # noqa: ANN001, ANN201
     """Two audiences, so preferences and "everything" span more than one list."""
     return make_audience(), make_audience(slug="headache-tips", name="Headache tips")
+
 
 _numbers = itertools.count(1000)
 

@@ -29,8 +29,9 @@ def ann(audience):  # noqa: ANN001, ANN201
     """Confirmed on email and texts for June, and on email for a second list."""
     person = make_subscriber(audience, email="ann@example.org", phone="+19175550142")
     tips = make_audience(slug="headache-tips", name="Headache tips")
-    consent.request_consent(person, tips, "email", consent.Evidence(source="import"),
-                            confirmed=True)
+    consent.request_consent(
+        person, tips, "email", consent.Evidence(source="import"), confirmed=True
+    )
     db.session.commit()
     return person
 
@@ -44,9 +45,7 @@ def _boxes(html: str) -> dict[str, bool]:
 
 
 def _save(client, ann, keep: list[str], timezone: str = "America/New_York", **kw):  # noqa: ANN001, ANN202
-    return submit_form(
-        client, link(ann, "preferences", **kw), {"keep": keep, "timezone": timezone}
-    )
+    return submit_form(client, link(ann, "preferences", **kw), {"keep": keep, "timezone": timezone})
 
 
 def test_page_lists_every_list_and_channel_with_no_database_ids(client, ann, audience):
@@ -90,8 +89,11 @@ def test_ticking_again_resubscribes_email_at_once_and_texts_after_yes(client, an
         ("email", "resubscribed", "preference_page"),
         ("sms", "requested", "preference_page"),
     ]
-    post_twilio(client, "/webhooks/twilio/sms",
-                {"MessageSid": "SM" + "6" * 32, "From": "+19175550142", "Body": "YES"})
+    post_twilio(
+        client,
+        "/webhooks/twilio/sms",
+        {"MessageSid": "SM" + "6" * 32, "From": "+19175550142", "Body": "YES"},
+    )
     assert states(ann)[SMS] == "active"
 
 
@@ -105,8 +107,12 @@ def test_email_link_from_a_text_needs_the_email_confirmation(client, ann):
 
 
 def test_time_zone_is_editable(client, ann):
-    page = _save(client, ann, [f"{SLUG}:email", f"{SLUG}:sms", "headache-tips:email"],
-                 timezone="Europe/Lisbon")
+    page = _save(
+        client,
+        ann,
+        [f"{SLUG}:email", f"{SLUG}:sms", "headache-tips:email"],
+        timezone="Europe/Lisbon",
+    )
     assert page.status_code == 200
     assert subscriber("ann@example.org").timezone == "Europe/Lisbon"
     assert '<option value="Europe/Lisbon" selected>' in page.get_data(as_text=True)
@@ -134,8 +140,9 @@ def test_post_without_csrf_changes_nothing(client, ann):
 
 
 def test_bounced_subscription_cannot_be_ticked_back(client, ann):
-    consent.opt_out_everywhere(ann, "email", consent.Evidence(source="provider_event"),
-                               state="bounced")
+    consent.opt_out_everywhere(
+        ann, "email", consent.Evidence(source="provider_event"), state="bounced"
+    )
     db.session.commit()
     html = client.get(link(ann, "preferences")).get_data(as_text=True)
     tag = re.search(rf'<input type="checkbox"[^>]*value="{SLUG}:email"[^>]*>', html).group(0)

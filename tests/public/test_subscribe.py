@@ -205,8 +205,9 @@ def test_pending_address_resubmitted_gets_a_fresh_link_but_no_duplicate(client, 
 
 def test_someone_elses_phone_is_not_attached(client, audience):
     make_subscriber(audience, phone="+19175550142", channels=("sms",))
-    subscribe(client, email="eve@example.org", phone="(917) 555-0142", consent_email="y",
-              consent_sms="y")
+    subscribe(
+        client, email="eve@example.org", phone="(917) 555-0142", consent_email="y", consent_sms="y"
+    )
     eve = subscriber("eve@example.org")
     assert eve.phone is None
     assert states(eve) == {("migraine-awareness", "email"): "pending"}
@@ -214,15 +215,21 @@ def test_someone_elses_phone_is_not_attached(client, audience):
 
 def test_form_page_token_is_reused_for_the_post(client, audience):
     token = csrf_token(client.get(FORM).get_data(as_text=True))
-    page = client.post(FORM, data={"csrf_token": token, "email": "a@example.org",
-                                   "consent_email": "y"})
+    page = client.post(
+        FORM, data={"csrf_token": token, "email": "a@example.org", "consent_email": "y"}
+    )
     assert page.status_code == 200
 
 
 def test_someone_elses_email_is_not_attached_to_a_new_phone(client, audience):
     make_subscriber(audience, email="victim@example.org", channels=("email",))
-    subscribe(client, email="victim@example.org", phone="(917) 555-0142", consent_email="y",
-              consent_sms="y")
+    subscribe(
+        client,
+        email="victim@example.org",
+        phone="(917) 555-0142",
+        consent_email="y",
+        consent_sms="y",
+    )
     victim = subscriber("victim@example.org")
     assert victim.phone is None
     assert states(victim) == {("migraine-awareness", "email"): "active"}

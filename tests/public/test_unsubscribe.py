@@ -98,9 +98,7 @@ def test_button_unsubscribes_this_list_only(client, ann):
 
 def test_everything_option_withdraws_every_list_and_channel(client, audience, ann):
     other = make_audience(slug="headache-tips", name="Headache tips")
-    consent.request_consent(
-        ann, other, "email", consent.Evidence(source="import"), confirmed=True
-    )
+    consent.request_consent(ann, other, "email", consent.Evidence(source="import"), confirmed=True)
     db.session.commit()
     page = submit_form(client, link(ann, "unsubscribe"), {"everything": "y"})
     assert page.status_code == 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
@@ -120,3 +121,28 @@ def test_replayed_events_inside_a_new_batch_are_skipped(client, clock, ann, ben,
     assert [r[0] for r in changed] == [bens.id]
     for table in set(after) - {"delivery_events", "outbox_messages"}:
         assert after[table] == before[table], table
+
+
+def test_concurrent_duplicates_and_repeats_apply_once(app, ann):
+    """Twilio retries and a person texting STOP twice, all at the same moment."""
+    requests = [("SM" + "7" * 32, "STOP")] * 4 + [(f"SM{n:032x}", "stop") for n in range(4)]
+    results: list[int] = []
+    barrier = threading.Barrier(len(requests))
+
+    def send(sid: str, body: str) -> None:
+        client = app.test_client()
+        barrier.wait(5)
+        params = {"MessageSid": sid, "From": ann.phone, "Body": body}
+        results.append(post_twilio(client, "/webhooks/twilio/sms", params).status_code)
+
+    threads = [threading.Thread(target=send, args=r) for r in requests]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert results == [200] * len(requests)
+    tables = snapshot()
+    assert len(tables["inbound_sms"]) == 5
+    assert len(tables["suppressions"]) == 1
+    revoked = [r for r in tables["consent_events"] if "revoked" in r]
+    assert len(revoked) == 2  # one per list, however many STOPs raced

@@ -1,0 +1,72 @@
+"""A timed worker process: the real dispatch code, with a stopwatch (and optionally a profile).
+
+Materialises what is due first (timed apart), then runs ``dispatch.dispatch_channel`` until
+nothing of the channel is due, and prints one JSON line: rows sent, seconds, rate, peak RSS.
+Configured from the environment like ``flask outreach worker`` (see bench.common.worker_env).
+
+    python -m bench.worker --channel email [--profile out.txt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from bench.common import quiet_logs, self_maxrss_mb
+
+
+def main() -> None:
+    """Run one timed dispatch pass and print its figures as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--channel", choices=("email", "sms"), required=True)
+    parser.add_argument("--profile", help="write a pyinstrument profile (text) here")
+    args = parser.parse_args()
+
+    from outreach import create_app, dispatch, outbox
+    from outreach.clock import now
+
+    app = create_app()
+    quiet_logs()
+    with app.app_context():
+        started = time.perf_counter()
+        materialised = outbox.materialise_due()
+        materialise_seconds = time.perf_counter() - started
+        dispatch.recover_expired_leases()
+        report = dispatch.Report()
+        profiler = None
+        if args.profile:
+            from pyinstrument import Profiler
+
+            profiler = Profiler(interval=0.0005)
+            profiler.start()
+        started = time.perf_counter()
+        dispatch.dispatch_channel(args.channel, now(), report)
+        seconds = time.perf_counter() - started
+        if profiler is not None:
+            profiler.stop()
+            with open(args.profile, "w") as handle:
+                handle.write(profiler.output_text(unicode=False, color=False))
+    print(
+        json.dumps(
+            {
+                "materialised": materialised,
+                "materialise_seconds": materialise_seconds,
+                "sent": report.sent,
+                "claimed": report.claimed,
+                "skipped": report.skipped,
+                "deferred": report.deferred,
+                "retried": report.retried,
+                "failed": report.failed,
+                "unknown": report.unknown,
+                "seconds": seconds,
+                "rate": report.sent / seconds if seconds else 0.0,
+                "maxrss_mb": self_maxrss_mb(),
+            }
+        ),
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()

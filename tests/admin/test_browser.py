@@ -1,0 +1,251 @@
+"""A real Chromium on a laptop screen: log in, build a campaign, preview it, run preflight,
+schedule it; the SMS counter in the page agrees with the server's segment count.
+
+Set OUTREACH_SCREENSHOTS=1 to refresh docs/screenshots/ (campaign-editor.png,
+step-editor.png, preview.png, subscriber-timeline.png).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from outreach import consent, rendering, staff, wording
+from outreach.extensions import db
+from outreach.models import Campaign
+from tests.admin.support import PASSWORD
+from tests.conftest import make_app
+from tests.factories import make_audience
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+LAPTOP = {"viewport": {"width": 1366, "height": 900}, "locale": "en-US"}
+SEGMENT_SAMPLES = [
+    "",
+    "a" * 160,
+    "a" * 161,
+    "a" * 306,
+    "a" * 307,
+    "{" * 80,
+    "{" * 81,
+    "Hi 😀",
+    "é" * 70 + "€",
+    "ü" * 70,
+    "ü" * 70 + "ł",
+    "😀" * 35,
+    "😀" * 36,
+    "a" * 152 + "€" + "a" * 10,
+    "line one\nline two\r\nwith [brackets] ~ | ^ \\",
+    "Curly “quotes” turn a text into UCS-2",
+]
+
+
+@pytest.fixture
+def live_server(database_template: str, tmp_path: Path) -> Iterator[tuple[Flask, str]]:
+    """The app served over real HTTP on 127.0.0.1 (a free port) in a thread."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "Chromium not installed (/usr/bin/chromium); install it with: "
+            "apt-get install -y chromium"
+        )
+    app = make_app(database_template, tmp_path)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    base_url = f"http://127.0.0.1:{server.port}"
+    app.config["OUTREACH_BASE_URL"] = base_url
+    with app.app_context():
+        staff.create_staff("editor@clinic.example", PASSWORD, "editor")
+        audience = make_audience()
+        signup = consent.Signup(
+            audience, "ann.reader@example.org", "+19175550142", "Ann", "America/New_York",
+            ("email", "sms"),
+        )  # fmt: skip
+        evidence = {
+            channel: consent.Evidence(
+                source="web_form",
+                wording=wording.consent_wording(audience, channel),
+                form_url=f"{base_url}/subscribe/{audience.slug}",
+                ip_address="203.0.113.7",
+                user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X)",
+            )
+            for channel in ("email", "sms")
+        }
+        person, pending = consent.sign_up(signup, evidence)
+        for sub in pending:
+            consent.confirm(
+                sub,
+                consent.Evidence(
+                    source="sms_keyword" if sub.channel == "sms" else "web_form",
+                    wording="Replied YES" if sub.channel == "sms" else "Confirmed by link",
+                    provider_ref="SM" + "4" * 32 if sub.channel == "sms" else None,
+                ),
+            )
+        db.session.commit()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield app, base_url
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def _shoot(page, name: str) -> None:  # noqa: ANN001
+    if os.environ.get("OUTREACH_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+
+
+def test_build_preview_check_and_schedule_a_campaign(live_server):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    expect = sync_api.expect
+    app, base_url = live_server
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(**LAPTOP)
+            context.set_default_timeout(10_000)
+            page = context.new_page()
+
+            # log in
+            page.goto(f"{base_url}/admin/login")
+            page.fill("#email", "editor@clinic.example")
+            page.fill("#password", PASSWORD)
+            page.click("button:has-text('Log in')")
+            expect(page.locator("nav.top")).to_contain_text("editor@clinic.example (editor)")
+
+            # new campaign
+            page.click("text=New campaign")
+            page.fill("#name", "National Migraine and Headache Awareness Month 2027")
+            page.select_option("#audience_id", label="Migraine & Headache Awareness")
+            page.check("input[name=anchor_kind][value=date]")
+            page.fill("#anchor_date", "2027-06-01")
+            page.click("button:has-text('Create campaign')")
+            expect(page.locator("h1")).to_have_text(
+                "National Migraine and Headache Awareness Month 2027"
+            )
+
+            # an email step, with a variable inserted from the list
+            page.click("a:has-text('Add email')")
+            page.fill("#subject", "June is Migraine & Headache Awareness Month")
+            page.fill("#preheader", "Know your triggers")
+            page.fill("#html", "<h1>Hello ")
+            page.locator("#html").press("End")
+            page.click("button[data-insert='{{ first_name }}']")
+            page.locator("#html").press("End")
+            page.locator("#html").type(
+                "</h1><p>Stress, poor sleep and skipped meals are common migraine triggers. "
+                "A headache diary helps you spot yours.</p>"
+            )
+            expect(page.locator("#html")).to_have_value(
+                "<h1>Hello {{ first_name }}</h1><p>Stress, poor sleep and skipped meals are "
+                "common migraine triggers. A headache diary helps you spot yours.</p>"
+            )
+            page.click("button:has-text('Add step')")
+            expect(page.locator(".notice")).to_contain_text("Step 1 added")
+
+            # a text step: the counter follows the typing
+            page.click("a:has-text('Add text')")
+            page.fill("#day_offset", "2")
+            expect(page.locator("#send-date")).to_contain_text("Jun")
+            page.fill("#send_time", "12:30")
+            page.fill("#body", "a" * 161)
+            expect(page.locator("[data-sms=segments]")).to_have_text("2")
+            expect(page.locator("[data-sms=characters]")).to_have_text("161")
+            page.fill("#body", "Migraine month 😀")
+            expect(page.locator("[data-sms=encoding]")).to_contain_text("UCS-2")
+            expect(page.locator("#first-sms-note")).to_contain_text("first text")
+            page.fill(
+                "#body",
+                "June is Migraine & Headache Awareness Month. Keep a headache diary "
+                "to spot your triggers.",
+            )
+            expect(page.locator("[data-sms=encoding]")).to_have_text("GSM-7")
+            expect(page.locator("[data-sms=sent-segments]")).to_have_text("1")
+            for sample in SEGMENT_SAMPLES:
+                in_page = page.evaluate("body => window.smsSegments(body)", sample)
+                expected = rendering.sms_segments(sample)
+                assert (in_page["encoding"], in_page["characters"], in_page["segments"]) == (
+                    expected.encoding,
+                    expected.characters,
+                    expected.segments,
+                ), sample
+            _shoot(page, "step-editor.png")
+            page.click("button:has-text('Add step')")
+            expect(page.locator("#sequence > li")).to_have_count(2)
+            expect(page.locator("#sequence")).to_contain_text("Thu 03 Jun 2027, 12:30 local time")
+            _shoot(page, "campaign-editor.png")
+
+            # preview the email as Ann
+            page.locator("#sequence > li").first.locator("a:has-text('Preview')").click()
+            page.fill("#who", "ann.reader")
+            page.click("button:has-text('Show')")
+            expect(page.locator("form[role=search]")).to_contain_text(
+                "Ann (ann.reader@example.org)"
+            )
+            frame = page.frame_locator("#email-frame")
+            expect(frame.locator("h1")).to_have_text("Hello Ann")
+            expect(frame.locator("body")).to_contain_text("100 Example Avenue")
+            assert page.locator("#email-frame").get_attribute("sandbox") == ""
+            _shoot(page, "preview.png")
+            page.click("a[aria-current=false]:has-text('2')")
+            expect(page.locator("#sms-bubble")).to_have_text(
+                "NeuroMedici Migraine Awareness: June is Migraine & Headache Awareness Month. "
+                "Keep a headache diary to spot your triggers. Reply STOP to opt out."
+            )
+
+            # preflight, then schedule (the warning needs a tick)
+            page.click("text=Run preflight")
+            expect(page.locator("#preflight-warnings")).to_contain_text(
+                "brand/STOP wording will be added automatically"
+            )
+            page.click("#schedule-button")
+            expect(page.locator(".field-error")).to_contain_text("tick the box")
+            page.check("#acknowledge")
+            page.click("#schedule-button")
+            expect(page.locator("#campaign-status")).to_have_text("scheduled")
+            expect(page.locator("#live-edit-note")).to_contain_text("not yet sent")
+
+            # the subscriber's consent timeline, after a staff opt-out from texts
+            page.click("nav >> text=Subscribers")
+            page.fill("#q", "917 555 0142")
+            page.click("button:has-text('Search')")
+            page.click("a:has-text('Ann')")
+            page.locator("#subscriptions li", has_text="text messages").locator(
+                "a:has-text('Opt out')"
+            ).click()
+            page.fill("#note", "Phone call: please stop texting me")
+            page.click("button:has-text('Yes, opt them out')")
+            expect(page.locator(".notice")).to_contain_text("Texts stopped")
+            expect(page.locator("#ledger > li").first).to_contain_text("Revoked")
+            expect(page.locator("#ledger > li").first).to_contain_text("by editor@clinic.example")
+            expect(page.locator("#ledger")).to_contain_text("IP 203.0.113.7")
+            _shoot(page, "subscriber-timeline.png")
+        finally:
+            browser.close()
+
+    with app.app_context():
+        campaign = db.session.scalar(select(Campaign))
+        assert campaign.status == "scheduled"
+        assert [s.channel for s in campaign.steps] == ["email", "sms"]

@@ -1,0 +1,129 @@
+"""Helpers shared by tests/results and tests/api: isolated clients, staff logins, seed data."""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import update
+from werkzeug.security import generate_password_hash
+
+from outreach import staff
+from outreach.extensions import db
+from outreach.models import DeliveryEvent, Message
+from tests.helpers import csrf_token
+
+PASSWORD = "correct horse battery"
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in its own app context, like production."""
+
+    def open(self, *args: Any, **kwargs: Any):  # noqa: ANN201
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+def isolated_client(app: Flask) -> FlaskClient:
+    """A client with its own cookie jar and one app context (and session) per request."""
+    app.test_client_class = IsolatedClient
+    return app.test_client()
+
+
+def make_staff(monkeypatch: Any) -> dict[str, int]:
+    """One staff user per role, {role: id}, with a cheap password hash."""
+    monkeypatch.setattr(
+        staff,
+        "generate_password_hash",
+        functools.partial(generate_password_hash, method="pbkdf2:sha256:1000"),
+    )
+    ids = {
+        role: staff.create_staff(f"{role}@clinic.example", PASSWORD, role).id
+        for role in ("admin", "editor", "viewer")
+    }
+    db.session.commit()
+    return ids
+
+
+def login(client: FlaskClient, email: str) -> None:
+    """Log in through the form."""
+    page = client.get("/admin/login")
+    response = client.post(
+        "/admin/login",
+        data={
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
+            "email": email,
+            "password": PASSWORD,
+        },
+    )
+    assert response.status_code == 302, response.status_code
+
+
+def post_form(client: FlaskClient, url: str, data: dict[str, Any], page_url: str | None = None):  # noqa: ANN201
+    """POST a staff form with the CSRF token of the page it is on."""
+    page = client.get(page_url or url)
+    assert page.status_code in (200, 400), page.status_code
+    return client.post(url, data={"csrf_token": csrf_token(page.get_data(as_text=True)), **data})
+
+
+def page_text(response: Any) -> str:
+    """The page as text with tags removed (what a person reads)."""
+    body = re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))
+    return " ".join(html.unescape(body).split())
+
+
+@contextmanager
+def quiet_session() -> Iterator[None]:
+    """End the test's read transaction before and after (SQLite: never block a request)."""
+    db.session.rollback()
+    try:
+        yield
+    finally:
+        db.session.rollback()
+
+
+def set_states(
+    step_id: int, states: dict[str, int], at: Any, skip_reasons: dict[str, str] | None = None
+) -> None:
+    """Move the step's queued rows into states, in id order: {state: how many}.
+
+    Sent-like rows get sent_at (and delivered rows delivered_at five minutes later).
+    """
+    ids = list(
+        db.session.scalars(
+            db.select(Message.id).where(Message.step_id == step_id).order_by(Message.id)
+        )
+    )
+    position = 0
+    for state, n in states.items():
+        chunk = ids[position : position + n]
+        position += n
+        values: dict[str, Any] = {"state": state}
+        if state in ("sent", "delivered", "bounced", "failed", "unknown"):
+            values["sent_at"] = at
+        if state == "delivered":
+            values["delivered_at"] = at + timedelta(minutes=5)
+        if state in ("skipped", "cancelled"):
+            values["skip_reason"] = (skip_reasons or {}).get(state, "no_consent")
+        db.session.execute(update(Message).where(Message.id.in_(chunk)).values(**values))
+    db.session.commit()
+
+
+def add_spam_report(message_id: int, event_id: str) -> None:
+    """A SendGrid spamreport delivery event for one message."""
+    db.session.add(
+        DeliveryEvent(
+            message_id=message_id,
+            provider="sendgrid",
+            provider_event_id=event_id,
+            event_type="spamreport",
+        )
+    )
+    db.session.commit()
