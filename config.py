@@ -130,4 +130,5 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "TWILIO_FROM_NUMBER": env.get("TWILIO_FROM_NUMBER", ""),
         "TWILIO_API_BASE": (env.get("TWILIO_API_BASE") or "https://api.twilio.com").rstrip("/"),
         "PORT": port,
+        "OUTREACH_PROXY_HOPS": int(env.get("OUTREACH_PROXY_HOPS", "0")),
     }

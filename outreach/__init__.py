@@ -29,6 +29,11 @@ def create_app(
         instance_path=settings["OUTREACH_INSTANCE_DIR"],
     )
     app.config.update(settings)
+    if app.config["OUTREACH_PROXY_HOPS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["OUTREACH_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"

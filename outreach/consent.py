@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import Select, event, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -178,6 +178,17 @@ def revoke(sub: Subscription, evidence: Evidence, *, state: str = UNSUBSCRIBED) 
     return True
 
 
+def _locked_subscriptions(subscriber_id: int, channel: str) -> Select[tuple[Subscription]]:
+    """One person's subscriptions on a channel, FOR UPDATE and freshly read, in id order."""
+    return (
+        select(Subscription)
+        .filter_by(subscriber_id=subscriber_id, channel=channel)
+        .order_by(Subscription.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
 def opt_out_everywhere(
     subscriber: Subscriber,
     channel: str,
@@ -186,11 +197,13 @@ def opt_out_everywhere(
     state: str = UNSUBSCRIBED,
     suppress_reason: str | None = None,
 ) -> list[Subscription]:
-    """Withdraw every subscription of one person on one channel, optionally suppressing."""
+    """Withdraw every subscription of one person on one channel, optionally suppressing.
+
+    The rows are locked first (PostgreSQL), so concurrent opt-outs write one ledger row each
+    per change, not one per request, and an opt-out waits for an in-flight send.
+    """
     changed = []
-    for sub in db.session.scalars(
-        select(Subscription).filter_by(subscriber_id=subscriber.id, channel=channel)
-    ):
+    for sub in db.session.scalars(_locked_subscriptions(subscriber.id, channel)):
         if revoke(sub, evidence, state=state):
             changed.append(sub)
     cancel_queued(subscriber.id, channel)
@@ -206,9 +219,7 @@ def resubscribe_everywhere(
 ) -> list[Subscription]:
     """Opt back in on a channel (SMS START/YES): pending -> active, withdrawn -> active."""
     changed = []
-    for sub in db.session.scalars(
-        select(Subscription).filter_by(subscriber_id=subscriber.id, channel=channel)
-    ):
+    for sub in db.session.scalars(_locked_subscriptions(subscriber.id, channel)):
         if sub.state in (PENDING, UNSUBSCRIBED) and confirm(sub, evidence):
             changed.append(sub)
     _lift_suppression(subscriber, channel)
@@ -255,8 +266,9 @@ def suppress(channel: str, address: str, reason: str, *, keep_address: bool = Tr
             created_at=clock_now(),
         )
         .on_conflict_do_nothing(index_elements=["channel", "address_hash"])
+        .execution_options(preserve_rowcount=True)
     )
-    return bool(db.session.execute(stmt).rowcount)
+    return db.session.execute(stmt).rowcount > 0
 
 
 def is_suppressed(channel: str, address: str | None) -> bool:

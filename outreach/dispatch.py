@@ -17,6 +17,7 @@ A crash between the two leaves rows in ``sending``; after their lease they becom
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import socket
@@ -29,6 +30,7 @@ from typing import Any
 
 from flask import current_app
 from itsdangerous.encoding import base64_encode
+from itsdangerous.signer import HMACAlgorithm
 from sqlalchemy import BigInteger, ColumnElement, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -279,6 +281,22 @@ def _recent_sends(channel: str, subscriber_ids: list[int], since: datetime) -> d
     return sends
 
 
+def _verdicts(
+    rows: list[tuple[int, int, int, int, int]],
+    audience_of: dict[int, int],
+    channel: str,
+    known: dict[int, dict[int, str | None]],
+) -> dict[int, dict[int, str | None]]:
+    """Consent verdicts (audience -> subscriber -> reason) for these claimed rows, added to
+    ``known``; one ``consent.check_batch`` per audience."""
+    by_audience: dict[int, set[int]] = defaultdict(set)
+    for row in rows:
+        by_audience[audience_of[row[2]]].add(row[3])
+    for audience_id, sids in by_audience.items():
+        known.setdefault(audience_id, {}).update(consent.check_batch(sids, channel, audience_id))
+    return known
+
+
 def claim(channel: str, limit: int, at: datetime | None = None) -> tuple[list[Claimed], Report]:
     """Claim up to ``limit`` due rows of a channel and re-check each; commits.
 
@@ -304,12 +322,15 @@ def claim(channel: str, limit: int, at: datetime | None = None) -> tuple[list[Cl
             select(Audience).where(Audience.id.in_(set(audience_of.values())))
         )
     }
-    verdicts: dict[int, dict[int, str | None]] = {}
-    by_audience: dict[int, set[int]] = defaultdict(set)
+    # Consent is checked here only where the answer changes what the claim does: rows that
+    # would be deferred (a withdrawn row is skipped, not deferred) and people with several
+    # rows in this claim (a refused row must not use up the frequency cap). Every row that
+    # goes on to be sent is checked by ``_gate`` under the lock, moments later: checking it
+    # here too would double the cost of the claim for no change in outcome.
+    per_person = defaultdict(int)
     for row in rows:
-        by_audience[audience_of[row[2]]].add(row[3])
-    for audience_id, sids in by_audience.items():
-        verdicts[audience_id] = consent.check_batch(sids, channel, audience_id)
+        per_person[row[3]] += 1
+    verdicts = _verdicts([row for row in rows if per_person[row[3]] > 1], audience_of, channel, {})
 
     cap_key = "OUTREACH_SMS_DAILY_CAP" if channel == "sms" else "OUTREACH_EMAIL_DAILY_CAP"
     cap = int(current_app.config.get(cap_key) or 0)
@@ -326,24 +347,33 @@ def claim(channel: str, limit: int, at: datetime | None = None) -> tuple[list[Cl
             opens[key] = windows.next_open(at, tz, window)
         return opens[key]
 
+    def skip(message_id: int, reason: str) -> None:
+        changes.append(
+            {
+                "id": message_id,
+                "state": "skipped",
+                "skip_reason": reason,
+                "lease_until": None,
+                "updated_at": at,
+            }
+        )
+        report.skipped += 1
+
     keep: list[Claimed] = []
     changes: list[dict] = []
-    for message_id, step_id, campaign_id, subscriber_id, attempts in rows:
+    later_rows: list[tuple[tuple[int, int, int, int, int], datetime]] = []
+    for row in rows:
+        message_id, step_id, campaign_id, subscriber_id, attempts = row
         audience = audiences[audience_of[campaign_id]]
         recipient = recipients.get(subscriber_id)
-        reason = verdicts[audience.id].get(subscriber_id, "no_consent") if recipient else "erased"
-        if reason is not None:
-            changes.append(
-                {
-                    "id": message_id,
-                    "state": "skipped",
-                    "skip_reason": reason,
-                    "lease_until": None,
-                    "updated_at": at,
-                }
-            )
-            report.skipped += 1
+        if recipient is None:
+            skip(message_id, "erased")
             continue
+        if per_person[subscriber_id] > 1:
+            reason = verdicts[audience.id].get(subscriber_id, "no_consent")
+            if reason is not None:
+                skip(message_id, reason)
+                continue
         tz = (
             recipient.timezone
             if windows.is_valid_timezone(recipient.timezone)
@@ -362,20 +392,27 @@ def claim(channel: str, limit: int, at: datetime | None = None) -> tuple[list[Cl
                 free_at = (sent_times[0] if sent_times else at) + timedelta(hours=24)
                 later = max(later, next_open(free_at, tz, window))
         if later > at:
-            changes.append(
-                {
-                    "id": message_id,
-                    "state": "queued",
-                    "due_at": later,
-                    "lease_until": None,
-                    "attempts": _UNDO_ATTEMPT,
-                    "updated_at": at,
-                }
-            )
-            report.deferred += 1
+            later_rows.append((row, later))
             continue
         taken[subscriber_id] += 1
         keep.append(Claimed(message_id, step_id, campaign_id, channel, attempts, recipient))
+    verdicts = _verdicts([row for row, _ in later_rows], audience_of, channel, verdicts)
+    for (message_id, _, campaign_id, subscriber_id, _), later in later_rows:
+        reason = verdicts[audience_of[campaign_id]].get(subscriber_id, "no_consent")
+        if reason is not None:
+            skip(message_id, reason)
+            continue
+        changes.append(
+            {
+                "id": message_id,
+                "state": "queued",
+                "due_at": later,
+                "lease_until": None,
+                "attempts": _UNDO_ATTEMPT,
+                "updated_at": at,
+            }
+        )
+        report.deferred += 1
     if changes:
         _write(changes)
     db.session.commit()
@@ -412,14 +449,20 @@ class LinkSigner:
         self._signers = []
         for purpose, serializer in serializers.items():
             signer = serializer.make_signer()
+            key = signer.derive_key()
+            algorithm = signer.algorithm
+            if isinstance(algorithm, HMACAlgorithm):  # one C call instead of hmac.new
+                digest = algorithm.digest_method().name
+
+                def sign(payload: bytes, key: bytes = key, digest: str = digest) -> bytes:
+                    return hmac.digest(key, payload, digest)
+            else:
+
+                def sign(payload: bytes, key: bytes = key, algorithm: Any = algorithm) -> bytes:
+                    return algorithm.get_signature(key, payload)
+
             self._signers.append(
-                (
-                    f"{tokens.public_url('/' + purpose)}/",
-                    f"{purpose}_url",
-                    signer.sep,
-                    signer.derive_key(),
-                    signer.algorithm,
-                )
+                (f"{tokens.public_url('/' + purpose)}/", f"{purpose}_url", signer.sep, sign)
             )
 
     def links(self, public_id: str, audience_slug: str, channel: str) -> dict[str, str]:
@@ -427,9 +470,8 @@ class LinkSigner:
         link = tokens.LinkToken(public_id, audience_slug, channel)
         payload = self._payload(tokens._pack(link))
         out = {}
-        for prefix, name, sep, key, algorithm in self._signers:
-            signature = base64_encode(algorithm.get_signature(key, payload))
-            out[name] = prefix + (payload + sep + signature).decode("ascii")
+        for prefix, name, sep, sign in self._signers:
+            out[name] = prefix + (payload + sep + base64_encode(sign(payload))).decode("ascii")
         return out
 
 
@@ -482,9 +524,11 @@ def render_step_email(step: Step, audience: Audience) -> rendering.RenderedEmail
 _TAGS = tuple((name, rendering.tag(name)) for name in rendering.PERSONAL_VARIABLES)
 
 
-def substitutions_for(recipient: Recipient, audience: Audience, channel: str) -> dict[str, str]:
+def substitutions_for(
+    recipient: Recipient, audience: Audience, channel: str, signer: LinkSigner | None = None
+) -> dict[str, str]:
     """Per-recipient values for the substitution tags."""
-    values = _link_signer().links(recipient.public_id, audience.slug, channel)
+    values = (signer or _link_signer()).links(recipient.public_id, audience.slug, channel)
     values["first_name"] = recipient.first_name or "there"
     return {tag: values[name] for name, tag in _TAGS}
 
@@ -638,9 +682,10 @@ def _send(
         rendered = render_step_email(step, audience)
         mailto = current_app.config["OUTREACH_UNSUBSCRIBE_MAILTO"]
         unsubscribe_tag = rendering.tag("unsubscribe_url")
+        signer = _link_signer()
         recipients = []
         for c in allowed:
-            subs = substitutions_for(c.recipient, audience, "email")
+            subs = substitutions_for(c.recipient, audience, "email", signer)
             recipients.append(
                 EmailRecipient(
                     message_id=c.message_id,

@@ -669,9 +669,10 @@ def _apply_email_consent(
             )
             continue
         sub = db.session.scalar(
-            select(Subscription).filter_by(
-                subscriber_id=person.id, audience_id=audience_id, channel="email"
-            )
+            select(Subscription)
+            .filter_by(subscriber_id=person.id, audience_id=audience_id, channel="email")
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
         if sub is not None:
             consent.revoke(sub, evidence, state=state)

@@ -54,7 +54,7 @@ def _pg_worker_url() -> str:
         if PG_URL.startswith("postgresql://")
         else PG_URL
     )
-    name = f"{url.database}_{_worker()}"
+    name = f"{url.database}_{_worker()}_{os.getpid()}"
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -64,16 +64,25 @@ def _pg_worker_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def database_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated database: a SQLite file to copy, or a PostgreSQL database to truncate."""
     instance = tmp_path_factory.mktemp("template-instance")
     if PG_URL:
         url = _pg_worker_url()
         _migrate(url, instance)
-        return url
+        yield url
+        admin = sa.create_engine(
+            make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+        )
+        with admin.connect() as conn:
+            conn.execute(
+                sa.text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+            )
+        admin.dispose()
+        return
     path = instance / "template.db"
     _migrate(f"sqlite:///{path}", instance)
-    return str(path)
+    yield str(path)
 
 
 class Clock:

@@ -133,11 +133,24 @@ def actor_note() -> str:
 # --------------------------------------------------------------------------- query
 
 
+def only_args(*names: str) -> None:
+    """Refuse query parameters other than ``names`` (a typo should not silently widen a list)."""
+    unknown = sorted(set(request.args) - set(names))
+    if unknown:
+        raise ApiError(
+            400,
+            "Bad Request",
+            f"Unknown query parameter(s); this address takes {', '.join(names) or 'none'}.",
+            {name[:50] or "(empty)": "unknown parameter" for name in unknown[:10]},
+        )
+
+
 def _text_arg(name: str, max_length: int) -> str | None:
-    value = request.args.get(name)
-    if value is None:
+    values = request.args.getlist(name)
+    if not values:
         return None
-    if len(value) > max_length or any(ord(c) < 32 for c in value):
+    value = values[0]
+    if len(values) > 1 or len(value) > max_length or any(ord(c) < 32 for c in value):
         raise ApiError(400, "Bad Request", f"{name} is not valid.", {name: "not valid"})
     return value
 
@@ -172,17 +185,26 @@ def choice_arg(name: str, choices: Sequence[str]) -> str | None:
     return raw
 
 
-def page(query: Select, id_column: Any, serialise: Callable[[list[Any]], list[dict]]) -> Response:
+def page(
+    query: Select,
+    id_column: Any,
+    serialise: Callable[[list[Any]], list[dict]],
+    extra_args: Sequence[str] = (),
+    max_id: int = MAX_INT_ID,
+) -> Response:
     """Run ``query`` as one page ordered by ``id_column`` (``limit`` and ``cursor`` args).
 
     ``serialise`` turns the page's rows into JSON objects (all at once, so it can look up
-    related rows in one query).
+    related rows in one query); ``extra_args`` are the list's filters (others are refused).
     """
+    only_args(*extra_args, "limit", "cursor")
     limit = int_arg("limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
     cursor = _text_arg("cursor", 18)
     if cursor is not None:
         if not _CURSOR.fullmatch(cursor):
             raise ApiError(400, "Bad Request", "cursor is not valid.", {"cursor": "not valid"})
+        if int(cursor) >= max_id:  # past the last possible id (and the column's range)
+            return jsonify(items=[], next_cursor=None)
         query = query.where(id_column > int(cursor))
     rows = db.session.scalars(query.order_by(id_column).limit(limit + 1)).all()
     more = len(rows) > limit

@@ -15,6 +15,7 @@ from outreach.reports import STATE_ORDER
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 MAX_INT_ID = 2_147_483_647
+MAX_BIG_ID = 9_223_372_036_854_775_807
 PUBLIC_ID_PATTERN = "^[0-9a-f]{32}$"
 CURSOR_PATTERN = "^[0-9]{1,18}$"
 CONFIRMATION_OUTCOMES = ("sent", "not_sent", "not_needed", "outside_hours")
@@ -160,12 +161,13 @@ SCHEMAS: dict[str, Any] = {
         "anyOf": [{"required": ["email"]}, {"required": ["phone"]}],
         "properties": {
             "audience": {"type": "string", "minLength": 1, "maxLength": 80},
-            "email": {"type": "string", "minLength": 1, "maxLength": 320},
+            "email": {"type": "string", "format": "email", "minLength": 1, "maxLength": 320},
             "phone": {
                 "type": "string",
                 "minLength": 1,
                 "maxLength": 32,
                 "description": "A mobile number, E.164 or US national format.",
+                "examples": ["+19175550142", "(917) 555-0142"],
             },
             "first_name": {"type": "string", "maxLength": 100},
             "timezone": {
@@ -495,6 +497,32 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
     return {"name": name, "in": "query", "description": description, "schema": schema}
 
 
+SUBSCRIBER_EXAMPLES = {
+    "with_evidence": {
+        "summary": "Consent given on the clinic's intake form (single opt-in where allowed)",
+        "value": {
+            "audience": "migraine-awareness",
+            "email": "ann.reader@example.org",
+            "phone": "+19175550142",
+            "first_name": "Ann",
+            "timezone": "America/New_York",
+            "channels": ["email", "sms"],
+            "consent": {
+                "wording": "Yes, email and text me Migraine Awareness news from NeuroMedici.",
+                "given_at": "2027-05-30T14:00:00Z",
+                "form_url": "https://clinic.example/intake",
+                "ip_address": "203.0.113.7",
+                "user_agent": "Mozilla/5.0",
+                "reference": "crm-48213",
+            },
+        },
+    },
+    "double_opt_in": {
+        "summary": "No evidence: the person gets a confirmation email",
+        "value": {"audience": "migraine-awareness", "email": "ben@example.org"},
+    },
+}
+
 PATHS: dict[str, Any] = {
     "/audiences": {
         "get": {
@@ -551,7 +579,12 @@ PATHS: dict[str, Any] = {
             ),
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": _ref("SubscriberCreate")}},
+                "content": {
+                    "application/json": {
+                        "schema": _ref("SubscriberCreate"),
+                        "examples": SUBSCRIBER_EXAMPLES,
+                    }
+                },
             },
             "responses": {
                 **_ok("The subscriber was already on file.", "SubscriberCreated"),

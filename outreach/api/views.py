@@ -19,7 +19,7 @@ from outreach.api.common import (
     text_arg,
     token_required,
 )
-from outreach.api.openapi import MAX_INT_ID, document
+from outreach.api.openapi import MAX_BIG_ID, MAX_INT_ID, document
 from outreach.api.service import (
     ConflictError,
     ConsentInput,
@@ -116,7 +116,7 @@ def subscribers() -> Response:
     except InvalidContact as exc:
         field = "email" if email is not None and "email" in str(exc).lower() else "phone"
         raise ApiError(400, "Bad Request", str(exc), {field: str(exc)}) from None
-    return page(query, Subscriber.id, subscribers_dicts)
+    return page(query, Subscriber.id, subscribers_dicts, ("email", "phone"))
 
 
 def _subscriber_input(body: dict) -> SubscriberInput:
@@ -209,7 +209,7 @@ def campaigns() -> Response:
     status = choice_arg("status", CAMPAIGN_STATES)
     if status is not None:
         query = query.where(Campaign.status == status)
-    return page(query, Campaign.id, campaigns_dicts)
+    return page(query, Campaign.id, campaigns_dicts, ("status",))
 
 
 @bp.get("/campaigns/<int:campaign_id>")
@@ -278,4 +278,6 @@ def messages() -> Response:
     state = choice_arg("state", MESSAGE_STATES)
     if state is not None:
         query = query.where(Message.state == state)
-    return page(query, Message.id, messages_dicts)
+    return page(
+        query, Message.id, messages_dicts, ("subscriber", "campaign", "state"), MAX_BIG_ID
+    )

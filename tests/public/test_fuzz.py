@@ -64,7 +64,7 @@ bodies = st.dictionaries(names, st.one_of(values, st.lists(values, max_size=3)),
 
 @pytest.fixture
 def ann(app):  # noqa: ANN001, ANN201
-    """A subscriber with a pending email and active texts, so every page has work to do."""
+    """Ann, waiting to confirm her email, next to someone on texts: every page has work."""
     audience = make_audience()
     make_subscriber(audience, phone="+19175550142", channels=("sms",))
     return make_subscriber(audience, email="ann@example.org", channels=("email",), confirmed=False)

@@ -126,13 +126,14 @@ def test_replayed_events_inside_a_new_batch_are_skipped(client, clock, ann, ben,
 def test_concurrent_duplicates_and_repeats_apply_once(app, ann):
     """Twilio retries and a person texting STOP twice, all at the same moment."""
     requests = [("SM" + "7" * 32, "STOP")] * 4 + [(f"SM{n:032x}", "stop") for n in range(4)]
+    phone = ann.phone
     results: list[int] = []
     barrier = threading.Barrier(len(requests))
 
     def send(sid: str, body: str) -> None:
         client = app.test_client()
         barrier.wait(5)
-        params = {"MessageSid": sid, "From": ann.phone, "Body": body}
+        params = {"MessageSid": sid, "From": phone, "Body": body}
         results.append(post_twilio(client, "/webhooks/twilio/sms", params).status_code)
 
     threads = [threading.Thread(target=send, args=r) for r in requests]
