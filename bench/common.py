@@ -87,7 +87,11 @@ class Figure:
         verdict = {True: "PASS", False: "FAIL", None: "-"}[self.passed]
         base = _fmt(self.baseline, self.unit) if self.baseline is not None else "-"
         if self.baseline_note:
-            base = f"{base} ({self.baseline_note})" if self.baseline is not None else self.baseline_note
+            base = (
+                f"{base} ({self.baseline_note})"
+                if self.baseline is not None
+                else self.baseline_note
+            )
         return [self.name, _fmt(self.ours, self.unit), base, self.target, verdict]
 
 
@@ -565,7 +569,17 @@ def run_child(argv: Sequence[str], env: dict[str, str], timeout: float = 1800) -
 
 def dispatch_command() -> list[str]:
     """The real worker: ``flask --app wsgi outreach dispatch --once --quiet``."""
-    return [sys.executable, "-m", "flask", "--app", "wsgi", "outreach", "dispatch", "--once", "--quiet"]
+    return [
+        sys.executable,
+        "-m",
+        "flask",
+        "--app",
+        "wsgi",
+        "outreach",
+        "dispatch",
+        "--once",
+        "--quiet",
+    ]
 
 
 def self_maxrss_mb() -> float:
@@ -591,15 +605,21 @@ def terminate(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
             process.wait()
 
 
-def bench_worker(env: dict[str, str], channel: str, profile: str | None = None) -> dict[str, Any]:
+def bench_worker(
+    env: dict[str, str], channel: str, profile: str | None = None, clock_offset: float = 0.0
+) -> dict[str, Any]:
     """Run ``python -m bench.worker`` and return its JSON figures (peak RSS from wait4)."""
     argv = [sys.executable, "-m", "bench.worker", "--channel", channel]
     if profile:
         argv += ["--profile", profile]
+    if clock_offset:
+        argv += ["--clock-offset", str(clock_offset)]
     finished = run_child(argv, env)
     lines = [line for line in finished.output.splitlines() if line.startswith("{")]
     if finished.returncode != 0 or not lines:
-        raise RuntimeError(f"bench worker failed ({finished.returncode}):\n{finished.output[-3000:]}")
+        raise RuntimeError(
+            f"bench worker failed ({finished.returncode}):\n{finished.output[-3000:]}"
+        )
     result = json.loads(lines[-1])
     result["wait4_maxrss_mb"] = finished.maxrss_mb
     return result

@@ -177,9 +177,11 @@ def run(quick: bool = False, rows: int = 100_000, profile_rows: int = 20_000) ->
                 make_campaign(audience_id, "email", name="Email profile")
                 materialise()
                 db.session.execute(
-                    sa.text("UPDATE outbox_messages SET state = 'cancelled' WHERE id IN ("
-                            "SELECT id FROM outbox_messages WHERE state = 'queued' "
-                            f"ORDER BY id OFFSET {profile_rows})")
+                    sa.text(
+                        "UPDATE outbox_messages SET state = 'cancelled' WHERE id IN ("
+                        "SELECT id FROM outbox_messages WHERE state = 'queued' "
+                        f"ORDER BY id OFFSET {profile_rows})"
+                    )
                 )
                 db.session.commit()
                 db.session.remove()

@@ -21,6 +21,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--channel", choices=("email", "sms"), required=True)
     parser.add_argument("--profile", help="write a pyinstrument profile (text) here")
+    parser.add_argument(
+        "--clock-offset", type=float, default=0.0, help="run this many seconds in the future"
+    )
     args = parser.parse_args()
 
     from outreach import create_app, dispatch, outbox
@@ -28,6 +31,11 @@ def main() -> None:
 
     app = create_app()
     quiet_logs()
+    if args.clock_offset:
+        from datetime import UTC, datetime, timedelta
+
+        offset = timedelta(seconds=args.clock_offset)
+        app.extensions["outreach.clock"] = lambda: datetime.now(UTC) + offset
     with app.app_context():
         started = time.perf_counter()
         materialised = outbox.materialise_due()

@@ -179,12 +179,16 @@ def revoke(sub: Subscription, evidence: Evidence, *, state: str = UNSUBSCRIBED) 
 
 
 def _locked_subscriptions(subscriber_id: int, channel: str) -> Select[tuple[Subscription]]:
-    """One person's subscriptions on a channel, FOR UPDATE and freshly read, in id order."""
+    """One person's subscriptions on a channel, locked and freshly read, in id order.
+
+    PostgreSQL: FOR NO KEY UPDATE, the lock an UPDATE of these rows takes anyway, taken
+    before the states are read. SQLite ignores it (the writer lock serialises instead).
+    """
     return (
         select(Subscription)
         .filter_by(subscriber_id=subscriber_id, channel=channel)
         .order_by(Subscription.id)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     )
 
@@ -466,16 +470,18 @@ def sign_up_new(
         return []
     emails = [s.email for s in signups if s.email]
     phones = [s.phone for s in signups if s.phone]
-    clash = select(Subscriber.id).where(
-        Subscriber.email.in_(emails or [""]) | Subscriber.phone.in_(phones or [""])
-    )
-    if db.session.scalar(clash.limit(1)) is not None:
-        raise ValueError("an email or phone is already on file")
-    digests = [address_hash("email", e) for e in emails] + [address_hash("sms", p) for p in phones]
-    if db.session.scalar(
-        select(Suppression.id).where(Suppression.address_hash.in_(digests)).limit(1)
-    ):
-        raise ValueError("an email or phone is on the suppression list")
+    # One query per column and channel, so each can use its unique index.
+    for column, values in ((Subscriber.email, emails), (Subscriber.phone, phones)):
+        if values and db.session.scalar(select(Subscriber.id).where(column.in_(values)).limit(1)):
+            raise ValueError("an email or phone is already on file")
+    for channel, values in (("email", emails), ("sms", phones)):
+        digests = [address_hash(channel, v) for v in values]
+        if digests and db.session.scalar(
+            select(Suppression.id)
+            .where(Suppression.channel == channel, Suppression.address_hash.in_(digests))
+            .limit(1)
+        ):
+            raise ValueError("an email or phone is on the suppression list")
     at = clock_now()
     people = [
         {

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hmac
 import logging
 import os
+import secrets
 import socket
 import time
 from collections import defaultdict
@@ -33,6 +34,7 @@ from itsdangerous.encoding import base64_encode
 from itsdangerous.signer import HMACAlgorithm
 from sqlalchemy import BigInteger, ColumnElement, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from outreach import campaigns, consent, outbox, rendering, tokens, windows, wording
 from outreach.channels.base import (
@@ -58,7 +60,9 @@ from outreach.models import (
 
 log = logging.getLogger(__name__)
 
-WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+#: Unique per process start (a restarted container may reuse the pid): rows claimed by an
+#: earlier process are never mistaken for ours.
+WORKER_ID = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
 MAX_ATTEMPTS = 5
 HEALTH_MIN_VOLUME = 50
 MAX_ERROR_RATE = 0.10
@@ -68,6 +72,8 @@ SMS_BATCH = 500
 #: A step's health (error and complaint rates) is re-checked after a batch with failures,
 #: and otherwise at most this often per worker (the check counts all of the step's rows).
 HEALTH_INTERVAL = 10.0
+#: How long a worker waits for a lost database before giving up (rows stay ``sending``).
+DATABASE_OUTAGE_SECONDS = 120.0
 
 
 class _UndoAttempt:
@@ -636,8 +642,34 @@ def _apply_permanent(result: SendResult, claimed: Claimed, audience: Audience) -
 
 
 def send_batch(batch: list[Claimed], report: Report, at: datetime | None = None) -> None:
-    """Send claimed rows of one step (all one channel) and record what happened; commits."""
+    """Send claimed rows of one step (all one channel) and record what happened; commits.
+
+    Three phases: prepare (database: the gate, rendering), deliver (the provider only),
+    record. If the database goes away while preparing, nothing went out: the rows go back
+    to ``queued``. If it goes away while recording, the results are written again once it
+    is back; if it stays away, the rows stay ``sending`` and become ``unknown`` after their
+    lease (never sent twice).
+    """
     at = at or clock_now()
+    try:
+        prepared = _prepare(batch, report, at)
+    except DBAPIError as exc:
+        if not _database_gone(exc):
+            raise
+        _wait_for_database()
+        _release([c.message_id for c in batch])
+        return
+    if prepared is None:
+        return
+    deliver, allowed, audience = prepared
+    results = deliver()
+    _record_durably(results, allowed, at, report, audience)
+
+
+def _prepare(
+    batch: list[Claimed], report: Report, at: datetime
+) -> tuple[Callable[[], list[SendResult]], list[Claimed], Audience] | None:
+    """Gate and render a batch; returns the provider call to make (no database in it)."""
     step = db.session.get(Step, batch[0].step_id)
     audience = step.campaign.audience
     channel = batch[0].channel
@@ -660,24 +692,49 @@ def send_batch(batch: list[Claimed], report: Report, at: datetime | None = None)
         report.skipped += len(refused)
     email_channel, sms_channel = channels()
     try:
-        results = _send(step, audience, allowed, email_channel, sms_channel)
+        deliver = _payload(step, audience, allowed, email_channel, sms_channel)
     except rendering.TemplateError as exc:
         db.session.rollback()
         _fail_render(batch, step, str(exc), at, report)
+        return None
+    return deliver, allowed, audience
+
+
+def _record_durably(
+    results: list[SendResult],
+    allowed: list[Claimed],
+    at: datetime,
+    report: Report,
+    audience: Audience,
+) -> None:
+    """Write a batch's results and commit; across a database outage, write them again."""
+    by_id = {c.message_id: c for c in allowed}
+    deadline = time.monotonic() + DATABASE_OUTAGE_SECONDS
+    while True:
+        partial = Report()
+        try:
+            _record(results, by_id, at, partial, audience)
+            db.session.commit()
+        except DBAPIError as exc:
+            if not _database_gone(exc) or time.monotonic() > deadline:
+                raise
+            log.warning("database unavailable while recording %d results; retrying", len(results))
+            _wait_for_database(deadline)
+            continue
+        report.add(partial)
         return
-    _record(results, {c.message_id: c for c in allowed}, at, report, audience)
-    db.session.commit()
 
 
-def _send(
+def _payload(
     step: Step,
     audience: Audience,
     allowed: list[Claimed],
     email_channel: EmailChannel,
     sms_channel: SmsChannel,
-) -> list[SendResult]:
+) -> Callable[[], list[SendResult]]:
+    """Build the provider request(s) for a batch; returns the call that sends them."""
     if not allowed:
-        return []
+        return list
     if step.channel == "email":
         rendered = render_step_email(step, audience)
         mailto = current_app.config["OUTREACH_UNSUBSCRIBE_MAILTO"]
@@ -694,18 +751,17 @@ def _send(
                     headers=unsubscribe_headers(subs[unsubscribe_tag], mailto),
                 )
             )
-        return email_channel.send_batch(
-            EmailBatch(
-                from_email=audience.from_email or current_app.config["OUTREACH_MAIL_FROM"],
-                from_name=audience.organisation_name or audience.name,
-                subject=rendered.subject,
-                html=rendered.html,
-                text=rendered.text,
-                recipients=tuple(recipients),
-                categories=("outreach", f"campaign-{step.campaign_id}", f"step-{step.id}"),
-                reply_to=audience.support_email or None,
-            )
+        email = EmailBatch(
+            from_email=audience.from_email or current_app.config["OUTREACH_MAIL_FROM"],
+            from_name=audience.organisation_name or audience.name,
+            subject=rendered.subject,
+            html=rendered.html,
+            text=rendered.text,
+            recipients=tuple(recipients),
+            categories=("outreach", f"campaign-{step.campaign_id}", f"step-{step.id}"),
+            reply_to=audience.support_email or None,
         )
+        return lambda: email_channel.send_batch(email)
     callback = tokens.public_url("/webhooks/twilio/status")
     messages = [
         OutgoingSms(
@@ -716,7 +772,69 @@ def _send(
         )
         for c in allowed
     ]
-    return sms_channel.send_many(messages)
+    return lambda: sms_channel.send_many(messages)
+
+
+# --------------------------------------------------------------------------- outages
+
+
+def _database_gone(exc: DBAPIError) -> bool:
+    """True when the error means the database connection was lost or cannot be made.
+
+    SQLite's "database is locked" is not one of these (the busy timeout handles it).
+    """
+    if exc.connection_invalidated:
+        return True
+    return db.engine.dialect.name == "postgresql" and isinstance(
+        exc, OperationalError | InterfaceError
+    )
+
+
+def _wait_for_database(deadline: float | None = None) -> None:
+    """Roll back, then wait until the database answers again (or raise at the deadline)."""
+    deadline = deadline or time.monotonic() + DATABASE_OUTAGE_SECONDS
+    delay = 0.1
+    while True:
+        db.session.rollback()
+        try:
+            db.session.execute(select(1))
+            db.session.commit()
+            return
+        except DBAPIError as exc:
+            if not _database_gone(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
+
+
+def _release(message_ids: list[int] | None = None) -> int:
+    """Put rows this process claimed but did not send back to ``queued``; commits.
+
+    With no ids: every row this process holds in ``sending`` (used between batches, when
+    nothing is in flight). WORKER_ID is unique per process start, so a predecessor's rows
+    (maybe sent) are never touched.
+    """
+    conditions = [Message.state == "sending", Message.claimed_by == WORKER_ID]
+    if message_ids is not None:
+        conditions.append(_id_in(Message.id, message_ids))
+    result = db.session.execute(
+        update(Message)
+        .where(*conditions)
+        .values(state="queued", lease_until=None, attempts=Message.attempts - 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount or 0
+
+
+def _recover_between_batches(exc: DBAPIError) -> None:
+    """After losing the database outside a send: wait, then re-queue our unsent rows."""
+    if not _database_gone(exc):
+        raise exc
+    log.warning("database unavailable (%s); waiting for it", type(exc.orig).__name__)
+    _wait_for_database()
+    released = _release()
+    log.warning("database back; %d claimed rows put back in the queue", released)
 
 
 def _fail_render(
@@ -818,7 +936,11 @@ def dispatch_channel(
         limit = min(limit, SMS_BATCH)
     batches = 0
     while max_batches is None or batches < max_batches:
-        claimed, claim_report = claim(channel, limit, at)
+        try:
+            claimed, claim_report = claim(channel, limit, at)
+        except DBAPIError as exc:
+            _recover_between_batches(exc)
+            continue
         report.add(claim_report)
         if progress:
             progress(claim_report.skipped + claim_report.deferred)
@@ -832,9 +954,11 @@ def dispatch_channel(
             send_batch(step_batch, report, at)
             if progress:
                 progress(len(step_batch))
-        report.paused_steps.extend(
-            check_step_health(_health_due(set(by_step), failures < report.failed))
-        )
+        try:
+            due = _health_due(set(by_step), failures < report.failed)
+            report.paused_steps.extend(check_step_health(due))
+        except DBAPIError as exc:
+            _recover_between_batches(exc)
         batches += 1
 
 

@@ -66,6 +66,8 @@ TWILIO_STATUS = {
     "undelivered": "failed",
     "failed": "failed",
 }
+#: Values of Twilio's OptOutType (Advanced Opt-Out): Twilio has replied itself.
+TWILIO_OPT_OUT_TYPES = frozenset({"STOP", "START", "HELP"})
 #: Twilio error: the recipient opted out at the carrier.
 CARRIER_OPT_OUT = "21610"
 #: Twilio errors meaning the handset could not be reached (unknown, unavailable, lost).
@@ -277,7 +279,8 @@ def handle_inbound_sms(
     """
     phone = _normalised_phone(from_number)
     body = body or ""
-    twilio_handled = bool(opt_out_type)
+    # Twilio Advanced Opt-Out set OptOutType and already answered with its own text.
+    twilio_handled = (opt_out_type or "").strip().upper() in TWILIO_OPT_OUT_TYPES
     begin_write()
     subscriber = db.session.scalar(select(Subscriber).filter_by(phone=phone))
     subscriber_id = subscriber.id if subscriber is not None else None
@@ -671,7 +674,7 @@ def _apply_email_consent(
         sub = db.session.scalar(
             select(Subscription)
             .filter_by(subscriber_id=person.id, audience_id=audience_id, channel="email")
-            .with_for_update()
+            .with_for_update(key_share=True)
             .execution_options(populate_existing=True)
         )
         if sub is not None:

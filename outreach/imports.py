@@ -30,6 +30,7 @@ import re
 import secrets
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -61,6 +62,8 @@ REPORT_FIELDS = ("line", "status", "reason", "email", "phone", "first_name")
 WITHDRAWN = ("unsubscribed", "bounced", "complained")
 #: How long finished import jobs (and their reports) are kept.
 JOB_RETENTION = timedelta(days=7)
+#: A running job that has not written progress for this long has stopped.
+STALE_AFTER = timedelta(minutes=10)
 
 _HEADER_GUESSES: dict[str, tuple[str, ...]] = {
     "email": ("email", "e-mail", "email address", "e-mail address", "mail", "email_address"),
@@ -411,18 +414,18 @@ def _prefetch(rows: list[_Row], audience: Audience) -> tuple[dict, dict, dict, s
             )
         ):
             states[(sub.subscriber_id, sub.channel)] = sub
-    digests = [address_hash("email", e) for e in emails] + [address_hash("sms", p) for p in phones]
-    suppressed = (
-        set(
-            db.session.execute(
-                select(Suppression.channel, Suppression.address_hash).where(
-                    Suppression.address_hash.in_(digests)
+    suppressed: set[tuple[str, str]] = set()
+    for channel, values in (("email", emails), ("sms", phones)):
+        digests = [address_hash(channel, v) for v in values]
+        if digests:
+            suppressed.update(
+                (channel, digest)
+                for digest in db.session.scalars(
+                    select(Suppression.address_hash).where(
+                        Suppression.channel == channel, Suppression.address_hash.in_(digests)
+                    )
                 )
-            ).all()
-        )
-        if digests
-        else set()
-    )
+            )
     return by_email, by_phone, states, suppressed
 
 
@@ -719,11 +722,24 @@ class JobStore:
         return state
 
     def load(self, job_id: str) -> dict[str, Any]:
-        """A job's state; KeyError if there is none."""
+        """A job's state; KeyError if there is none.
+
+        A running job whose state file has not moved for STALE_AFTER was cut off (the
+        process stopped): it is reported as failed. Importing the file again is safe.
+        """
         path = self._dir(job_id) / "job.json"
         if not path.exists():
             raise KeyError(job_id)
-        return json.loads(path.read_text())
+        state = json.loads(path.read_text())
+        if state["state"] in ("queued", "running"):
+            idle = time.time() - path.stat().st_mtime
+            if idle > STALE_AFTER.total_seconds():
+                state["state"] = "failed"
+                state["error"] = (
+                    "the import stopped part-way (the server restarted?); importing the same "
+                    "file again is safe: people already imported count as already subscribed"
+                )
+        return state
 
     def save(self, state: dict[str, Any]) -> None:
         """Write a job's state atomically."""

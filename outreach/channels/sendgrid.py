@@ -8,10 +8,13 @@ urllib connection for every call, so the requests themselves go through one pool
 Result mapping, per request (every recipient of a request shares its fate):
 
 * 202: ``SENT``, ``provider_id`` = the ``X-Message-Id`` response header.
-* 429, 5xx, connection refused / connect timeout: retried here with exponential backoff
-  honouring ``Retry-After``; after ``max_retries`` retries: ``RETRY`` with ``retry_after``.
-* read timeout or a connection lost after the request went out: ``UNKNOWN`` (never
-  re-sent blindly: SendGrid has no idempotency key).
+* 429, 500, 503 and other 5xx, connection refused / connect timeout: retried here with
+  exponential backoff honouring ``Retry-After``; after ``max_retries`` retries: ``RETRY``
+  with ``retry_after``.
+* 502 / 504 (a gateway lost or timed out waiting for the answer), a read timeout, or a
+  connection lost after the request went out: ``UNKNOWN``. The mail may have been accepted
+  and SendGrid has no idempotency key, so it is never re-sent blindly (at-most-once);
+  the event webhook (``custom_args.message_id``) reconciles the row.
 * 400: the personalizations named in ``errors[].field`` fail and the rest are sent again;
   otherwise the whole request fails with the ``errors[].message`` text.
 * 401 / 403: ``FAILED`` with a clear detail; the rest of the batch is not attempted.
@@ -41,6 +44,8 @@ _FIELD_INDEX = re.compile(r"^personalizations\.(\d+)(?:\.|$)")
 _MAX_CATEGORIES = 10
 _MAX_CATEGORY_LENGTH = 255
 _MAX_400_ROUNDS = 5
+#: Gateway answers: the request may have reached the provider, which may have accepted it.
+MAYBE_SENT_STATUSES = frozenset({502, 504})
 
 
 def _dumps(value: object) -> str:
@@ -347,6 +352,19 @@ class SendGridChannel:
                 status = response.status_code
                 if status != 429 and status < 500:
                     return response
+                if status in MAYBE_SENT_STATUSES:
+                    log.warning(
+                        "sendgrid: %d after sending %d personalizations; outcome unknown",
+                        status,
+                        count,
+                    )
+                    return SendResult(
+                        0,
+                        Outcome.UNKNOWN,
+                        error_code=str(status),
+                        error_detail=f"SendGrid's gateway answered {status}; "
+                        "the request may have been accepted",
+                    )
                 retry_after = parse_retry_after(response.headers)
                 code, detail = str(status), f"SendGrid answered {status}"
                 reasons = "; ".join(dict.fromkeys(message for _, message in _errors(response)))

@@ -11,8 +11,11 @@ logging), which more than doubles throughput compared with the default requests 
 Result mapping, per message:
 
 * 201: ``SENT`` with the message sid.
-* 429 / code 20429, 5xx, connection refused / connect timeout: retried here with
-  exponential backoff honouring ``Retry-After``; after ``max_retries`` retries: ``RETRY``.
+* 429 / code 20429, 500, 503 and other 5xx, connection refused / connect timeout: retried
+  here with exponential backoff honouring ``Retry-After``; after ``max_retries`` retries:
+  ``RETRY``.
+* 502 / 504 (a gateway lost or timed out waiting for the answer): ``UNKNOWN``, like a read
+  timeout: Twilio may have queued the text, and it has no idempotency key.
 * 21610: ``OPTED_OUT`` (never retried); 21211 / 21614: ``INVALID_NUMBER``.
 * any other 4xx: ``FAILED`` with the Twilio code and message (401 stops the call).
 * read timeout or a connection lost after sending: ``UNKNOWN``.
@@ -41,7 +44,7 @@ from twilio.rest import Client
 from urllib3.util import make_headers
 
 from outreach.channels.base import Outcome, OutgoingSms, SendResult
-from outreach.channels.sendgrid import parse_retry_after, reached_server
+from outreach.channels.sendgrid import MAYBE_SENT_STATUSES, parse_retry_after, reached_server
 
 log = logging.getLogger(__name__)
 
@@ -291,6 +294,14 @@ class TwilioChannel:
                 status = int(getattr(exc, "status", 0) or 0)
                 code = getattr(exc, "code", None)
                 detail = str(getattr(exc, "msg", "") or getattr(exc, "detail", "") or "")
+                if status in MAYBE_SENT_STATUSES:
+                    return SendResult(
+                        message.message_id,
+                        Outcome.UNKNOWN,
+                        error_code=str(status),
+                        error_detail=f"Twilio's gateway answered {status}; "
+                        "the text may have been accepted",
+                    )
                 if status == 429 or code in RATE_LIMIT_CODES or status >= 500:
                     retry_after = parse_retry_after(self._http.last_headers())
                     error_code = str(code or status)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import time
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import func, select
 
-from outreach import consent, dispatch
+from outreach import consent, dispatch, imports
 from outreach.extensions import db
 from outreach.models import ConsentEvent, Subscriber, Subscription
 from tests.admin.support import post, text
@@ -316,3 +318,20 @@ def test_cli_import_refuses_bad_options(cli, tmp_path):
     )
     assert missing.exit_code != 0 and "the file has no column 'mail'" in missing.output
     assert db.session.scalar(select(func.count(Subscriber.id))) == 0
+
+
+def test_an_import_cut_off_by_a_restart_says_so(app, editor):
+    audience = make_audience()
+    map_url = _upload(editor, audience.id, "email\nann@example.org\n").headers["Location"]
+    job_id = map_url.split("/")[-2]
+    store = imports.JobStore(Path(app.instance_path) / "imports")
+    state = store.load(job_id)
+    state["state"] = "running"
+    store.save(state)
+    assert editor.get(f"/admin/import/{job_id}/progress.json").get_json()["state"] == "running"
+    an_hour_ago = time.time() - 3600
+    os.utime(Path(app.instance_path) / "imports" / job_id / "job.json", (an_hour_ago,) * 2)
+    progress = editor.get(f"/admin/import/{job_id}/progress.json").get_json()
+    assert progress["state"] == "failed"
+    assert "importing the same file again is safe" in progress["error"]
+    assert "the import stopped part-way" in text(editor.get(f"/admin/import/{job_id}"))

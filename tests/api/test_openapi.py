@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from datetime import timedelta
 from typing import Any
 
 import hypothesis
@@ -19,10 +18,9 @@ from schemathesis.checks import ALL_CHECKS
 from schemathesis.runner import events
 from werkzeug.exceptions import HTTPException
 
-from outreach import outbox
 from outreach.api.openapi import document
-from tests.factories import make_audience, make_campaign, make_subscriber
-from tests.results.support import set_states
+from tests.factories import make_audience
+from tests.results.support import seed_campaign, set_states
 
 MAX_EXAMPLES = 25
 
@@ -75,17 +73,11 @@ class IsolatedWsgi:
 
 def _seed(clock: Any) -> dict[str, str]:
     """An audience that allows API single opt-in, people, a running campaign with rows."""
-    audience = make_audience(single_opt_in_for_imports=True)
+    campaign, people = seed_campaign(clock, people=3)
     make_audience(slug="double-only", name="Double opt-in only", channels="email")
-    people = [
-        make_subscriber(audience, email=f"p{n}@example.org", phone=f"+1917555014{n}")
-        for n in range(3)
-    ]
-    campaign = make_campaign(audience, [{"channel": "email"}, {"channel": "sms"}])
-    outbox.materialise_due(clock.current + timedelta(days=1))
     set_states(campaign.steps[0].id, {"delivered": 2, "skipped": 1}, clock.current)
     return {
-        "slug": audience.slug,
+        "slug": campaign.audience.slug,
         "campaign_id": str(campaign.id),
         "subscriber_id": people[0].public_id,
     }

@@ -127,3 +127,23 @@ def add_spam_report(message_id: int, event_id: str) -> None:
         )
     )
     db.session.commit()
+
+
+def seed_campaign(clock: Any, people: int = 4, steps: list[dict] | None = None) -> tuple[Any, list]:
+    """An audience, ``people`` confirmed a week before June 1, a running campaign (email step
+    then SMS step by default), its outbox rows materialised (all queued)."""
+    from outreach import outbox
+    from tests.factories import make_audience, make_campaign, make_subscriber
+
+    now = clock.current
+    audience = make_audience(single_opt_in_for_imports=True)
+    clock.set(now - timedelta(days=7))
+    persons = [
+        make_subscriber(audience, email=f"p{n}@example.org", phone=f"+1917555{n:04d}")
+        for n in range(people)
+    ]
+    clock.set(now)
+    campaign = make_campaign(audience, steps or [{"channel": "email"}, {"channel": "sms"}])
+    outbox.materialise_due(now + timedelta(days=1))
+    db.session.commit()
+    return campaign, persons

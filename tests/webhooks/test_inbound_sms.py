@@ -204,3 +204,14 @@ def test_staff_see_inbound_texts(app, client, ann):
     assert "Is the &lt;b&gt;webinar&lt;/b&gt; on Tuesday?" in html
     assert "<b>webinar</b>" not in html
     assert ANN in html and "other" in html
+
+
+def test_help_handled_by_twilio_gets_no_second_answer(client, ann):
+    response, _ = text(client, "HELP", OptOutType="HELP")
+    assert replies(response) == []
+
+
+def test_an_unknown_opt_out_type_is_ignored(client, audience, ann):
+    response, _ = text(client, "STOP", OptOutType="SOMETHING")
+    assert replies(response) == [wording.sms_stopped(audience)]
+    assert set(subscription_states(ann, "sms").values()) == {"unsubscribed"}
