@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psutil
 import requests
 import sqlalchemy as sa
 
@@ -540,6 +541,12 @@ class Finished:
     maxrss_mb: float
     output: str
     seconds: float
+    rss_samples: list[tuple[float, float]]  # (seconds since start, RSS MB), every 0.5 s
+
+    def steady_rss_mb(self) -> float:
+        """Median RSS over the run (the peak can be a moment's spike)."""
+        values = sorted(mb for _, mb in self.rss_samples) or [self.maxrss_mb]
+        return values[len(values) // 2]
 
 
 def run_child(argv: Sequence[str], env: dict[str, str], timeout: float = 1800) -> Finished:
@@ -550,10 +557,17 @@ def run_child(argv: Sequence[str], env: dict[str, str], timeout: float = 1800) -
             list(argv), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True
         )
         deadline = started + timeout
+        samples: list[tuple[float, float]] = []
+        next_sample = started
         while True:
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
+            if time.perf_counter() >= next_sample:
+                with contextlib.suppress(psutil.Error):
+                    rss = psutil.Process(process.pid).memory_info().rss / 2**20
+                    samples.append((round(time.perf_counter() - started, 1), round(rss, 1)))
+                next_sample += 0.5
             if time.perf_counter() > deadline:
                 process.kill()
                 pid, status, usage = os.wait4(process.pid, 0)
@@ -563,7 +577,11 @@ def run_child(argv: Sequence[str], env: dict[str, str], timeout: float = 1800) -
         out.seek(0)
         output = out.read()
     return Finished(
-        process.returncode, usage.ru_maxrss / 1024, output, time.perf_counter() - started
+        process.returncode,
+        usage.ru_maxrss / 1024,
+        output,
+        time.perf_counter() - started,
+        samples,
     )
 
 

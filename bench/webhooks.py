@@ -141,9 +141,15 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
 
-def stop_requests(numbers: list[str], rng: random.Random) -> list[tuple[str, bytes, dict]]:
+def stop_requests(
+    numbers: list[str],
+    rng: random.Random,
+    base_url: str = BASE_URL,
+    token: str = TWILIO_TOKEN,
+    repeats: float = 0.02,
+) -> list[tuple[str, bytes, dict]]:
     """Signed inbound STOPs for these numbers, with ~2% retries and ~2% second STOPs."""
-    validator = RequestValidator(TWILIO_TOKEN)
+    validator = RequestValidator(token)
     words = ["STOP", "stop", "Stop.", " STOP ", "UNSUBSCRIBE", "stop all", "Cancel", "END"]
     made: list[tuple[str, bytes, dict]] = []
     for number in numbers:
@@ -155,7 +161,7 @@ def stop_requests(numbers: list[str], rng: random.Random) -> list[tuple[str, byt
             "Body": rng.choice(words),
             "NumMedia": "0",
         }
-        signature = validator.compute_signature(BASE_URL + SMS_PATH, params)
+        signature = validator.compute_signature(base_url + SMS_PATH, params)
         item = (
             SMS_PATH,
             urlencode(params).encode(),
@@ -163,11 +169,11 @@ def stop_requests(numbers: list[str], rng: random.Random) -> list[tuple[str, byt
         )
         made.append(item)
         draw = rng.random()
-        if draw < 0.02:
+        if draw < repeats:
             made.append(item)  # Twilio retried the same MessageSid
-        elif draw < 0.04:
+        elif draw < 2 * repeats:
             again = {**params, "MessageSid": "SM" + secrets.token_hex(16), "Body": "STOP"}
-            signature = validator.compute_signature(BASE_URL + SMS_PATH, again)
+            signature = validator.compute_signature(base_url + SMS_PATH, again)
             made.append(
                 (SMS_PATH, urlencode(again).encode(), {**item[2], "X-Twilio-Signature": signature})
             )

@@ -218,6 +218,164 @@ def opt_out_everywhere(
     return changed
 
 
+@dataclass(frozen=True)
+class OptOut:
+    """One person's withdrawal on a channel, for ``opt_out_many``.
+
+    ``audience_id`` None means every list (as ``opt_out_everywhere``), else that list only
+    (as ``revoke``); ``suppress_reason`` also suppresses the person's address.
+    """
+
+    subscriber_id: int
+    evidence: Evidence
+    state: str = UNSUBSCRIBED
+    audience_id: int | None = None
+    suppress_reason: str | None = None
+
+
+def opt_out_many(channel: str, requests: Iterable[OptOut]) -> int:
+    """Apply many withdrawals on one channel in a handful of statements; returns changes.
+
+    Each request has the effect ``revoke`` / ``opt_out_everywhere`` would have, applied in
+    order (one ledger row per subscription that changes, queued messages cancelled, address
+    suppressed), but the rows are locked, read, inserted and updated set-wise: for a batch
+    of provider events (bounces, spam reports) rather than one click.
+    """
+    requests = list(requests)
+    if not requests:
+        return 0
+    db.session.flush()
+    at = clock_now()
+    people = sorted({r.subscriber_id for r in requests})
+    subs: dict[int, list[list]] = {}
+    columns = (
+        Subscription.id,
+        Subscription.subscriber_id,
+        Subscription.audience_id,
+        Subscription.state,
+    )
+    for sub_id, person, audience_id, state in db.session.execute(
+        select(*columns)
+        .where(Subscription.subscriber_id.in_(people), Subscription.channel == channel)
+        .order_by(Subscription.id)
+        .with_for_update(key_share=True)
+    ):
+        subs.setdefault(person, []).append([sub_id, audience_id, state])
+    ledger: list[dict] = []
+    new_state: dict[int, str] = {}
+    cancel_all: set[int] = set()
+    cancel_list: set[tuple[int, int]] = set()
+    for request in requests:
+        if request.audience_id is None:
+            cancel_all.add(request.subscriber_id)
+        for sub in subs.get(request.subscriber_id, []):
+            sub_id, audience_id, state = sub
+            if request.audience_id is not None and audience_id != request.audience_id:
+                continue
+            target = request.state
+            if state == target or (target == UNSUBSCRIBED and state not in (ACTIVE, PENDING)):
+                continue
+            sub[2] = new_state[sub_id] = target
+            cancel_list.add((request.subscriber_id, audience_id))
+            proof = request.evidence
+            ledger.append(
+                {
+                    "subscriber_id": request.subscriber_id,
+                    "audience_id": audience_id,
+                    "channel": channel,
+                    "action": "revoked",
+                    "source": proof.source,
+                    "resulting_state": target,
+                    "wording": proof.wording,
+                    "form_url": (proof.form_url or None) and proof.form_url[:500],
+                    "ip_address": proof.ip_address,
+                    "user_agent": (proof.user_agent or None) and proof.user_agent[:500],
+                    "provider_ref": proof.provider_ref,
+                    "actor_id": proof.actor_id,
+                    "note": proof.note,
+                    "created_at": at,
+                }
+            )
+    if ledger:
+        db.session.execute(insert(ConsentEvent.__table__), ledger)
+    by_state: dict[str, list[int]] = {}
+    for sub_id, state in new_state.items():
+        by_state.setdefault(state, []).append(sub_id)
+    for state, ids in by_state.items():
+        db.session.execute(
+            update(Subscription.__table__)
+            .where(Subscription.__table__.c.id.in_(ids))
+            .values(state=state, updated_at=at)
+        )
+    per_list = {(person, a) for person, a in cancel_list if person not in cancel_all}
+    _cancel_many(channel, cancel_all, per_list, at)
+    reasons: dict[int, str] = {}
+    for request in requests:
+        if request.suppress_reason:
+            reasons.setdefault(request.subscriber_id, request.suppress_reason)
+    if reasons:
+        contact = Subscriber.email if channel == "email" else Subscriber.phone
+        rows = [
+            {
+                "channel": channel,
+                "address_hash": address_hash(channel, address),
+                "address": address,
+                "reason": reasons[person],
+                "created_at": at,
+            }
+            for person, address in db.session.execute(
+                select(Subscriber.id, contact).where(Subscriber.id.in_(sorted(reasons)))
+            )
+            if address
+        ]
+        if rows:
+            dialect = db.session.get_bind().dialect.name
+            make = pg_insert if dialect == "postgresql" else sqlite_insert
+            db.session.execute(
+                make(Suppression.__table__).on_conflict_do_nothing(
+                    index_elements=["channel", "address_hash"]
+                ),
+                rows,
+            )
+    if new_state:
+        for obj in list(db.session.identity_map.values()):
+            if isinstance(obj, Subscription) and obj.id in new_state:
+                db.session.expire(obj)
+    return len(new_state)
+
+
+def _cancel_many(
+    channel: str, everywhere: set[int], per_list: set[tuple[int, int]], at: datetime
+) -> None:
+    """Cancel queued messages: all of some people's, and some people's on one list."""
+    values = {"state": "cancelled", "skip_reason": "opted_out", "updated_at": at}
+    table = Message.__table__
+    queued = (table.c.channel == channel, table.c.state == "queued")
+    if everywhere:
+        db.session.execute(
+            update(table)
+            .where(*queued, table.c.subscriber_id.in_(sorted(everywhere)))
+            .values(values)
+        )
+    lists: dict[int, list[int]] = {}
+    for person, audience_id in per_list:
+        lists.setdefault(audience_id, []).append(person)
+    for audience_id, persons in lists.items():
+        from outreach.models import Campaign
+
+        db.session.execute(
+            update(table)
+            .where(
+                *queued,
+                table.c.subscriber_id.in_(sorted(persons)),
+                table.c.campaign_id.in_(
+                    select(Campaign.id).where(Campaign.audience_id == audience_id)
+                ),
+            )
+            .values(values)
+        )
+
+
 def resubscribe_everywhere(
     subscriber: Subscriber, channel: str, evidence: Evidence
 ) -> list[Subscription]:

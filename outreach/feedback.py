@@ -10,6 +10,18 @@ Each handler commits before returning, so a webhook's 2xx means the change is du
 the next claim sees it. On SQLite the writer lock is taken first, polling briefly instead of
 relying on the busy timeout alone, so a long dispatch run (which takes the lock for each
 batch) cannot starve an opt-out.
+
+Decisions where the providers leave room:
+
+* A report proving a send (Twilio sent/delivered, SendGrid processed/deferred/delivered)
+  moves even a queued, skipped, cancelled or unknown row forward: the truth wins, and the
+  row is then never sent again.
+* SendGrid ``blocked`` (a bounce of type "blocked") fails the row but suppresses nothing;
+  ``dropped`` fails it and suppresses only for "Bounced Address" / "Invalid" (and revokes
+  for "Spam Reporting Address" / "Unsubscribed Address"); "Invalid SMTPAPI header" is ours.
+* A number is unreachable after 3 failures with 30003/30005/30006 since its last delivered
+  text; a later delivery, or the person texting START, makes it reachable again.
+* START from a number with nothing to resume gets the HELP text, not "you're subscribed".
 """
 
 from __future__ import annotations
@@ -647,35 +659,24 @@ def _apply_email_moves(moves: dict[str, dict[int, dict[str, Any]]]) -> None:
 def _apply_email_consent(
     actions: dict[tuple[int | str, str, int | None], tuple[EmailEvent, str | None]],
 ) -> None:
-    """Revoke (and suppress) per person: bounces, complaints, unsubscribes."""
-    ids = {who for who, _, _ in actions if isinstance(who, int)}
+    """Revoke (and suppress) per person, set-wise: bounces, complaints, unsubscribes."""
     emails = {who for who, _, _ in actions if isinstance(who, str)}
-    people: dict[int | str, Subscriber] = {}
-    if ids:
-        for person in db.session.scalars(select(Subscriber).where(Subscriber.id.in_(ids))):
-            people[person.id] = person
+    by_email: dict[str, int] = {}
     if emails:
-        for person in db.session.scalars(select(Subscriber).where(Subscriber.email.in_(emails))):
-            people[person.email or ""] = person
-    for (who, state, audience_id), (event, suppress_reason) in actions.items():
-        evidence = consent.Evidence(
-            source="provider_event", provider_ref=event.event_id, note=f"SendGrid {event.kind}"
+        by_email = dict(
+            db.session.execute(
+                select(Subscriber.email, Subscriber.id).where(Subscriber.email.in_(sorted(emails)))
+            ).all()
         )
-        person = people.get(who)
+    requests: list[consent.OptOut] = []
+    for (who, state, audience_id), (event, suppress_reason) in actions.items():
+        person = who if isinstance(who, int) else by_email.get(who)
         if person is None:
             if suppress_reason and isinstance(who, str):
                 consent.suppress("email", who, suppress_reason)
             continue
-        if audience_id is None:
-            consent.opt_out_everywhere(
-                person, "email", evidence, state=state, suppress_reason=suppress_reason
-            )
-            continue
-        sub = db.session.scalar(
-            select(Subscription)
-            .filter_by(subscriber_id=person.id, audience_id=audience_id, channel="email")
-            .with_for_update(key_share=True)
-            .execution_options(populate_existing=True)
+        evidence = consent.Evidence(
+            source="provider_event", provider_ref=event.event_id, note=f"SendGrid {event.kind}"
         )
-        if sub is not None:
-            consent.revoke(sub, evidence, state=state)
+        requests.append(consent.OptOut(person, evidence, state, audience_id, suppress_reason))
+    consent.opt_out_many("email", requests)

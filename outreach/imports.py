@@ -487,6 +487,18 @@ def _send_confirmations(
             )
 
 
+_PHONE_LIKE = re.compile(r"^[+-]?[\d\s().\-/]*$")
+
+
+def _safe_cell(value: str) -> str:
+    """A value from the uploaded file, defused for spreadsheets (no formulas)."""
+    if value[:1] in ("=", "@", "\t", "\r") or (
+        value[:1] in ("+", "-") and not _PHONE_LIKE.match(value)
+    ):
+        return "'" + value
+    return value
+
+
 def _process_chunk(
     chunk: list[tuple[int, dict[str, str]]],
     settings: ImportSettings,
@@ -615,9 +627,9 @@ def _process_chunk(
                     "line": row.line,
                     "status": status,
                     "reason": "; ".join(reasons),
-                    "email": row.raw_email,
-                    "phone": row.raw_phone,
-                    "first_name": row.raw_name,
+                    "email": _safe_cell(row.raw_email),
+                    "phone": _safe_cell(row.raw_phone),
+                    "first_name": _safe_cell(row.raw_name),
                 }
             )
 

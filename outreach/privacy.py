@@ -237,10 +237,11 @@ def erase(subscriber: Subscriber, actor_id: int | None = None, note: str = "") -
         raise PrivacyError("this subscriber was already erased")
     at = clock_now()
     report = ErasureReport(subscriber.public_id)
+    reference = " ".join((note or "").split())[:300]
     proof = consent.Evidence(
         source="admin",
         actor_id=actor_id,
-        note=("erasure request: " + " ".join(note.split()))[:500] if note else "erasure request",
+        note=f"erasure request: {reference}" if reference else "erasure request",
     )
     for sub in db.session.scalars(
         select(Subscription).filter_by(subscriber_id=subscriber.id).order_by(Subscription.id)
@@ -297,6 +298,7 @@ def erase(subscriber: Subscriber, actor_id: int | None = None, note: str = "") -
     subscriber.phone_invalid = False
     subscriber.phone_unreachable = False
     subscriber.erased_at = at
-    staff.audit(actor_id, "privacy.erase", "subscriber", subscriber.public_id, report.summary())
+    detail = (f"{reference}: " if reference else "") + report.summary()
+    staff.audit(actor_id, "privacy.erase", "subscriber", subscriber.public_id, detail)
     db.session.flush()
     return report

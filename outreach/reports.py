@@ -91,13 +91,15 @@ class StepResult:
 
     def cell(self, column: str) -> str:
         """One column of the stats table as text (identical in the CLI and the dashboard)."""
-        if column == "total":
-            return str(self.total)
         if column == "complaint_rate":
             return format_rate(self.complaint_rate)
-        if column in ("opt_outs", "complaints"):
-            return str(getattr(self, column))
-        return str(self.states[column])
+        if column == "total":
+            value = self.total
+        elif column in ("opt_outs", "complaints"):
+            value = getattr(self, column)
+        else:
+            value = self.states[column]
+        return f"{value:,}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -411,6 +413,6 @@ def stats_lines(campaign: Campaign) -> list[str]:
             ("cancelled", step.cancelled_by_reason),
         ):
             if reasons:
-                detail = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items()))
+                detail = ", ".join(f"{k} {v:,}" for k, v in sorted(reasons.items()))
                 lines.append(f"step {step.number} {label}: {detail}")
     return lines

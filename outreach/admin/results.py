@@ -65,7 +65,7 @@ def chart_svg(series: reports.Series) -> Markup:
         parts.append(
             f'<line x1="{PAD_L}" x2="{CHART_W - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" '
             f'stroke="#e5e7eb"/><text x="{PAD_L - 6}" y="{y + 4:.1f}" font-size="11" '
-            f'text-anchor="end" fill="#6b7280">{value}</text>'
+            f'text-anchor="end" fill="#6b7280">{value:,}</text>'
         )
     for index, bucket in enumerate(buckets):
         x = PAD_L + index * slot + (slot - 2 * bar) / 2

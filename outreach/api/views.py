@@ -278,6 +278,4 @@ def messages() -> Response:
     state = choice_arg("state", MESSAGE_STATES)
     if state is not None:
         query = query.where(Message.state == state)
-    return page(
-        query, Message.id, messages_dicts, ("subscriber", "campaign", "state"), MAX_BIG_ID
-    )
+    return page(query, Message.id, messages_dicts, ("subscriber", "campaign", "state"), MAX_BIG_ID)

@@ -82,7 +82,7 @@ def live_server(database_template: str, tmp_path: Path) -> Iterator[tuple[Flask,
             channel: consent.Evidence(
                 source="web_form",
                 wording=wording.consent_wording(audience, channel),
-                form_url=f"{base_url}/subscribe/{audience.slug}",
+                form_url=f"https://outreach.example.org/subscribe/{audience.slug}",
                 ip_address="203.0.113.7",
                 user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X)",
             )

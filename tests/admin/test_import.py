@@ -26,6 +26,7 @@ suppressed@example.org,,Sue,
 gone@example.org,,Gone,
 dan@example.org,12,Dan,
 ,,Nobody,
+=1+2,,Eve,
 """
 
 
@@ -108,8 +109,8 @@ def test_page_import_with_consent_evidence(clock, editor, staff_users):
     )
     assert progress["state"] == "done" and progress["percent"] == 100
     result = progress["result"]
-    assert (result["rows"], result["active"], result["pending"]) == (8, 4, 0)
-    assert (result["rejected"], result["partial"]) == (5, 1)
+    assert (result["rows"], result["active"], result["pending"]) == (9, 4, 0)
+    assert (result["rejected"], result["partial"]) == (6, 1)
 
     assert _states(audience.id) == {
         ("ann@example.org", "email"): "active",
@@ -140,13 +141,15 @@ def test_page_import_with_consent_evidence(clock, editor, staff_users):
     )
 
     report = {row["line"]: row for row in _report(editor, job_url)}
-    assert set(report) == {"4", "5", "6", "7", "8", "9"}
+    assert set(report) == {"4", "5", "6", "7", "8", "9", "10"}
     assert report["4"]["status"] == "rejected" and "email" in report["4"]["reason"]
     assert report["5"]["reason"] == "duplicate: same email address as line 2"
     assert "suppression list" in report["6"]["reason"]
     assert "withdrew consent (unsubscribed); only they can opt back in" in report["7"]["reason"]
     assert report["8"]["status"] == "partly imported" and "phone" in report["8"]["reason"]
     assert report["9"]["reason"] == "no email address or mobile number"
+    assert report["10"]["email"] == "'=1+2"  # no formulas when the report opens in a spreadsheet
+    assert report["8"]["phone"] == "12"
 
     status = text(editor.get(job_url))
     assert "Finished" in status and "Download rejected rows" in status

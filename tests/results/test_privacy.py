@@ -77,7 +77,7 @@ def _text_everywhere() -> str:
     return "\n".join(dump)
 
 
-def test_export_holds_everything_about_one_person(app, clock, monkeypatch, cli):
+def test_export_holds_everything_about_one_person(app, clock, monkeypatch, cli, tmp_path):
     make_staff(monkeypatch)
     _history(app, clock)
     admin = isolated_client(app)
@@ -114,9 +114,15 @@ def test_export_holds_everything_about_one_person(app, clock, monkeypatch, cli):
     printed = cli.invoke(args=["outreach", "privacy", "export", PHONE])
     assert printed.exit_code == 0, printed.output
     assert json.loads(printed.output)["profile"]["id"] == public_id
+    target = tmp_path / "export.json"
+    written = cli.invoke(args=["outreach", "privacy", "export", public_id, "-o", str(target)])
+    assert written.exit_code == 0 and target.stat().st_mode & 0o777 == 0o600
+    assert json.loads(target.read_text())["profile"]["email"] == EMAIL
+    unknown = cli.invoke(args=["outreach", "privacy", "export", "nobody@example.org"])
+    assert unknown.exit_code != 0 and "No subscriber" in unknown.output
     db.session.rollback()
     exports = db.session.scalars(select(AuditLog).filter_by(action="privacy.export")).all()
-    assert [e.target_id for e in exports] == [public_id, public_id]
+    assert [e.target_id for e in exports] == [public_id] * 3
     assert all(EMAIL not in (e.detail or "") for e in exports)
 
 

@@ -10,11 +10,18 @@ from datetime import UTC, datetime
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from outreach import consent, dispatch
 from outreach.extensions import db
-from outreach.models import ConsentEvent, DeliveryEvent, Message, Step, Suppression
+from outreach.models import (
+    ConsentEvent,
+    DeliveryEvent,
+    Message,
+    Step,
+    Subscription,
+    Suppression,
+)
 from tests.helpers import post_sendgrid, sendgrid_headers
 from tests.webhooks.conftest import (
     add_message,
@@ -295,3 +302,109 @@ def test_a_thousand_events_in_one_request(client, email_step, is_postgres):
     replay = client.post(URL, data=body, headers=headers)
     print(f"replayed in {time.perf_counter() - started:.3f}s")
     assert replay.get_json()["counts"] == {"received": 1000, "duplicate": 1000}
+
+
+def test_a_thousand_bounces_and_complaints_in_one_request(
+    client, audience, email_step, is_postgres
+):
+    rows = bulk_email_messages(email_step, 1000, "bulkid")
+    people = db.session.execute(
+        select(Message.subscriber_id).where(Message.step_id == email_step.id)
+    )
+    db.session.execute(
+        insert(Subscription),
+        [{"subscriber_id": sid, "audience_id": audience.id, "channel": "email", "state": "active"}
+         for (sid,) in people],
+    )  # fmt: skip
+    db.session.commit()
+    events = [
+        event("bounce", type="bounce", email=email, message_id=str(mid)) if n % 2
+        else event("spamreport", email=email, sg_message_id=f"bulkid.f.{n}")
+        for n, (mid, email) in enumerate(rows)
+    ]  # fmt: skip
+    body = json.dumps(events)
+    started = time.perf_counter()
+    response = client.post(URL, data=body, headers=sendgrid_headers(body))
+    elapsed = time.perf_counter() - started
+    print(f"\n1000 bounces + complaints on {'PostgreSQL' if is_postgres else 'SQLite'}: "
+          f"{elapsed:.3f}s")  # fmt: skip
+    assert response.status_code == 200
+    assert db.session.scalar(select(func.count(Suppression.id))) == 1000
+    states = dict(
+        db.session.execute(
+            select(Subscription.state, func.count()).group_by(Subscription.state)
+        ).all()
+    )
+    assert states == {"bounced": 500, "complained": 500}
+    assert db.session.scalar(select(func.count(ConsentEvent.id)).where(
+        ConsentEvent.action == "revoked")) == 1000  # fmt: skip
+    assert db.session.scalar(select(func.count()).where(Message.state == "bounced")) == 500
+
+
+def test_batched_consent_changes_match_the_one_at_a_time_path(
+    client, clock, audience, second_audience, email_step
+):
+    """opt_out_many (webhook batches) writes what opt_out_everywhere writes for one person."""
+    from tests.factories import make_campaign, make_subscriber
+
+    def person(email: str):  # noqa: ANN202
+        someone = make_subscriber(audience, email=email, phone=None, channels=("email",))
+        make_subscriber(second_audience, email=email, phone=None, channels=("email",))
+        return someone
+
+    batched, single = person("batched@example.org"), person("single@example.org")
+    later = make_campaign(second_audience, [{"channel": "email"}], name="Later", schedule=False)
+    for someone in (batched, single):
+        add_message(later.steps[0], someone, state="queued")
+        add_message(email_step, someone, state="queued")
+    post(client, [event("spamreport", email="batched@example.org", sg_message_id="n.a")])
+    consent.opt_out_everywhere(
+        single,
+        "email",
+        consent.Evidence(source="provider_event", provider_ref="ev-x", note="SendGrid spamreport"),
+        state="complained",
+        suppress_reason="spam_report",
+    )
+    db.session.commit()
+
+    def trail(someone) -> dict:  # noqa: ANN001
+        ledger = db.session.execute(
+            select(ConsentEvent.audience_id, ConsentEvent.action, ConsentEvent.source,
+                   ConsentEvent.resulting_state, ConsentEvent.note, ConsentEvent.created_at)
+            .where(ConsentEvent.subscriber_id == someone.id, ConsentEvent.action == "revoked")
+            .order_by(ConsentEvent.id)
+        ).all()  # fmt: skip
+        return {
+            "ledger": ledger,
+            "subscriptions": subscription_states(someone, "email"),
+            "outbox": sorted(
+                db.session.execute(
+                    select(Message.step_id, Message.state, Message.skip_reason).where(
+                        Message.subscriber_id == someone.id
+                    )
+                ).all()
+            ),
+            "suppressed": db.session.scalar(
+                select(Suppression.reason).where(Suppression.address == someone.email)
+            ),
+        }
+
+    assert trail(batched) == trail(single)
+    assert trail(batched)["subscriptions"] == {
+        "migraine-awareness": "complained",
+        "headache-news": "complained",
+    }
+
+
+@pytest.mark.parametrize(
+    ("reason", "state", "suppressed"),
+    [
+        ("Spam Reporting Address", "complained", True),
+        ("Unsubscribed Address", "unsubscribed", False),
+    ],
+)
+def test_dropped_for_a_withdrawn_address_revokes(client, sent, ann, reason, state, suppressed):
+    post(client, [event("dropped", sent, reason=reason)])
+    assert stored(sent).state == "failed"
+    assert set(subscription_states(ann, "email").values()) == {state}
+    assert consent.is_suppressed("email", "ann@example.org") is suppressed

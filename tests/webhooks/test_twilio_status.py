@@ -174,3 +174,14 @@ def test_a_delivery_between_failures_resets_the_count(client, audience, ann):
         status(client, message, f"SM{n:032d}", state, **extra)
     db.session.expire_all()
     assert not db.session.get(Subscriber, ann.id).phone_unreachable
+
+
+def test_start_from_the_handset_makes_it_reachable_again(client, audience, ann):
+    steps = _three_steps(audience)
+    for n in range(3):
+        message = add_message(steps[n], ann, state="sent", provider_id=f"SM{n:032d}")
+        status(client, message, f"SM{n:032d}", "failed", ErrorCode="30006")
+    assert consent.check_batch([ann.id], "sms", audience.id) == {ann.id: "unreachable"}
+    params = {"MessageSid": "SM" + "c" * 32, "From": ann.phone, "Body": "START"}
+    assert post_twilio(client, "/webhooks/twilio/sms", params).status_code == 200
+    assert consent.check_batch([ann.id], "sms", audience.id) == {ann.id: None}
