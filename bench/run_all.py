@@ -32,8 +32,11 @@ def main() -> None:
     args = parser.parse_args()
     chosen = args.only.split(",") if args.only else list(BENCHMARKS)
     if "faults" in chosen and not args.no_pg_restart:
-        print("NOTE: bench.faults restarts PostgreSQL (pg_ctlcluster ... restart) mid-send; "
-              "use --no-pg-restart to skip that.", flush=True)
+        print(
+            "NOTE: bench.faults restarts PostgreSQL (pg_ctlcluster ... restart) mid-send; "
+            "use --no-pg-restart to skip that.",
+            flush=True,
+        )
     figures: list[Figure] = []
     timings: list[str] = []
     started = time.monotonic()

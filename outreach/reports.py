@@ -210,15 +210,10 @@ def _as_utc(value: datetime | str) -> datetime:
 
 
 def step_counts(campaign: Campaign) -> dict[int, dict[str, int]]:
-    """{step_id: {state: count}} for one campaign, one GROUP BY."""
+    """{step_id: {state: count}} for one campaign (the campaign page's live counts)."""
     counts: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATE_ORDER, 0))
-    rows = db.session.execute(
-        select(Message.step_id, Message.state, func.count())
-        .where(Message.campaign_id == campaign.id)
-        .group_by(Message.step_id, Message.state)
-    )
-    for step_id, state, n in rows:
-        counts[step_id][state] = n
+    for step_id, state, _, n in state_reason_counts(campaign):
+        counts[step_id][state] = counts[step_id].get(state, 0) + n
     return counts
 
 

@@ -1,0 +1,169 @@
+"""Short versions of the benchmarks (bench/): correctness on the suite's database, not speed.
+
+Each uses the benchmark's own building blocks (seeding, the timed worker, the load
+generator's signed requests, the kill loop) at a tiny size, so `make bench` cannot rot
+unnoticed. The full runs and their figures: bench/README.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import signal
+import subprocess
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from bench import emails, fanout, webhooks
+from bench.common import (
+    ROOT,
+    US_ZONES,
+    bench_worker,
+    dispatch_command,
+    make_audience,
+    make_campaign,
+    materialise,
+    phone,
+    run_child,
+    seed,
+    states,
+    worker_env,
+)
+from bench.faults import _has_claimed
+from outreach import windows
+from outreach.devtools.fake_providers import FakeProviders
+from outreach.extensions import db
+from tests.helpers import BASE_URL, TWILIO_TOKEN, sendgrid_headers
+
+
+@pytest.fixture
+def fake():
+    with FakeProviders() as providers:
+        yield providers
+
+
+@pytest.fixture
+def env(app, fake):
+    return worker_env(app.config["SQLALCHEMY_DATABASE_URI"], fake.base_url)
+
+
+def _count(sql: str) -> int:
+    value = db.session.scalar(sa.text(sql))
+    db.session.commit()
+    return value
+
+
+def test_fanout_5000_rows_once_per_subscriber_and_the_orm_baseline(app):
+    audience_id = make_audience()
+    seed(5_000, [audience_id], zones=US_ZONES)
+    fanout._campaign(audience_id, "Fan-out")
+    assert materialise(fanout.AT)[0] == 5_000
+    assert materialise(fanout.AT)[0] == 0  # idempotent
+    campaign_id, step_id = fanout._campaign(audience_id, "Baseline")
+    fanout.orm_baseline(audience_id, campaign_id, step_id, 200)
+    assert _count("SELECT count(*) FROM outbox_messages") == 5_200
+    local_ten = {windows.local_to_utc(fanout.ANCHOR, dt.time(10), tz) for tz, _ in US_ZONES}
+    assert _count("SELECT count(DISTINCT due_at) FROM outbox_messages") == len(local_ten)
+
+
+def test_2000_emails_through_the_timed_worker_then_naive_and_ceiling(app, fake, env):
+    audience_id = make_audience()
+    seed(2_000, [audience_id])
+    make_campaign(audience_id, "email")
+    materialise()
+    db.session.remove()
+    result = bench_worker(env, "email")
+    assert result["sent"] == 2_000 and result["rate"] > 0
+    assert states() == {"sent": 2_000}
+    assert fake.stats()["duplicate_emails"] == 0 and len(fake.sent_email_ids) == 2_000
+    assert fake.email_requests == [1000, 1000]
+
+    make_campaign(audience_id, "email", name="Naive")
+    materialise()
+    assert emails.naive_loop(fake.base_url, 0.2) > 0
+    assert _count("SELECT count(*) FROM outbox_messages WHERE state = 'sent'") > 2_000
+    assert emails.ceiling(fake.base_url, emails.prebuilt_bodies(1, 50), 50, 0.1) > 0
+
+
+def test_200_texts_through_the_timed_worker(app, fake, env):
+    audience_id = make_audience()
+    seed(200, [audience_id], channels=("sms",))
+    make_campaign(audience_id, "sms")
+    materialise()
+    db.session.remove()
+    result = bench_worker({**env, "OUTREACH_SMS_MPS": "0"}, "sms")
+    assert result["sent"] == 200
+    assert fake.stats()["sms"] == 200 and fake.stats()["duplicate_sms"] == 0
+    assert len(fake.timeline()["sms"]) == 200
+
+
+def test_20_signed_stops_record_one_opt_out_per_audience(app, client):
+    audiences = [make_audience("a"), make_audience("b")]
+    seed(20, audiences, channels=("sms",))
+    requests_ = webhooks.stop_requests(
+        [phone(i + 1) for i in range(20)], random.Random(2), BASE_URL, TWILIO_TOKEN, 0.25
+    )
+    assert len(requests_) > 20  # retries and second STOPs included
+    for path, body, headers in requests_:
+        assert client.post(path, data=body, headers=headers).status_code == 200
+    revoked = db.session.execute(
+        sa.text(
+            "SELECT subscriber_id, count(*) FROM consent_events WHERE action = 'revoked' "
+            "GROUP BY subscriber_id"
+        )
+    ).all()
+    assert len(revoked) == 20 and {count for _, count in revoked} == {2}
+    assert _count("SELECT count(*) FROM suppressions WHERE channel = 'sms'") == 20
+
+
+def test_a_signed_batch_of_events_is_applied(app, client):
+    audience_id = make_audience()
+    seed(300, [audience_id])
+    make_campaign(audience_id, "email")
+    materialise()
+    db.session.execute(
+        sa.text("UPDATE outbox_messages SET state = 'sent', provider_id = 'sg' || id")
+    )
+    db.session.commit()
+    rows = db.session.execute(
+        sa.text(
+            "SELECT m.id, m.provider_id, s.email FROM outbox_messages m "
+            "JOIN subscribers s ON s.id = m.subscriber_id"
+        )
+    ).all()
+    (batch, *_) = webhooks._event_batches([tuple(r) for r in rows], 1000)
+    body = json.dumps(batch)
+    response = client.post(webhooks.EVENTS_PATH, data=body, headers=sendgrid_headers(body))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert _count("SELECT count(*) FROM delivery_events") == len(batch)
+    assert _count("SELECT count(*) FROM outbox_messages WHERE state = 'delivered'") >= 290
+
+
+def test_two_sigkills_mid_dispatch_lose_and_duplicate_nothing(app, fake, env):
+    fake.configure(latency=0.01)
+    audience_id = make_audience()
+    seed(600, [audience_id])
+    make_campaign(audience_id, "email")
+    materialise()
+    env = {**env, "OUTREACH_BATCH_SIZE": "20", "OUTREACH_LEASE_SECONDS": "1"}
+    rng = random.Random(4)
+    for _ in range(2):
+        worker = subprocess.Popen(dispatch_command(), cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while not _has_claimed(worker.pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.2))
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    time.sleep(1.1)
+    final = run_child(dispatch_command(), env)
+    assert final.returncode == 0, final.output
+    result = states()
+    assert fake.stats()["duplicate_emails"] == 0
+    assert set(result) <= {"sent", "unknown"} and sum(result.values()) == 600
+    assert result.get("unknown", 0) <= 2 * 20
+    sent = set(db.session.scalars(sa.text("SELECT id FROM outbox_messages WHERE state='sent'")))
+    assert sent <= set(fake.sent_email_ids)
