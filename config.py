@@ -79,9 +79,10 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
                 "when OUTREACH_SMS_CHANNEL=twilio"
             )
 
-    engine_options: dict[str, Any] = {"pool_pre_ping": True}
+    # hide_parameters: a logged SQL error never carries an email or phone number.
+    engine_options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     if database_url.startswith("sqlite"):
-        engine_options = {"connect_args": {"timeout": 30}}
+        engine_options = {"connect_args": {"timeout": 30}, "hide_parameters": True}
 
     return {
         "OUTREACH_ENV": outreach_env,
@@ -131,4 +132,5 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "TWILIO_API_BASE": (env.get("TWILIO_API_BASE") or "https://api.twilio.com").rstrip("/"),
         "PORT": port,
         "OUTREACH_PROXY_HOPS": int(env.get("OUTREACH_PROXY_HOPS", "0")),
+        "OUTREACH_API_RATE_LIMIT": env.get("OUTREACH_API_RATE_LIMIT", "120 per minute"),
     }
