@@ -538,7 +538,7 @@ class Finished:
     """A finished child process: exit code, its own peak RSS, its output, wall time."""
 
     returncode: int
-    maxrss_mb: float
+    maxrss_mb: float  # VmHWM: the child's own peak (wait4's ru_maxrss is not, see below)
     output: str
     seconds: float
     rss_samples: list[tuple[float, float]]  # (seconds since start, RSS MB), every 0.5 s
@@ -549,8 +549,25 @@ class Finished:
         return values[len(values) // 2]
 
 
+def _hwm_mb(pid: int | str) -> float | None:
+    """Peak RSS (VmHWM) of a live process in MB; None when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def run_child(argv: Sequence[str], env: dict[str, str], timeout: float = 1800) -> Finished:
-    """Run a child to completion; its peak RSS comes from wait4 (exact, this child only)."""
+    """Run a child to completion, sampling its RSS and its peak RSS (VmHWM) as it runs.
+
+    Not ``ru_maxrss`` from wait4: on Linux, exec carries the parent's high-water mark at
+    fork into the child's ``ru_maxrss``, so a child of a parent that just seeded a million
+    rows would "peak" at the parent's size. VmHWM belongs to the child's own memory map; it
+    only grows, so the last sample (every 20 ms) is the peak.
+    """
     started = time.perf_counter()
     with tempfile.TemporaryFile(mode="w+") as out:
         process = subprocess.Popen(
@@ -559,10 +576,13 @@ def run_child(argv: Sequence[str], env: dict[str, str], timeout: float = 1800) -
         deadline = started + timeout
         samples: list[tuple[float, float]] = []
         next_sample = started
+        peak = 0.0
         while True:
+            hwm = _hwm_mb(process.pid)
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
+            peak = max(peak, hwm or 0.0)
             if time.perf_counter() >= next_sample:
                 with contextlib.suppress(psutil.Error):
                     rss = psutil.Process(process.pid).memory_info().rss / 2**20
@@ -578,7 +598,7 @@ def run_child(argv: Sequence[str], env: dict[str, str], timeout: float = 1800) -
         output = out.read()
     return Finished(
         process.returncode,
-        usage.ru_maxrss / 1024,
+        peak or usage.ru_maxrss / 1024,
         output,
         time.perf_counter() - started,
         samples,
@@ -601,8 +621,8 @@ def dispatch_command() -> list[str]:
 
 
 def self_maxrss_mb() -> float:
-    """This process's peak RSS in MB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's own peak RSS in MB (VmHWM; see run_child)."""
+    return _hwm_mb("self") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def free_port() -> int:

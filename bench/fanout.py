@@ -135,7 +135,8 @@ def measure(kind: str, rows: int, baseline_rows: int, target: float) -> list[Fig
             note=(
                 f"{rows / seconds:,.0f} rows/s vs ORM {1 / per_row:,.0f} rows/s "
                 f"({per_row * rows / seconds:,.0f}x); re-running the tick with nothing new: "
-                f"{tick:.2f}s; {len(US_ZONES)} time zones = {len(US_ZONES)} INSERT statements"
+                f"{tick:.2f}s; {len(US_ZONES)} time zones, one INSERT ... SELECT each (big zones "
+                "in subscriber-id parts on 2 connections on PostgreSQL)"
             ),
         )
     ]

@@ -3,16 +3,20 @@
 One batch goes through two short transactions:
 
 1. **claim** — ``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n)
-   RETURNING`` moves rows to ``sending`` with a lease; consent, suppression, the delivery
-   window and the frequency cap are re-checked and rows that may not go now become
-   ``skipped`` (with the reason) or go back to ``queued`` with a later ``due_at``.
+   RETURNING`` moves rows to ``sending`` with a lease; the delivery window and the
+   frequency cap are re-checked and rows that may not go now become ``skipped`` (with the
+   reason) or go back to ``queued`` with a later ``due_at``. Consent and suppression are
+   checked there for the rows that would be deferred (a withdrawn row is skipped, not
+   deferred); the rows that go on are checked by the gate below, moments later.
 2. **send** — consent is checked once more under a lock (PostgreSQL: the subscription rows
    FOR SHARE; SQLite: the single writer lock), the provider is called, and results are
    written back before the lock is released. An opt-out that commits has therefore either
    waited for an in-flight send or is seen by it.
 
 A crash between the two leaves rows in ``sending``; after their lease they become
-``unknown`` (maybe sent), never ``queued``: at-most-once.
+``unknown`` (maybe sent), never ``queued``: at-most-once. A lost database connection is
+survived (see ``send_batch``): rows known not to have gone out go back to ``queued``,
+results already received are written once the database is back.
 """
 
 from __future__ import annotations
@@ -209,20 +213,39 @@ def recover_expired_leases(at: datetime | None = None) -> int:
 # --------------------------------------------------------------------------- claim
 
 
+def _runnable_steps(channel: str) -> list[int]:
+    """Ids of the channel's steps whose campaign is running and that are not paused."""
+    return list(
+        db.session.scalars(
+            select(Step.id)
+            .join(Campaign, Campaign.id == Step.campaign_id)
+            .where(
+                Campaign.status == "running",
+                Step.paused_reason.is_(None),
+                Step.channel == channel,
+            )
+        )
+    )
+
+
 def _claim_rows(channel: str, limit: int, at: datetime) -> list[tuple[int, int, int, int, int]]:
     lease = at + timedelta(seconds=current_app.config["OUTREACH_LEASE_SECONDS"])
+    steps = _runnable_steps(channel)
+    if not steps:
+        return []
+    # The runnable steps are resolved first (a handful of ids) and rows are taken in due_at
+    # order only: then the (state, due_at) index hands over the first ``limit`` rows. Joining
+    # campaigns and steps here, or ordering by (due_at, id), made PostgreSQL sort every
+    # queued row of a step on each claim (1.3 s per claim at a million rows).
     due = (
         select(Message.id)
-        .join(Campaign, Campaign.id == Message.campaign_id)
-        .join(Step, Step.id == Message.step_id)
         .where(
             Message.state == "queued",
             Message.due_at <= at,
             Message.channel == channel,
-            Campaign.status == "running",
-            Step.paused_reason.is_(None),
+            _id_in(Message.step_id, steps),
         )
-        .order_by(Message.due_at, Message.id)
+        .order_by(Message.due_at)
         .limit(limit)
     )
     if _is_postgres():

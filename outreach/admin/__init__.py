@@ -7,6 +7,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 from outreach.admin import (  # noqa: E402, F401
     audiences,
     auth,
+    campaign_files,
     campaigns,
     importing,
     results,
