@@ -205,6 +205,7 @@ def database(kind: str, name: str, keep: bool = False) -> Iterator[str]:
         migrate(url_text)
         yield url_text
     finally:
+        admin.dispose()  # a fresh connection: the server may have been restarted meanwhile
         if not keep:
             with contextlib.suppress(Exception), admin.connect() as conn:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -167,3 +167,18 @@ def test_two_sigkills_mid_dispatch_lose_and_duplicate_nothing(app, fake, env):
     assert result.get("unknown", 0) <= 2 * 20
     sent = set(db.session.scalars(sa.text("SELECT id FROM outbox_messages WHERE state='sent'")))
     assert sent <= set(fake.sent_email_ids)
+
+
+def test_fast_link_signer_makes_exactly_the_tokens_of_link_token(app):
+    from outreach import dispatch, tokens
+    from outreach.models import Audience
+
+    audience = Audience(slug="migraine-awareness", name="Migraine")
+    for public_id in ("0" * 32, f"{5:032x}", "ab" * 16, "f00d" * 8):
+        for channel in ("email", "sms"):
+            links = dispatch.personal_links(public_id, audience, channel)
+            link = tokens.LinkToken(public_id, audience.slug, channel)
+            for purpose in ("unsubscribe", "preferences"):
+                token = tokens.link_token(link, purpose)
+                assert links[f"{purpose}_url"] == tokens.public_url(f"/{purpose}/{token}")
+                assert tokens.read_link_token(token, purpose) == link
