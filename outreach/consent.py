@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, event, insert, select, update
+from sqlalchemy import Select, String, event, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -28,6 +28,7 @@ from outreach.models import (
     Subscription,
     Suppression,
 )
+from outreach.sqlutil import in_values
 
 #: State a subscription ends in after each ledger action.
 ACTIVE = "active"
@@ -475,7 +476,7 @@ def check_batch(
         select(Subscriber.id, contact, Subscriber.phone_invalid, Subscriber.phone_unreachable)
         .join(Subscription, Subscription.subscriber_id == Subscriber.id)
         .where(
-            Subscriber.id.in_(ids),
+            in_values(Subscriber.id, ids),
             Subscription.audience_id == audience_id,
             Subscription.channel == channel,
             Subscription.state == ACTIVE,
@@ -500,7 +501,7 @@ def check_batch(
             db.session.scalars(
                 select(Suppression.address_hash).where(
                     Suppression.channel == channel,
-                    Suppression.address_hash.in_(list(digests.values())),
+                    in_values(Suppression.address_hash, digests.values(), String),
                 )
             )
         )

@@ -36,8 +36,7 @@ from typing import Any
 from flask import current_app
 from itsdangerous.encoding import base64_encode
 from itsdangerous.signer import HMACAlgorithm
-from sqlalchemy import BigInteger, ColumnElement, any_, bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, bindparam, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from outreach import campaigns, consent, outbox, rendering, tokens, windows, wording
@@ -61,6 +60,7 @@ from outreach.models import (
     Step,
     Subscriber,
 )
+from outreach.sqlutil import in_values
 
 log = logging.getLogger(__name__)
 
@@ -148,20 +148,20 @@ def _is_postgres() -> bool:
 
 def _id_in(column: Any, ids: Iterable[int]) -> ColumnElement[bool]:
     """``column IN ids``: one array parameter on PostgreSQL (not one parameter per id)."""
-    ids = list(ids)
-    if _is_postgres():
-        return column == any_(bindparam(None, ids, type_=ARRAY(BigInteger)))
-    return column.in_(ids)
+    return in_values(column, ids)
 
 
-def _write(rows: list[dict[str, Any]]) -> None:
+def _write(rows: list[dict[str, Any]], only_states: tuple[str, ...] | None = None) -> None:
     """Apply per-row outbox changes (``id`` plus column values) in as few statements as can.
 
     Rows with the same values become one ``UPDATE ... WHERE id IN (...)`` (a whole SendGrid
     request shares its fate); the rest go in one executemany per set of columns.
-    ``attempts: _UNDO_ATTEMPT`` means ``attempts - 1``.
+    ``attempts: _UNDO_ATTEMPT`` means ``attempts - 1``. With ``only_states``, a row that is
+    no longer in one of those states (a status callback already moved it) is left alone.
     """
     table = Message.__table__
+    # or_ rather than IN: an expanding IN cannot be used with executemany
+    guard = or_(*(table.c.state == state for state in only_states)) if only_states else None
     groups: dict[tuple, list[int]] = defaultdict(list)
     for row in rows:
         values = tuple(sorted((k, v) for k, v in row.items() if k != "id"))
@@ -173,20 +173,20 @@ def _write(rows: list[dict[str, Any]]) -> None:
     singles: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for values, ids in groups.items():
         if len(ids) > 1 or any(v is _UNDO_ATTEMPT for _, v in values):
+            stmt = update(table).where(_id_in(table.c.id, ids))
+            if guard is not None:
+                stmt = stmt.where(guard)
             db.session.execute(
-                update(table)
-                .where(_id_in(table.c.id, ids))
-                .values({name: column_value(name, value) for name, value in values})
+                stmt.values({name: column_value(name, value) for name, value in values})
             )
         else:
             names = tuple(name for name, _ in values)
             singles[names].append({"b_id": ids[0], **{f"b_{k}": v for k, v in values}})
     for names, params in singles.items():
-        stmt = (
-            update(table)
-            .where(table.c.id == bindparam("b_id"))
-            .values({name: bindparam(f"b_{name}") for name in names})
-        )
+        stmt = update(table).where(table.c.id == bindparam("b_id"))
+        if guard is not None:
+            stmt = stmt.where(guard)
+        stmt = stmt.values({name: bindparam(f"b_{name}") for name in names})
         db.session.connection().execute(stmt, params)
 
 
@@ -643,7 +643,30 @@ def _record(
             _apply_permanent(result, claimed, audience)
         changes.append(row)
     if changes:
-        _write(changes)
+        # A status callback or event may have moved a row on while the batch was in flight
+        # (PostgreSQL lets webhooks write during a send): never move it back.
+        _write(changes, only_states=("sending", "unknown"))
+        _backfill_provider_ids(changes, at)
+
+
+def _backfill_provider_ids(changes: list[dict], at: datetime) -> None:
+    """Keep the provider id and send time on rows a callback already moved forward."""
+    table = Message.__table__
+    params = [
+        {"b_id": row["id"], "b_pid": row["provider_id"], "b_at": at}
+        for row in changes
+        if row.get("provider_id")
+    ]
+    if params:
+        db.session.connection().execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.provider_id.is_(None))
+            .values(
+                provider_id=bindparam("b_pid"),
+                sent_at=func.coalesce(table.c.sent_at, bindparam("b_at")),
+            ),
+            params,
+        )
 
 
 def _apply_permanent(result: SendResult, claimed: Claimed, audience: Audience) -> None:
@@ -946,17 +969,31 @@ def _health_due(step_ids: set[int], had_failures: bool) -> set[int]:
     return {step_id for step_id in step_ids if checked.get(step_id, float("-inf")) < horizon}
 
 
+def sms_batch_limit(settings: Any) -> int:
+    """SMS rows per claim: with pacing on, no more than half a lease's worth of sends."""
+    mps = float(settings.get("OUTREACH_SMS_MPS") or 0)
+    workers = max(1, int(settings.get("OUTREACH_SMS_WORKERS") or 1))
+    if mps <= 0:
+        return SMS_BATCH
+    per_worker = mps / workers
+    return max(1, min(SMS_BATCH, int(per_worker * settings["OUTREACH_LEASE_SECONDS"] / 2)))
+
+
 def dispatch_channel(
     channel: str,
-    at: datetime,
+    at: datetime | None,
     report: Report,
     progress: Callable[[int], None] | None = None,
     max_batches: int | None = None,
 ) -> None:
-    """Claim and send batches of one channel until nothing is due (or max_batches)."""
+    """Claim and send batches of one channel until nothing is due (or max_batches).
+
+    ``at`` None (production) reads the clock for every batch, so each lease starts when
+    its batch is claimed, however long the whole run takes.
+    """
     limit = current_app.config["OUTREACH_BATCH_SIZE"]
     if channel == "sms":
-        limit = min(limit, SMS_BATCH)
+        limit = min(limit, sms_batch_limit(current_app.config))
     batches = 0
     while max_batches is None or batches < max_batches:
         try:
@@ -989,13 +1026,13 @@ def dispatch_once(
     at: datetime | None = None, progress: Callable[[int], None] | None = None
 ) -> Report:
     """Materialise everything due, recover stale leases, and send everything due now."""
-    at = at or clock_now()
+    start = at or clock_now()
     report = Report()
-    report.materialised = outbox.materialise_due(at)
-    report.recovered = recover_expired_leases(at)
+    report.materialised = outbox.materialise_due(start)
+    report.recovered = recover_expired_leases(start)
     for channel in ("email", "sms"):
         dispatch_channel(channel, at, report, progress)
-    campaigns.finish_done(at)
+    campaigns.finish_done(at or clock_now())
     db.session.commit()
     return report
 

@@ -263,3 +263,51 @@ def test_expired_lease_becomes_unknown_never_queued(audience, channels, clock):
     assert report.recovered == 1 and report.sent == 0
     assert db.session.scalar(select(Message)).state == "unknown"
     assert channels.emails == []
+
+
+def test_a_callback_during_the_send_is_not_undone_by_recording(audience, clock, app, is_postgres):
+    if not is_postgres:
+        pytest.skip("on SQLite the single writer lock keeps webhooks out during a send")
+    import sqlalchemy as sa
+
+    other = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+
+    class FastCallbacks(RecordingChannels):
+        def send_many(self, messages):  # noqa: ANN001, ANN202
+            results = super().send_many(messages)
+            with other.begin() as conn:  # Twilio says "delivered" before we record "sent"
+                conn.execute(
+                    sa.text("UPDATE outbox_messages SET state = 'delivered' WHERE id = :id"),
+                    {"id": messages[0].message_id},
+                )
+            return results
+
+    FastCallbacks().install(app)
+    make_subscriber(audience, phone="+16462014455")
+    make_campaign(audience, [{"channel": "sms", "send_time": "10:00", "body": "June"}])
+    clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
+    dispatch.dispatch_once()
+    other.dispose()
+    db.session.expire_all()
+    row = db.session.scalar(select(Message))
+    assert row.state == "delivered"
+    assert row.provider_id and row.provider_id.startswith("SM")
+
+
+@pytest.mark.parametrize(
+    ("mps", "workers", "lease", "expected"),
+    [
+        (0, 1, 300, dispatch.SMS_BATCH),
+        (1, 1, 300, 150),
+        (10, 2, 300, 500),
+        (1, 4, 300, 37),
+        (0.01, 1, 60, 1),
+    ],
+)
+def test_paced_sms_claims_fit_inside_half_a_lease(mps, workers, lease, expected):
+    settings = {
+        "OUTREACH_SMS_MPS": mps,
+        "OUTREACH_SMS_WORKERS": workers,
+        "OUTREACH_LEASE_SECONDS": lease,
+    }
+    assert dispatch.sms_batch_limit(settings) == min(expected, dispatch.SMS_BATCH)
