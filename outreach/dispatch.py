@@ -650,14 +650,18 @@ def _record(
 
 
 def _backfill_provider_ids(changes: list[dict], at: datetime) -> None:
-    """Keep the provider id and send time on rows a callback already moved forward."""
+    """Keep the provider id and send time on rows a callback already moved forward.
+
+    One cheap look-up finds them (usually none); only those get an UPDATE.
+    """
     table = Message.__table__
-    params = [
-        {"b_id": row["id"], "b_pid": row["provider_id"], "b_at": at}
-        for row in changes
-        if row.get("provider_id")
-    ]
-    if params:
+    wanted = {row["id"]: row["provider_id"] for row in changes if row.get("provider_id")}
+    if not wanted:
+        return
+    missing = db.session.scalars(
+        select(table.c.id).where(_id_in(table.c.id, wanted), table.c.provider_id.is_(None))
+    ).all()
+    if missing:
         db.session.connection().execute(
             update(table)
             .where(table.c.id == bindparam("b_id"), table.c.provider_id.is_(None))
@@ -665,7 +669,7 @@ def _backfill_provider_ids(changes: list[dict], at: datetime) -> None:
                 provider_id=bindparam("b_pid"),
                 sent_at=func.coalesce(table.c.sent_at, bindparam("b_at")),
             ),
-            params,
+            [{"b_id": mid, "b_pid": wanted[mid], "b_at": at} for mid in missing],
         )
 
 
