@@ -64,24 +64,47 @@ class Evidence:
     note: str | None = None
 
 
+def ledger_row(
+    subscriber_id: int,
+    audience_id: int | None,
+    channel: str,
+    action: str,
+    resulting_state: str,
+    evidence: Evidence,
+    at: datetime,
+) -> dict:
+    """The column values of one ledger row (for the ORM and for bulk inserts alike)."""
+    return {
+        "subscriber_id": subscriber_id,
+        "audience_id": audience_id,
+        "channel": channel,
+        "action": action,
+        "source": evidence.source,
+        "resulting_state": resulting_state,
+        "wording": evidence.wording,
+        "form_url": (evidence.form_url or None) and evidence.form_url[:500],
+        "ip_address": evidence.ip_address,
+        "user_agent": (evidence.user_agent or None) and evidence.user_agent[:500],
+        "provider_ref": evidence.provider_ref,
+        "actor_id": evidence.actor_id,
+        "note": evidence.note,
+        "created_at": at,
+    }
+
+
 def _record(
     sub: Subscription, action: str, evidence: Evidence, at: datetime | None = None
 ) -> ConsentEvent:
     row = ConsentEvent(
-        subscriber_id=sub.subscriber_id,
-        audience_id=sub.audience_id,
-        channel=sub.channel,
-        action=action,
-        source=evidence.source,
-        resulting_state=sub.state,
-        wording=evidence.wording,
-        form_url=(evidence.form_url or None) and evidence.form_url[:500],
-        ip_address=evidence.ip_address,
-        user_agent=(evidence.user_agent or None) and evidence.user_agent[:500],
-        provider_ref=evidence.provider_ref,
-        actor_id=evidence.actor_id,
-        note=evidence.note,
-        created_at=at or clock_now(),
+        **ledger_row(
+            sub.subscriber_id,
+            sub.audience_id,
+            sub.channel,
+            action,
+            sub.state,
+            evidence,
+            at or clock_now(),
+        )
     )
     db.session.add(row)
     return row
@@ -278,24 +301,16 @@ def opt_out_many(channel: str, requests: Iterable[OptOut]) -> int:
                 continue
             sub[2] = new_state[sub_id] = target
             cancel_list.add((request.subscriber_id, audience_id))
-            proof = request.evidence
             ledger.append(
-                {
-                    "subscriber_id": request.subscriber_id,
-                    "audience_id": audience_id,
-                    "channel": channel,
-                    "action": "revoked",
-                    "source": proof.source,
-                    "resulting_state": target,
-                    "wording": proof.wording,
-                    "form_url": (proof.form_url or None) and proof.form_url[:500],
-                    "ip_address": proof.ip_address,
-                    "user_agent": (proof.user_agent or None) and proof.user_agent[:500],
-                    "provider_ref": proof.provider_ref,
-                    "actor_id": proof.actor_id,
-                    "note": proof.note,
-                    "created_at": at,
-                }
+                ledger_row(
+                    request.subscriber_id,
+                    audience_id,
+                    channel,
+                    "revoked",
+                    target,
+                    request.evidence,
+                    at,
+                )
             )
     if ledger:
         db.session.execute(insert(ConsentEvent.__table__), ledger)
@@ -684,22 +699,7 @@ def sign_up_new(
             )
             for action in ("requested", "confirmed") if confirmed else ("requested",):
                 events.append(
-                    {
-                        "subscriber_id": subscriber_id,
-                        "audience_id": signup.audience.id,
-                        "channel": channel,
-                        "action": action,
-                        "source": proof.source,
-                        "resulting_state": state,
-                        "wording": proof.wording,
-                        "form_url": (proof.form_url or None) and proof.form_url[:500],
-                        "ip_address": proof.ip_address,
-                        "user_agent": (proof.user_agent or None) and proof.user_agent[:500],
-                        "provider_ref": proof.provider_ref,
-                        "actor_id": proof.actor_id,
-                        "note": proof.note,
-                        "created_at": at,
-                    }
+                    ledger_row(subscriber_id, signup.audience.id, channel, action, state, proof, at)
                 )
     if subscriptions:
         db.session.execute(insert(Subscription.__table__), subscriptions)

@@ -7,37 +7,23 @@ step-editor.png, preview.png, subscriber-timeline.png).
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from outreach import consent, rendering, staff, wording
 from outreach.extensions import db
 from outreach.models import Campaign
 from tests.admin.support import PASSWORD
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, serve, shoot
 from tests.conftest import make_app
 from tests.factories import make_audience
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 LAPTOP = {"viewport": {"width": 1366, "height": 900}, "locale": "en-US"}
 SEGMENT_SAMPLES = [
     "",
@@ -62,15 +48,8 @@ SEGMENT_SAMPLES = [
 @pytest.fixture
 def live_server(database_template: str, tmp_path: Path) -> Iterator[tuple[Flask, str]]:
     """The app served over real HTTP on 127.0.0.1 (a free port) in a thread."""
-    if not CHROMIUM.exists():
-        pytest.skip(
-            "Chromium not installed (/usr/bin/chromium); install it with: "
-            "apt-get install -y chromium"
-        )
+    require_chromium()
     app = make_app(database_template, tmp_path)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    base_url = f"http://127.0.0.1:{server.port}"
-    app.config["OUTREACH_BASE_URL"] = base_url
     with app.app_context():
         staff.create_staff("editor@clinic.example", PASSWORD, "editor")
         audience = make_audience()
@@ -99,22 +78,8 @@ def live_server(database_template: str, tmp_path: Path) -> Iterator[tuple[Flask,
                 ),
             )
         db.session.commit()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve(app) as base_url:
         yield app, base_url
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-
-
-def _shoot(page, name: str) -> None:  # noqa: ANN001
-    if os.environ.get("OUTREACH_SCREENSHOTS") == "1":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
 
 
 def test_build_preview_check_and_schedule_a_campaign(live_server):
@@ -191,11 +156,11 @@ def test_build_preview_check_and_schedule_a_campaign(live_server):
                     expected.characters,
                     expected.segments,
                 ), sample
-            _shoot(page, "step-editor.png")
+            shoot(page, "step-editor.png")
             page.click("button:has-text('Add step')")
             expect(page.locator("#sequence > li")).to_have_count(2)
             expect(page.locator("#sequence")).to_contain_text("Thu 03 Jun 2027, 12:30 local time")
-            _shoot(page, "campaign-editor.png")
+            shoot(page, "campaign-editor.png")
 
             # preview the email as Ann
             page.locator("#sequence > li").first.locator("a:has-text('Preview')").click()
@@ -208,7 +173,7 @@ def test_build_preview_check_and_schedule_a_campaign(live_server):
             expect(frame.locator("h1")).to_have_text("Hello Ann")
             expect(frame.locator("body")).to_contain_text("100 Example Avenue")
             assert page.locator("#email-frame").get_attribute("sandbox") == ""
-            _shoot(page, "preview.png")
+            shoot(page, "preview.png")
             page.click("a[aria-current=false]:has-text('2')")
             expect(page.locator("#sms-bubble")).to_have_text(
                 "NeuroMedici Migraine Awareness: June is Migraine & Headache Awareness Month. "
@@ -241,7 +206,7 @@ def test_build_preview_check_and_schedule_a_campaign(live_server):
             expect(page.locator("#ledger > li").first).to_contain_text("Revoked")
             expect(page.locator("#ledger > li").first).to_contain_text("by editor@clinic.example")
             expect(page.locator("#ledger")).to_contain_text("IP 203.0.113.7")
-            _shoot(page, "subscriber-timeline.png")
+            shoot(page, "subscriber-timeline.png")
         finally:
             browser.close()
 

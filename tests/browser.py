@@ -1,0 +1,65 @@
+"""Shared pieces of the real-browser tests: Debian's Chromium, a live server, screenshots."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from outreach.extensions import db
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+
+
+def require_chromium() -> None:
+    """Skip (saying how to fix it) when Debian's Chromium is not installed."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "browser test skipped: Chromium is absent (/usr/bin/chromium); "
+            "install it with: apt-get install -y chromium"
+        )
+
+
+@contextmanager
+def serve(app: Flask) -> Iterator[str]:
+    """Serve the app over real HTTP on 127.0.0.1 (a free port) in a thread; yields its URL.
+
+    Sets OUTREACH_BASE_URL to that URL, so links in messages point at the live server.
+    """
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    base_url = f"http://127.0.0.1:{server.port}"
+    app.config["OUTREACH_BASE_URL"] = base_url
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield base_url
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def shoot(page, name: str) -> None:  # noqa: ANN001
+    """Save a full-page screenshot to docs/screenshots/ when OUTREACH_SCREENSHOTS=1."""
+    if os.environ.get("OUTREACH_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
