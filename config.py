@@ -80,7 +80,12 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             )
 
     # hide_parameters: a logged SQL error never carries an email or phone number.
-    engine_options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
+    # Sessions run in UTC: naive UTC columns never meet a server's local time zone.
+    engine_options: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "hide_parameters": True,
+        "connect_args": {"options": "-c timezone=UTC"},
+    }
     if database_url.startswith("sqlite"):
         engine_options = {"connect_args": {"timeout": 30}, "hide_parameters": True}
 

@@ -295,6 +295,36 @@ def _window(channel: str, audience: Audience, recipient: Recipient) -> windows.W
     )
 
 
+def _sms_open_at(
+    start: datetime,
+    tz: str,
+    phone: str | None,
+    window: windows.Window,
+    next_open: Callable[[datetime, str, windows.Window], datetime],
+) -> datetime:
+    """The first instant from ``start`` when a text may go out and its batch finish inside
+    the window, in the subscriber's zone and, where a state's stricter hours apply to the
+    number, in the zone of its area code too (a Miami number stays inside Florida's hours
+    even if its owner picked another zone)."""
+    zones = [tz]
+    if phone and window != windows.SMS_DEFAULT:  # a state rule is tied to the number
+        phone_zone = windows.timezone_for_phone(phone)
+        if phone_zone and phone_zone != tz:
+            zones.append(phone_zone)
+    span = timedelta(seconds=PACED_BATCH_SECONDS)
+    when = start
+    for _ in range(6):  # converges in one or two rounds; bounded all the same
+        moved = when
+        for zone in zones:
+            moved = max(moved, next_open(moved, zone, window))
+            if not windows.is_open(moved + span, zone, window):
+                moved = max(moved, windows.next_open(moved + span, zone, window))
+        if moved == when:
+            break
+        when = moved
+    return when
+
+
 def _recent_sends(channel: str, subscriber_ids: list[int], since: datetime) -> dict[int, list]:
     rows = db.session.execute(
         select(Message.subscriber_id, Message.sent_at).where(
@@ -415,6 +445,8 @@ def claim(channel: str, limit: int, at: datetime | None = None) -> tuple[list[Cl
         else:
             window = _window(channel, audience, recipient)
         later = next_open(at, tz, window)
+        if channel == "sms":
+            later = _sms_open_at(later, tz, recipient.phone, window, next_open)
         if cap:
             sent_times = sorted(recent.get(subscriber_id, []))
             if len(sent_times) + taken[subscriber_id] >= cap:
@@ -667,7 +699,9 @@ def _backfill_provider_ids(changes: list[dict], at: datetime) -> None:
             .where(table.c.id == bindparam("b_id"), table.c.provider_id.is_(None))
             .values(
                 provider_id=bindparam("b_pid"),
-                sent_at=func.coalesce(table.c.sent_at, bindparam("b_at")),
+                sent_at=func.coalesce(
+                    table.c.sent_at, bindparam("b_at", type_=table.c.sent_at.type)
+                ),
             ),
             [{"b_id": mid, "b_pid": wanted[mid], "b_at": at} for mid in missing],
         )
@@ -757,8 +791,14 @@ def _record_durably(
     report: Report,
     audience: Audience,
 ) -> None:
-    """Write a batch's results and commit; across a database outage, write them again."""
+    """Write a batch's results and commit; across a database outage, write them again.
+
+    Until they are written, the batch's ids are remembered as handed to the provider, so
+    no later clean-up in this process can put them back in the queue (maybe sent: they
+    become ``unknown`` after their lease instead).
+    """
     by_id = {c.message_id: c for c in allowed}
+    _HANDED_OFF.update(by_id)
     deadline = time.monotonic() + DATABASE_OUTAGE_SECONDS
     while True:
         partial = Report()
@@ -772,6 +812,7 @@ def _record_durably(
             _wait_for_database(deadline)
             continue
         report.add(partial)
+        _HANDED_OFF.difference_update(by_id)
         return
 
 
@@ -857,6 +898,10 @@ def _wait_for_database(deadline: float | None = None) -> None:
         delay = min(delay * 2, 2.0)
 
 
+#: Ids of rows this process handed to a provider whose results are not recorded yet.
+_HANDED_OFF: set[int] = set()
+
+
 def _release(message_ids: list[int] | None = None) -> int:
     """Put rows this process claimed but did not send back to ``queued``; commits.
 
@@ -867,6 +912,8 @@ def _release(message_ids: list[int] | None = None) -> int:
     conditions = [Message.state == "sending", Message.claimed_by == WORKER_ID]
     if message_ids is not None:
         conditions.append(_id_in(Message.id, message_ids))
+    if _HANDED_OFF:  # sent (or maybe sent) but not yet recorded: never re-queue
+        conditions.append(Message.id.not_in(sorted(_HANDED_OFF)))
     result = db.session.execute(
         update(Message)
         .where(*conditions)
@@ -973,14 +1020,20 @@ def _health_due(step_ids: set[int], had_failures: bool) -> set[int]:
     return {step_id for step_id in step_ids if checked.get(step_id, float("-inf")) < horizon}
 
 
+#: Longest a paced SMS batch may take: its consent lock is held while it sends, and an
+#: opt-out (STOP webhook, unsubscribe page) waits for it; Twilio gives a webhook 15 s.
+PACED_BATCH_SECONDS = 5.0
+
+
 def sms_batch_limit(settings: Any) -> int:
-    """SMS rows per claim: with pacing on, no more than half a lease's worth of sends."""
+    """SMS rows per claim: with pacing on, a few seconds' worth of sends (and never more
+    than half a lease), so opt-outs never wait long and texts never overrun the window."""
     mps = float(settings.get("OUTREACH_SMS_MPS") or 0)
     workers = max(1, int(settings.get("OUTREACH_SMS_WORKERS") or 1))
     if mps <= 0:
         return SMS_BATCH
-    per_worker = mps / workers
-    return max(1, min(SMS_BATCH, int(per_worker * settings["OUTREACH_LEASE_SECONDS"] / 2)))
+    seconds = min(settings["OUTREACH_LEASE_SECONDS"] / 2, PACED_BATCH_SECONDS)
+    return max(1, min(SMS_BATCH, int(mps / workers * seconds)))
 
 
 def dispatch_channel(

@@ -397,7 +397,9 @@ def handle_twilio_status(
         values: dict[str, Any] = {}
         row: dict[str, Any] = {"b_id": message_pk}
         if state == "sent":
-            values["sent_at"] = func.coalesce(table.c.sent_at, bindparam("b_at"))
+            values["sent_at"] = func.coalesce(
+                table.c.sent_at, bindparam("b_at", type_=table.c.sent_at.type)
+            )
             row["b_at"] = at
         elif state == "delivered":
             values["delivered_at"] = bindparam("b_at")
@@ -645,7 +647,13 @@ def _apply_email_moves(moves: dict[str, dict[int, dict[str, Any]]]) -> None:
         if state == "sent":
             for row in rows:
                 row.pop("b_detail", None)
-            _advance_many(state, rows, sent_at=func.coalesce(table.c.sent_at, bindparam("b_at")))
+            _advance_many(
+                state,
+                rows,
+                sent_at=func.coalesce(
+                    table.c.sent_at, bindparam("b_at", type_=table.c.sent_at.type)
+                ),
+            )
         elif state == "delivered":
             for row in rows:
                 row.pop("b_detail", None)

@@ -298,16 +298,35 @@ def test_a_callback_during_the_send_is_not_undone_by_recording(audience, clock, 
     ("mps", "workers", "lease", "expected"),
     [
         (0, 1, 300, dispatch.SMS_BATCH),
-        (1, 1, 300, 150),
-        (10, 2, 300, 500),
-        (1, 4, 300, 37),
+        (1, 1, 300, 5),
+        (10, 2, 300, 25),
+        (1, 4, 300, 1),
         (0.01, 1, 60, 1),
+        (100, 1, 4, 200),
+        (1000, 1, 300, dispatch.SMS_BATCH),
     ],
 )
-def test_paced_sms_claims_fit_inside_half_a_lease(mps, workers, lease, expected):
+def test_paced_sms_claims_take_a_few_seconds_at_most(mps, workers, lease, expected):
     settings = {
         "OUTREACH_SMS_MPS": mps,
         "OUTREACH_SMS_WORKERS": workers,
         "OUTREACH_LEASE_SECONDS": lease,
     }
     assert dispatch.sms_batch_limit(settings) == min(expected, dispatch.SMS_BATCH)
+
+
+def test_florida_hours_hold_in_florida_even_for_a_declared_central_zone(audience, channels, clock):
+    make_subscriber(audience, phone="+13052014455", timezone="America/Chicago")
+    make_campaign(audience, [{"channel": "sms", "send_time": "19:30", "body": "Hello"}])
+    clock.set(datetime(2027, 6, 2, 0, 30, tzinfo=UTC))  # 19:30 Chicago, 20:30 Miami
+    report = dispatch.dispatch_once()
+    assert report.deferred == 1 and channels.texts == []
+
+
+def test_a_text_is_not_started_seconds_before_the_window_closes(audience, channels, clock):
+    make_subscriber(audience, phone="+16462014455", timezone="America/New_York")
+    make_campaign(audience, [{"channel": "sms", "send_time": "20:59", "body": "Hello"}])
+    clock.set(datetime(2027, 6, 2, 0, 59, 58, tzinfo=UTC))  # 20:59:58 in New York
+    report = dispatch.dispatch_once()
+    assert report.deferred == 1 and channels.texts == []
+    assert db.session.scalar(select(Message)).due_at == datetime(2027, 6, 2, 12, 0, tzinfo=UTC)
