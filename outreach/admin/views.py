@@ -1,32 +1,24 @@
-"""Staff pages: dashboard, dev mailbox, inbound texts."""
+"""Staff pages: the start page, dev mailbox, inbound texts."""
 
 from __future__ import annotations
 
 from flask import current_app, render_template
 from flask_login import login_required
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from outreach import dispatch
 from outreach.admin import bp
+from outreach.admin.campaigns import campaigns as campaign_list
 from outreach.extensions import db
-from outreach.models import Audience, Campaign, InboundSms, Message
+from outreach.models import InboundSms
 from outreach.rendering import sms_segments
 
 
 @bp.get("/")
 @login_required
 def dashboard():  # noqa: ANN201
-    """Campaigns and audiences at a glance."""
-    campaigns = db.session.scalars(select(Campaign).order_by(Campaign.created_at.desc())).all()
-    counts = dict(
-        db.session.execute(
-            select(Message.campaign_id, func.count(Message.id)).group_by(Message.campaign_id)
-        ).all()
-    )
-    audiences = db.session.scalars(select(Audience).order_by(Audience.name)).all()
-    return render_template(
-        "admin/dashboard.html", campaigns=campaigns, counts=counts, audiences=audiences
-    )
+    """The workspace starts at the campaign list."""
+    return campaign_list()
 
 
 @bp.get("/dev/mailbox")
