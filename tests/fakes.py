@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -35,16 +36,7 @@ class RecordingChannels:
         for r in batch.recipients:
             scripted = self.outcome_for(r.to)
             if scripted is not None:
-                results.append(
-                    SendResult(
-                        r.message_id,
-                        scripted.outcome,
-                        scripted.provider_id,
-                        scripted.error_code,
-                        scripted.error_detail,
-                        scripted.retry_after,
-                    )
-                )
+                results.append(dataclasses.replace(scripted, message_id=r.message_id))
                 continue
             with self.lock:
                 self.emails.append(
@@ -70,16 +62,7 @@ class RecordingChannels:
                 time.sleep(self.delay)
             scripted = self.outcome_for(m.to)
             if scripted is not None:
-                results.append(
-                    SendResult(
-                        m.message_id,
-                        scripted.outcome,
-                        scripted.provider_id,
-                        scripted.error_code,
-                        scripted.error_detail,
-                        scripted.retry_after,
-                    )
-                )
+                results.append(dataclasses.replace(scripted, message_id=m.message_id))
                 continue
             with self.lock:
                 self.texts.append(

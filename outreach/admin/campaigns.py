@@ -35,6 +35,18 @@ def _audiences() -> list[Audience]:
     return list(db.session.scalars(select(Audience).order_by(Audience.name)))
 
 
+def _campaign_form(data: CampaignInput, campaign: Campaign | None, errors: dict | None = None):  # noqa: ANN202
+    """The campaign details form; 400 when it comes back with errors."""
+    page = render_template(
+        "admin/campaign_form.html",
+        data=data,
+        campaign=campaign,
+        audiences=_audiences(),
+        errors=errors or {},
+    )
+    return (page, 400) if errors else page
+
+
 def _campaign_input() -> CampaignInput:
     return CampaignInput(
         name=form_str("name"),
@@ -62,22 +74,15 @@ def campaigns():  # noqa: ANN201
 def campaign_new():  # noqa: ANN201
     """Create a draft campaign: name, audience, anchor."""
     if request.method == "GET":
-        data = CampaignInput(audience_id=request.args.get("audience_id", type=int))
-        return render_template(
-            "admin/campaign_form.html", data=data, campaign=None, audiences=_audiences(), errors={}
+        return _campaign_form(
+            CampaignInput(audience_id=request.args.get("audience_id", type=int)), None
         )
     data = _campaign_input()
     try:
         campaign = campaign_editing.create_campaign(data, current_user.id)
     except EditError as exc:
         db.session.rollback()
-        return render_template(
-            "admin/campaign_form.html",
-            data=data,
-            campaign=None,
-            audiences=_audiences(),
-            errors=exc.errors,
-        ), 400
+        return _campaign_form(data, None, exc.errors)
     db.session.commit()
     flash("Campaign created. Now add its steps.")
     return redirect(url_for("admin.campaign", campaign_id=campaign.id), 303)
@@ -95,25 +100,13 @@ def campaign_edit(campaign_id: int):  # noqa: ANN201
             anchor_kind=campaign.anchor_kind,
             anchor_date=campaign.anchor_date.isoformat() if campaign.anchor_date else "",
         )
-        return render_template(
-            "admin/campaign_form.html",
-            data=data,
-            campaign=campaign,
-            audiences=_audiences(),
-            errors={},
-        )
+        return _campaign_form(data, campaign)
     data = _campaign_input()
     try:
         campaign_editing.update_campaign(campaign, data, current_user.id)
     except EditError as exc:
         db.session.rollback()
-        return render_template(
-            "admin/campaign_form.html",
-            data=data,
-            campaign=campaign,
-            audiences=_audiences(),
-            errors=exc.errors,
-        ), 400
+        return _campaign_form(data, campaign, exc.errors)
     db.session.commit()
     flash("Saved.")
     return redirect(url_for("admin.campaign", campaign_id=campaign.id), 303)

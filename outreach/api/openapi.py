@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from outreach.evidence import LEDGER_FIELDS
 from outreach.models.campaigns import CAMPAIGN_STATES
 from outreach.models.consent import CONSENT_ACTIONS, CONSENT_SOURCES
 from outreach.models.contacts import CHANNELS, SUBSCRIPTION_STATES
@@ -206,22 +207,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "LedgerRow": {
         "type": "object",
-        "required": [
-            "id",
-            "time",
-            "audience",
-            "channel",
-            "action",
-            "source",
-            "resulting_state",
-            "wording",
-            "form_url",
-            "ip_address",
-            "user_agent",
-            "provider_ref",
-            "actor",
-            "note",
-        ],
+        "required": list(LEDGER_FIELDS),
         "properties": {
             "id": {"type": "integer"},
             "time": DATE_TIME,

@@ -49,28 +49,27 @@ def staff_users(app: Flask, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     return ids
 
 
+def logged_in(app: Flask, role: str) -> FlaskClient:
+    """A new client (its own cookie jar) logged in as the staff user of that role."""
+    app.test_client_class = IsolatedClient
+    client = app.test_client()
+    login(client, f"{role}@clinic.example")
+    return client
+
+
 @pytest.fixture
 def editor(app: Flask, staff_users: dict[str, int]) -> FlaskClient:
     """A client (its own cookie jar) logged in as the editor."""
-    app.test_client_class = IsolatedClient
-    client = app.test_client()
-    login(client, "editor@clinic.example")
-    return client
+    return logged_in(app, "editor")
 
 
 @pytest.fixture
 def admin(app: Flask, staff_users: dict[str, int]) -> FlaskClient:
     """A client (its own cookie jar) logged in as the admin."""
-    app.test_client_class = IsolatedClient
-    client = app.test_client()
-    login(client, "admin@clinic.example")
-    return client
+    return logged_in(app, "admin")
 
 
 @pytest.fixture
 def viewer(app: Flask, staff_users: dict[str, int]) -> FlaskClient:
     """A client (its own cookie jar) logged in as the viewer."""
-    app.test_client_class = IsolatedClient
-    client = app.test_client()
-    login(client, "viewer@clinic.example")
-    return client
+    return logged_in(app, "viewer")

@@ -3,11 +3,14 @@ negative data) against the real app and database finds no failures."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections import defaultdict
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import hypothesis
+import jsonschema
 import pytest
 import schemathesis
 from flask import Flask
@@ -127,6 +130,8 @@ def _run(wsgi: IsolatedWsgi, token: str, methods: list, override: CaseOverride |
             operations += 1
             for check in event.result.checks:
                 if check.value.name != "success":
+                    if _serialised_valid(check):
+                        continue
                     status = check.response.status_code if check.response else "-"
                     problems.append(
                         f"{event.verbose_name} [{check.name}] {check.message or ''} -> {status} "
@@ -138,6 +143,37 @@ def _run(wsgi: IsolatedWsgi, token: str, methods: list, override: CaseOverride |
             pytest.fail(f"schemathesis internal error: {event.exception_with_traceback}")
     assert operations == len(OPERATIONS), operations
     return problems
+
+
+def _serialised_valid(check: Any) -> bool:
+    """A "negative" GET whose mutation did not survive serialisation (e.g. cursor generated
+    as the integer 0 is sent as the string "0"): every query value as sent is valid, so
+    accepting it is right. Schemathesis reports these as negative_data_rejection."""
+    example = check.example
+    if check.name != "negative_data_rejection" or example.method != "GET" or example.body:
+        return False
+    path = "/" + example.url.split("/api/v1/", 1)[1].split("?", 1)[0]
+    params = {}
+    for template, ops in document()["paths"].items():
+        pattern = re.sub(r"\{[^}]+\}", "[^/]+", template)
+        if re.fullmatch(pattern, path) and "get" in ops:
+            params = {
+                p["name"]: p["schema"]
+                for p in ops["get"].get("parameters", [])
+                if p["in"] == "query"
+            }
+    sent = parse_qs(urlsplit(example.url).query, keep_blank_values=True)
+    for name, values in sent.items():
+        if name not in params or len(values) != 1:
+            return False
+        schema, value = params[name], values[0]
+        if schema.get("type") == "integer":
+            if not re.fullmatch(r"-?[0-9]+", value):
+                return False
+            value = int(value)
+        if not jsonschema.Draft202012Validator(schema).is_valid(value):
+            return False
+    return True
 
 
 OPERATIONS = [(path, method) for path, ops in document()["paths"].items() for method in ops]
