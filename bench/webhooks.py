@@ -56,11 +56,21 @@ SMS_PATH = "/webhooks/twilio/sms"
 EVENTS_PATH = "/webhooks/sendgrid/events"
 
 
-def start_gunicorn(env: dict[str, str], port: int) -> subprocess.Popen:
-    """``gunicorn -w 2 wsgi:app`` on 127.0.0.1:port; returns once /healthz answers."""
+#: gunicorn sync workers (``--workers``); see bench/README.md for why more than the cores.
+WORKERS = 4
+#: Unmeasured STOPs per worker before the measured ones (first-request start-up).
+WARM_UP_PER_WORKER = 10
+
+
+def start_gunicorn(env: dict[str, str], port: int, workers: int = WORKERS) -> subprocess.Popen:
+    """``gunicorn -w workers wsgi:app`` on 127.0.0.1:port; returns once /healthz answers."""
     gunicorn = Path(sys.executable).with_name("gunicorn")
     process = subprocess.Popen(
-        [str(gunicorn), "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
+        [
+            str(gunicorn),
+            *("-w", str(workers), "-b", f"127.0.0.1:{port}"),
+            *("--log-level", "warning", "wsgi:app"),
+        ],
         cwd=Path(__file__).resolve().parents[1],
         env={**{k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}, **env},
         stdout=subprocess.DEVNULL,
@@ -180,25 +190,29 @@ def stop_requests(
     return made
 
 
-def inbound_stop(url: str, rate: float, seconds: float) -> list[Figure]:
+def inbound_stop(url: str, rate: float, seconds: float, workers: int = WORKERS) -> list[Figure]:
     """The STOP load test; returns its figures."""
     count = int(rate * seconds)
     base_rate, base_seconds = 20.0, min(5.0, seconds)
     base_count = int(base_rate * base_seconds)
+    warm_count = WARM_UP_PER_WORKER * workers
     rng = random.Random(5)
     app = make_app(url)
     with app.app_context():
         from outreach.extensions import db
 
         audiences = [make_audience("stop-a"), make_audience("stop-b")]
-        seed(count + base_count, audiences, channels=("sms",))
+        seed(warm_count + count + base_count, audiences, channels=("sms",))
         db.session.remove()
-    numbers = [phone(i + 1) for i in range(count + base_count)]
-    baseline_requests = stop_requests(numbers[:base_count], rng)
-    load_requests = stop_requests(numbers[base_count:], rng)
+    numbers = [phone(i + 1) for i in range(warm_count + count + base_count)]
+    warm_requests = stop_requests(numbers[:warm_count], rng, repeats=0)
+    baseline_requests = stop_requests(numbers[warm_count : warm_count + base_count], rng)
+    load_requests = stop_requests(numbers[warm_count + base_count :], rng)
     port = free_port()
-    server = start_gunicorn(app_env(url), port)
+    server = start_gunicorn(app_env(url), port, workers)
     try:
+        # Not measured: each worker's first requests import and compile what it needs.
+        open_loop(port, warm_requests, base_rate)
         base_lat, _, base_errors, _ = open_loop(port, baseline_requests, base_rate)
         lat, late, errors, took = open_loop(port, load_requests, rate)
     finally:
@@ -326,7 +340,7 @@ def closed_loop(port: int, bodies: list[tuple[bytes, dict]], threads: int) -> tu
     return time.perf_counter() - started, errors
 
 
-def sendgrid_events(url: str, messages: int) -> list[Figure]:
+def sendgrid_events(url: str, messages: int, workers: int = WORKERS) -> list[Figure]:
     """Batches of 1,000 signed events; events per second, and one event per request."""
     app = make_app(url)
     with app.app_context():
@@ -362,7 +376,7 @@ def sendgrid_events(url: str, messages: int) -> list[Figure]:
         body = json.dumps(one).encode()
         single_bodies.append((body, sign(body)))
     port = free_port()
-    server = start_gunicorn(app_env(url, SENDGRID_WEBHOOK_PUBLIC_KEY=public), port)
+    server = start_gunicorn(app_env(url, SENDGRID_WEBHOOK_PUBLIC_KEY=public), port, workers)
     try:
         seconds, errors = closed_loop(port, bodies, threads=4)
         single_seconds, single_errors = closed_loop(port, single_bodies, threads=4)
@@ -387,13 +401,22 @@ def sendgrid_events(url: str, messages: int) -> list[Figure]:
     ]
 
 
-def run(quick: bool = False, rate: float = 300.0, seconds: float = 60.0) -> list[Figure]:
-    """Both webhook benchmarks on a fresh PostgreSQL database."""
+def run(
+    quick: bool = False,
+    rate: float = 300.0,
+    seconds: float = 60.0,
+    only: str | None = None,
+    workers: int = WORKERS,
+) -> list[Figure]:
+    """Both webhook benchmarks (or ``only`` one: "stop" / "events") on a fresh database."""
     if quick:
         rate, seconds = 20.0, 1.0
+    figures: list[Figure] = []
     with database("postgresql", "outreach_bench_hooks") as url:
-        figures = inbound_stop(url, rate, seconds)
-        figures += sendgrid_events(url, 2_000 if quick else 40_000)
+        if only in (None, "stop"):
+            figures += inbound_stop(url, rate, seconds, workers)
+        if only in (None, "events"):
+            figures += sendgrid_events(url, 2_000 if quick else 40_000, workers)
     return figures
 
 
@@ -402,8 +425,11 @@ def main() -> None:
     parser = cli(__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=300.0)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--workers", type=int, default=WORKERS, help="gunicorn workers")
+    parser.add_argument("--only", choices=("stop", "events"))
     args = parser.parse_args()
-    report("Webhooks", run(args.quick, args.rate, args.seconds), args.json)
+    figures = run(args.quick, args.rate, args.seconds, args.only, args.workers)
+    report("Webhooks", figures, args.json)
 
 
 if __name__ == "__main__":

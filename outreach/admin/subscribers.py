@@ -133,7 +133,7 @@ def subscriber_opt_out(subscriber_id: int):  # noqa: ANN201
         note=note or None,
     )
     if scope == "everywhere":
-        changed = len(consent.opt_out_everywhere(person, channel, proof))
+        changed = consent.opt_out_everywhere(person, channel, proof)
     else:
         changed = int(consent.revoke(sub, proof))  # type: ignore[arg-type]
     staff.audit(
