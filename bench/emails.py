@@ -172,6 +172,17 @@ def run(quick: bool = False, rows: int = 100_000, profile_rows: int = 20_000) ->
             assert counted == {"sent": rows}, counted
             assert stats["emails"] == rows and stats["duplicate_emails"] == 0, stats
 
+            # The same send with one lane (OUTREACH_EMAIL_CONCURRENCY=1), for the analysis.
+            db.session.execute(sa.text("DELETE FROM outbox_messages"))
+            db.session.commit()
+            make_campaign(audience_id, "email", name="Email one lane")
+            materialise()
+            db.session.remove()
+            one_lane = bench_worker({**env, "OUTREACH_EMAIL_CONCURRENCY": "1"}, "email")
+            print(f"  email: one lane {json.dumps(one_lane)}")
+            db.session.execute(sa.text("DELETE FROM outbox_messages"))
+            db.session.commit()
+
             profile_note = ""
             if profile_rows:
                 make_campaign(audience_id, "email", name="Email profile")
@@ -186,7 +197,10 @@ def run(quick: bool = False, rows: int = 100_000, profile_rows: int = 20_000) ->
                 db.session.commit()
                 db.session.remove()
                 path = RESULTS / "email_profile.txt"
-                profiled = bench_worker(env, "email", profile=str(path))
+                # One lane: pyinstrument follows one thread, and one lane's profile reads
+                # as the path of a batch.
+                one = {**env, "OUTREACH_EMAIL_CONCURRENCY": "1"}
+                profiled = bench_worker(one, "email", profile=str(path))
                 profile_note = f"; profile of {profiled['sent']:,} sends: {path.name}"
                 db.session.execute(sa.text("DELETE FROM outbox_messages"))
                 db.session.commit()
@@ -208,8 +222,10 @@ def run(quick: bool = False, rows: int = 100_000, profile_rows: int = 20_000) ->
             baseline=naive,
             baseline_note="naive: 1 send per recipient",
             note=(
-                f"{rows:,} recipients in {ours['seconds']:.1f}s, "
-                f"peak RSS {ours['wait4_maxrss_mb']:.0f} MB{profile_note}"
+                f"{rows:,} recipients in {ours['seconds']:.1f}s with "
+                f"{env.get('OUTREACH_EMAIL_CONCURRENCY', '2')} lanes (one lane: "
+                f"{one_lane['rate']:,.0f}/s), peak RSS {ours['wait4_maxrss_mb']:.0f} MB"
+                f"{profile_note}"
             ),
         ),
         Figure(

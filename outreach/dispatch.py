@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import os
 import secrets
 import socket
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -67,6 +69,9 @@ log = logging.getLogger(__name__)
 #: Unique per process start (a restarted container may reuse the pid): rows claimed by an
 #: earlier process are never mistaken for ours.
 WORKER_ID = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+#: The sending lane of this thread (see ``dispatch_channel``): extra lanes claim as
+#: ``WORKER_ID/<lane>``, so each releases only rows it claimed itself.
+_lane = threading.local()
 MAX_ATTEMPTS = 5
 HEALTH_MIN_VOLUME = 50
 MAX_ERROR_RATE = 0.10
@@ -140,6 +145,11 @@ def channels() -> tuple[EmailChannel, SmsChannel]:
         cached = (build_email_channel(current_app.config), build_sms_channel(current_app.config))
         current_app.extensions["outreach.channels"] = cached
     return cached
+
+
+def _claimer() -> str:
+    """``claimed_by`` for rows this thread claims: the process, plus its lane if not the first."""
+    return getattr(_lane, "claimer", WORKER_ID)
 
 
 def _is_postgres() -> bool:
@@ -256,7 +266,7 @@ def _claim_rows(channel: str, limit: int, at: datetime) -> list[tuple[int, int, 
         .values(
             state="sending",
             lease_until=lease,
-            claimed_by=WORKER_ID,
+            claimed_by=_claimer(),
             attempts=Message.attempts + 1,
             updated_at=at,
         )
@@ -626,7 +636,7 @@ def _gate(batch: list[Claimed], channel: str, audience_id: int) -> dict[int, str
         db.session.execute(
             update(Message)
             .where(Message.id == batch[0].message_id)
-            .values(claimed_by=WORKER_ID)
+            .values(claimed_by=_claimer())
             .execution_options(synchronize_session=False)
         )
     return consent.check_batch([c.recipient.id for c in batch], channel, audience_id, lock=True)
@@ -906,10 +916,10 @@ def _release(message_ids: list[int] | None = None) -> int:
     """Put rows this process claimed but did not send back to ``queued``; commits.
 
     With no ids: every row this process holds in ``sending`` (used between batches, when
-    nothing is in flight). WORKER_ID is unique per process start, so a predecessor's rows
-    (maybe sent) are never touched.
+    nothing is in this lane's flight). WORKER_ID is unique per process start, so a
+    predecessor's rows (maybe sent) are never touched, nor another lane's.
     """
-    conditions = [Message.state == "sending", Message.claimed_by == WORKER_ID]
+    conditions = [Message.state == "sending", Message.claimed_by == _claimer()]
     if message_ids is not None:
         conditions.append(_id_in(Message.id, message_ids))
     if _HANDED_OFF:  # sent (or maybe sent) but not yet recorded: never re-queue
@@ -979,7 +989,8 @@ def check_step_health(step_ids: set[int]) -> list[str]:
             .join(Message, Message.id == DeliveryEvent.message_id)
             .where(Message.step_id == step_id, DeliveryEvent.event_type == "spamreport")
         )
-        step = db.session.get(Step, step_id)
+        # Locked and re-read: two lanes (or workers) that both see the rate pause it once.
+        step = db.session.get(Step, step_id, with_for_update=True, populate_existing=True)
         if step is None or step.paused_reason:
             continue
         reason = None
@@ -1036,6 +1047,11 @@ def sms_batch_limit(settings: Any) -> int:
     return max(1, min(SMS_BATCH, int(mps / workers * seconds)))
 
 
+def email_lanes(settings: Any) -> int:
+    """How many email batches one worker process has in flight at once (PostgreSQL only)."""
+    return max(1, int(settings.get("OUTREACH_EMAIL_CONCURRENCY") or 1))
+
+
 def dispatch_channel(
     channel: str,
     at: datetime | None,
@@ -1047,8 +1063,78 @@ def dispatch_channel(
 
     ``at`` None (production) reads the clock for every batch, so each lease starts when
     its batch is claimed, however long the whole run takes.
+
+    Email on PostgreSQL runs ``OUTREACH_EMAIL_CONCURRENCY`` lanes: threads with their own
+    session and connection, each claiming (SKIP LOCKED), gating, sending and recording its
+    own batches, so one lane's database work overlaps another's rendering and request. The
+    lanes split ``OUTREACH_BATCH_SIZE`` between them: a worker never holds more than one
+    batch in flight, so a crash leaves at most one batch ``unknown``, as with one lane.
     """
-    limit = current_app.config["OUTREACH_BATCH_SIZE"]
+    lanes = email_lanes(current_app.config) if channel == "email" else 1
+    if lanes > 1 and max_batches is None and _is_postgres():
+        _dispatch_lanes(channel, at, report, progress, lanes)
+    else:
+        _dispatch_lane(channel, at, report, progress, max_batches)
+
+
+def _dispatch_lanes(
+    channel: str,
+    at: datetime | None,
+    report: Report,
+    progress: Callable[[int], None] | None,
+    lanes: int,
+) -> None:
+    """Run ``lanes`` sending lanes: this thread and ``lanes - 1`` more; reports merged."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    limit = max(1, math.ceil(current_app.config["OUTREACH_BATCH_SIZE"] / lanes))
+    lock = threading.Lock()
+    reports = [Report() for _ in range(lanes)]
+    errors: list[BaseException] = []
+
+    def locked_progress(done: int) -> None:
+        with lock:
+            progress(done)  # type: ignore[misc]
+
+    tick = locked_progress if progress else None
+
+    def lane(index: int) -> None:
+        with app.app_context():
+            _lane.claimer = f"{WORKER_ID}/{index}"
+            try:
+                _dispatch_lane(channel, at, reports[index], tick, None, limit)
+            except BaseException as exc:  # re-raised by the calling thread
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [
+        threading.Thread(target=lane, args=(index,), name=f"outreach-{channel}-{index}")
+        for index in range(1, lanes)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        _dispatch_lane(channel, at, reports[0], tick, None, limit)
+    finally:
+        for thread in threads:
+            thread.join()
+        for part in reports:
+            report.add(part)
+    if errors:
+        raise errors[0]
+
+
+def _dispatch_lane(
+    channel: str,
+    at: datetime | None,
+    report: Report,
+    progress: Callable[[int], None] | None,
+    max_batches: int | None,
+    limit: int | None = None,
+) -> None:
+    """One lane: claim and send batches of ``limit`` rows until nothing is due (or
+    max_batches)."""
+    limit = limit or current_app.config["OUTREACH_BATCH_SIZE"]
     if channel == "sms":
         limit = min(limit, sms_batch_limit(current_app.config))
     batches = 0

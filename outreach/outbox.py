@@ -34,6 +34,8 @@ LOOKAHEAD = timedelta(minutes=2)
 PARALLEL_MIN_ROWS = 100_000
 #: Connections used for a parallel fan-out (PostgreSQL only; SQLite has one writer).
 PARALLEL_CONNECTIONS = 2
+#: A tick that adds at least this many rows refreshes the outbox's planner statistics.
+ANALYZE_MIN_ROWS = 10_000
 #: Rows per part when a big zone is split by subscriber id.
 PART_ROWS = 125_000
 
@@ -247,4 +249,15 @@ def materialise_due(at: datetime | None = None) -> int:
             else:
                 added += materialise_calendar_step(campaign, step, at, parallel=True)
             db.session.commit()
+    if added >= ANALYZE_MIN_ROWS:
+        refresh_statistics()
     return added
+
+
+def refresh_statistics() -> None:
+    """After a big fan-out, update PostgreSQL's statistics on the outbox (ANALYZE samples a
+    fixed number of rows: tens of milliseconds at any size). Until autovacuum gets to it,
+    the planner would plan the first claims for the table as it was before the fan-out."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text(f"ANALYZE {Message.__tablename__}"))
+        db.session.commit()
