@@ -282,11 +282,16 @@ def pg_restart(rows: int) -> Figure:
         target="0 dup, worker recovers",
         passed=passed,
         baseline=None,
-        note=(
-            f"worker exit {worker.returncode}; {result}; "
-            f"{'recovered' if 'database back' in output else 'no outage seen by the worker'}"
-        ),
+        note=(f"worker exit {worker.returncode}; {result}; {_outage_seen(output)}"),
     )
+
+
+def _outage_seen(output: str) -> str:
+    """What the worker's log says about the restart."""
+    lost = output.count("database unavailable")
+    if lost:
+        return f"the worker lost the database {lost} time(s) mid-work and recovered"
+    return "no error reached the worker (the pool's pre-ping re-opened its connections)"
 
 
 def _cluster() -> str:

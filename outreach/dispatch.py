@@ -610,19 +610,51 @@ def is_first_sms_step(step: Step) -> bool:
     return bool(sms_steps) and sms_steps[0].id == step.id
 
 
+def with_brand_and_stop(body: str, brand: str | None) -> str:
+    """A campaign's first text names the program and says how to stop (CTIA)."""
+    if brand and not body.lower().startswith(brand.lower()):
+        body = f"{brand}: {body}"
+    if "stop" not in body.lower():
+        body = f"{body} Reply STOP to opt out."
+    return body
+
+
+class SmsComposer:
+    """One SMS step's text for many recipients: the template is rendered once, with
+    substitution tags for the personal values, which are filled in per recipient.
+
+    The brand and STOP wording are decided on the template's text, before any name or link
+    goes in (a first name such as "Christopher" contains "stop" and must not drop it).
+    """
+
+    def __init__(self, step: Step, audience: Audience, signer: LinkSigner | None = None) -> None:
+        context = _shared_context(audience)
+        for name in rendering.PERSONAL_VARIABLES:
+            context[name] = rendering.tag(name)
+        body = rendering.render_sms(step.body, context)
+        if is_first_sms_step(step):
+            body = with_brand_and_stop(body, wording.program(audience))
+        self._body = body
+        self._audience = audience
+        self._signer = signer or _link_signer()
+        self._first_name = rendering.tag("first_name") in body
+        self._links = [tag for name, tag in _TAGS if name != "first_name" and tag in body]
+
+    def compose(self, recipient: Recipient) -> str:
+        """The text for one recipient."""
+        body = self._body
+        if self._first_name:
+            body = body.replace(rendering.tag("first_name"), recipient.first_name or "there")
+        if self._links:
+            values = substitutions_for(recipient, self._audience, "sms", self._signer)
+            for tag in self._links:
+                body = body.replace(tag, values[tag])
+        return body
+
+
 def compose_sms(step: Step, audience: Audience, recipient: Recipient) -> str:
     """Render an SMS step for one recipient, adding the brand and STOP wording the rules need."""
-    context = _shared_context(audience)
-    context["first_name"] = recipient.first_name or "there"
-    context.update(personal_links(recipient.public_id, audience, "sms"))
-    body = rendering.render_sms(step.body, context)
-    brand = wording.program(audience)
-    if is_first_sms_step(step):
-        if brand and not body.lower().startswith(brand.lower()):
-            body = f"{brand}: {body}"
-        if "stop" not in body.lower():
-            body = f"{body} Reply STOP to opt out."
-    return body
+    return SmsComposer(step, audience).compose(recipient)
 
 
 # --------------------------------------------------------------------------- send + record
@@ -864,11 +896,12 @@ def _payload(
         )
         return lambda: email_channel.send_batch(email)
     callback = tokens.public_url("/webhooks/twilio/status")
+    composer = SmsComposer(step, audience)
     messages = [
         OutgoingSms(
             message_id=c.message_id,
             to=c.recipient.phone or "",
-            body=compose_sms(step, audience, c.recipient),
+            body=composer.compose(c.recipient),
             status_callback=f"{callback}?mid={c.message_id}",
         )
         for c in allowed

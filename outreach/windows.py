@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -244,8 +245,14 @@ def _parse(phone_e164: str | None) -> phonenumbers.PhoneNumber | None:
         return None
 
 
+#: A stored (normalised) North American number: the area code is characters 2-4.
+_NANP_E164 = re.compile(r"\+1[0-9]{10}")
+
+
 def state_for_phone(phone_e164: str | None) -> str | None:
     """The state (USPS code) in ``AREA_CODE_STATE`` for a +1 number's area code, else None."""
+    if isinstance(phone_e164, str) and _NANP_E164.fullmatch(phone_e164):
+        return AREA_CODE_STATE.get(phone_e164[2:5])  # every texted number: no full parse
     number = _parse(phone_e164)
     if number is None or number.country_code != 1:
         return None

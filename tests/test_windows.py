@@ -20,6 +20,7 @@ from outreach.windows import (
     local_to_utc,
     next_open,
     sms_window_for,
+    state_for_phone,
     timezone_for_phone,
 )
 
@@ -600,3 +601,15 @@ def test_us_numbers_get_a_window_at_most_as_long_as_the_federal_one(phone):
     assert window.start >= SMS_DEFAULT.start and window.end <= SMS_DEFAULT.end
     expected = STATE_WINDOWS.get(AREA_CODE_STATE.get(phone[2:5], ""), SMS_DEFAULT)
     assert window == expected
+
+
+@given(st.from_regex(r"\+1[0-9]{10}", fullmatch=True))
+def test_state_from_a_stored_number_matches_a_full_parse(phone):
+    """Stored numbers take a shortcut (the area code is characters 2-4); it must agree
+    with what phonenumbers makes of the same string."""
+    import phonenumbers
+
+    number = phonenumbers.parse(phone, None)
+    national = str(number.national_number)
+    expected = AREA_CODE_STATE.get(national[:3]) if len(national) == 10 else None
+    assert state_for_phone(phone) == expected

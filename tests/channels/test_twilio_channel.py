@@ -8,9 +8,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from outreach.channels.base import Outcome, OutgoingSms
-from outreach.channels.twilio import Pacer, TwilioChannel
+from outreach.channels.twilio import Pacer, TwilioChannel, threads_for_latency
 from outreach.devtools.fake_providers import FakeProviders
 
 ACCOUNT_SID = "AC" + "0" * 32
@@ -178,3 +180,43 @@ def test_pacer_keeps_a_fixed_schedule_and_banks_no_credit():
 def test_a_sender_is_required(fake, sleeps):
     with pytest.raises(ValueError, match="TWILIO_MESSAGING_SERVICE_SID"):
         make_channel(fake, sleeps, messaging_service_sid=None)
+
+
+def test_a_slow_provider_gets_its_texts_in_parallel(fake, sleeps):
+    fake.configure(latency=0.05)
+    channel = make_channel(fake, sleeps, concurrency=8)
+
+    started = time.monotonic()
+    results = channel.send_many([sms(i) for i in range(1, 25)])
+    elapsed = time.monotonic() - started
+
+    assert {r.outcome for r in results} == {Outcome.SENT}
+    assert [r.message_id for r in results] == list(range(1, 25))  # input order kept
+    assert elapsed < 0.6  # one after another would take 24 x 50 ms = 1.2 s
+
+
+@pytest.mark.parametrize(
+    ("wall", "cpu", "most", "threads"),
+    [
+        (0.150, 0.0005, 16, 16),  # Twilio's latency: every allowed thread
+        (0.0006, 0.0005, 16, 1),  # a provider next door: threads would only queue
+        (0.002, 0.0005, 16, 4),
+        (0.150, 0.0005, 1, 1),
+        (0.150, 0.0, 16, 16),  # no measurable CPU
+        (0.0, 0.0, 16, 1),
+    ],
+)
+def test_threads_follow_the_providers_latency(wall, cpu, most, threads):
+    assert threads_for_latency(wall, cpu, most) == threads
+
+
+@given(
+    st.floats(0, 60, allow_nan=False),
+    st.floats(0, 60, allow_nan=False),
+    st.floats(0, 60, allow_nan=False),
+    st.integers(-2, 64),
+)
+def test_threads_stay_between_one_and_the_cap_and_grow_with_latency(wall, more, cpu, most):
+    fewer = threads_for_latency(wall, cpu, most)
+    assert 1 <= fewer <= max(1, most)
+    assert threads_for_latency(wall + more, cpu, most) >= fewer

@@ -156,6 +156,21 @@ def test_first_text_carries_brand_and_stop_wording(audience, channels, clock):
     )
 
 
+def test_a_name_with_stop_in_it_still_gets_the_stop_wording(audience, channels, clock):
+    make_subscriber(audience, phone="+16462014455", first_name="Christopher")
+    make_subscriber(audience, phone="+16462014456", first_name="Ann")
+    make_campaign(
+        audience,
+        [{"channel": "sms", "send_time": "10:00", "body": "Hi {{ first_name }}, June news."}],
+    )
+    clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
+    dispatch.dispatch_once()
+    assert sorted(t["body"] for t in channels.texts) == [
+        "NeuroMedici Migraine Awareness: Hi Ann, June news. Reply STOP to opt out.",
+        "NeuroMedici Migraine Awareness: Hi Christopher, June news. Reply STOP to opt out.",
+    ]
+
+
 def test_paused_campaign_is_not_claimed_and_cancel_cancels_queued(audience, channels, clock):
     for i in range(3):
         make_subscriber(audience, email=f"p{i}@example.org")
