@@ -1,14 +1,16 @@
-"""outbox write path: no per-row step and campaign foreign keys, provider id index partial
+"""outbox write path: no per-row foreign keys, provider id index partial
 
 Materialising a step inserts one outbox row per recipient (a million for a big audience).
 Two costs per row are dropped:
 
-* the foreign keys on outbox_messages.campaign_id and step_id. Each inserted row re-checked
-  its step and campaign with a row lock on them (about 30% of a million-row fan-out). Rows
-  are only created by outreach.outbox.materialise from steps it reads in the same
-  statement, and a step or campaign with outbox rows is never deleted
-  (campaign_editing.delete_step refuses), so the keys guarded nothing a service can break.
-  The subscriber foreign key stays.
+* the foreign keys on outbox_messages.campaign_id, step_id and subscriber_id. Each inserted
+  row re-checked its step, campaign and subscriber, locking each parent row (the lock is
+  written into the subscriber's row, so a fan-out also rewrote a million subscriber rows):
+  about 45% of a million-row fan-out. Rows are only created by outreach.outbox.materialise
+  from the steps and subscribers it reads in the same statement; a step or campaign with
+  outbox rows is never deleted (campaign_editing.delete_step refuses) and neither is a
+  subscriber (privacy.erase blanks the row), so the keys guarded nothing a service can
+  break.
 * ix_outbox_messages_provider_id becomes partial (provider_id IS NOT NULL): queued and
   claimed rows have no provider id, so inserting and claiming them no longer touch it; the
   look-ups by provider id (status callbacks, SendGrid events) still use it.
@@ -38,6 +40,7 @@ def upgrade():
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_outbox_messages_step_id_steps'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('fk_outbox_messages_campaign_id_campaigns'), type_='foreignkey')
+        batch_op.drop_constraint(batch_op.f('fk_outbox_messages_subscriber_id_subscribers'), type_='foreignkey')
     op.drop_index('ix_outbox_messages_provider_id', table_name='outbox_messages')
     op.create_index(
         'ix_outbox_messages_provider_id', 'outbox_messages', ['provider_id'],
@@ -49,5 +52,6 @@ def downgrade():
     op.drop_index('ix_outbox_messages_provider_id', table_name='outbox_messages')
     op.create_index('ix_outbox_messages_provider_id', 'outbox_messages', ['provider_id'], unique=False)
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
+        batch_op.create_foreign_key(batch_op.f('fk_outbox_messages_subscriber_id_subscribers'), 'subscribers', ['subscriber_id'], ['id'], ondelete='CASCADE')
         batch_op.create_foreign_key(batch_op.f('fk_outbox_messages_campaign_id_campaigns'), 'campaigns', ['campaign_id'], ['id'], ondelete='CASCADE')
         batch_op.create_foreign_key(batch_op.f('fk_outbox_messages_step_id_steps'), 'steps', ['step_id'], ['id'], ondelete='CASCADE')

@@ -53,7 +53,9 @@ def _messages(channel: str) -> dict[str, Message]:
     from outreach.models import Subscriber
 
     rows = db.session.execute(
-        select(Message, Subscriber).join(Subscriber).where(Message.channel == channel)
+        select(Message, Subscriber)
+        .join(Subscriber, Subscriber.id == Message.subscriber_id)
+        .where(Message.channel == channel)
     ).all()
     return {(p.email if channel == "email" else p.phone): m for m, p in rows}
 
