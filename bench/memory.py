@@ -44,7 +44,12 @@ def naive_load(limit: int) -> None:
     from outreach.models import Message, Subscriber
 
     if not hasattr(Message, "subscriber"):
-        Message.subscriber = relationship(Subscriber, viewonly=True)
+        Message.subscriber = relationship(
+            Subscriber,
+            primaryjoin=Message.subscriber_id == Subscriber.id,
+            foreign_keys=[Message.subscriber_id],
+            viewonly=True,
+        )
     app = create_app()
     with app.app_context():
         rows = (

@@ -17,7 +17,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from bench import emails, fanout, webhooks
+from bench import emails, fanout, memory, webhooks
 from bench.common import (
     ROOT,
     US_ZONES,
@@ -100,6 +100,15 @@ def test_200_texts_through_the_timed_worker(app, fake, env):
     assert result["sent"] == 200
     assert fake.stats()["sms"] == 200 and fake.stats()["duplicate_sms"] == 0
     assert len(fake.timeline()["sms"]) == 200
+
+
+def test_the_orm_loader_baseline_loads_due_rows_with_their_subscribers(app):
+    audience_id = make_audience()
+    seed(300, [audience_id])
+    make_campaign(audience_id, "email")
+    materialise()
+    db.session.remove()
+    assert memory._naive(app.config["SQLALCHEMY_DATABASE_URI"], 200) > 0
 
 
 def test_20_signed_stops_record_one_opt_out_per_audience(app, client):
