@@ -212,6 +212,17 @@ def database(kind: str, name: str, keep: bool = False) -> Iterator[str]:
         admin.dispose()
 
 
+def checkpoint() -> None:
+    """Flush the server's dirty pages now (CHECKPOINT), so the writes of a benchmark's
+    set-up are not flushed during its measurement (as pgbench-style harnesses do)."""
+    admin = sa.create_engine(_psycopg(PG_ADMIN_URL), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text("CHECKPOINT"))
+    finally:
+        admin.dispose()
+
+
 def app_env(database_url: str, **extra: str) -> dict[str, str]:
     """Environment for the app and its worker processes (production settings)."""
     instance = Path(tempfile.gettempdir()) / "outreach-bench-instance"

@@ -264,6 +264,9 @@ def opt_out_many(channel: str, requests: Iterable[OptOut]) -> int:
     if not requests:
         return 0
     db.session.flush()
+    # Core statements on the session's connection: the ORM has nothing to track here (the
+    # objects it holds are expired below), and a STOP's reply waits on every statement.
+    connection = db.session.connection()
     at = clock_now()
     people = sorted({r.subscriber_id for r in requests})
     subs: dict[int, list[list]] = {}
@@ -276,7 +279,7 @@ def opt_out_many(channel: str, requests: Iterable[OptOut]) -> int:
         Subscription.state,
         contact,
     )
-    for sub_id, person, audience_id, state, address in db.session.execute(
+    for sub_id, person, audience_id, state, address in connection.execute(
         select(*columns)
         .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
         .where(Subscription.subscriber_id.in_(people), Subscription.channel == channel)
@@ -313,12 +316,12 @@ def opt_out_many(channel: str, requests: Iterable[OptOut]) -> int:
                 )
             )
     if ledger:
-        db.session.execute(insert(ConsentEvent.__table__), ledger)
+        connection.execute(insert(ConsentEvent.__table__), ledger)
     by_state: dict[str, list[int]] = {}
     for sub_id, state in new_state.items():
         by_state.setdefault(state, []).append(sub_id)
     for state, ids in by_state.items():
-        db.session.execute(
+        connection.execute(
             update(Subscription.__table__)
             .where(Subscription.__table__.c.id.in_(ids))
             .values(state=state, updated_at=at)
@@ -333,7 +336,7 @@ def opt_out_many(channel: str, requests: Iterable[OptOut]) -> int:
         unread = sorted(set(reasons) - set(addresses))  # people with no subscription rows
         if unread:
             addresses.update(
-                db.session.execute(select(Subscriber.id, contact).where(Subscriber.id.in_(unread)))
+                connection.execute(select(Subscriber.id, contact).where(Subscriber.id.in_(unread)))
             )
         rows = [
             {
@@ -349,7 +352,7 @@ def opt_out_many(channel: str, requests: Iterable[OptOut]) -> int:
         if rows:
             dialect = db.session.get_bind().dialect.name
             make = pg_insert if dialect == "postgresql" else sqlite_insert
-            db.session.execute(
+            connection.execute(
                 make(Suppression.__table__).on_conflict_do_nothing(
                     index_elements=["channel", "address_hash"]
                 ),
@@ -366,11 +369,12 @@ def _cancel_many(
     channel: str, everywhere: set[int], per_list: set[tuple[int, int]], at: datetime
 ) -> None:
     """Cancel queued messages: all of some people's, and some people's on one list."""
+    connection = db.session.connection()
     values = {"state": "cancelled", "skip_reason": "opted_out", "updated_at": at}
     table = Message.__table__
     queued = (table.c.channel == channel, table.c.state == "queued")
     if everywhere:
-        db.session.execute(
+        connection.execute(
             update(table)
             .where(*queued, table.c.subscriber_id.in_(sorted(everywhere)))
             .values(values)
@@ -381,7 +385,7 @@ def _cancel_many(
     for audience_id, persons in lists.items():
         from outreach.models import Campaign
 
-        db.session.execute(
+        connection.execute(
             update(table)
             .where(
                 *queued,
