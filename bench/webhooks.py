@@ -1,4 +1,4 @@
-"""Webhooks under gunicorn (``gunicorn -w 2 wsgi:app``) on PostgreSQL.
+"""Webhooks under gunicorn (``gunicorn -w 3 wsgi:app``, ``--workers N``) on PostgreSQL.
 
 1. Inbound STOP: an open-loop load generator (threads, one connection per request, as
    gunicorn's sync workers close each one) posts signed texts at a fixed rate (300/s for
@@ -57,7 +57,7 @@ SMS_PATH = "/webhooks/twilio/sms"
 EVENTS_PATH = "/webhooks/sendgrid/events"
 
 
-#: gunicorn sync workers (``--workers``); see bench/README.md for why more than the cores.
+#: gunicorn sync workers (``--workers``): cores + 1, as the README deploys (bench/README.md).
 WORKERS = 3
 #: Unmeasured STOPs per worker before the measured ones (first-request start-up).
 WARM_UP_PER_WORKER = 10

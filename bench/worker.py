@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 
 from bench.common import quiet_logs, self_maxrss_mb
@@ -32,11 +31,6 @@ def main() -> None:
 
     app = create_app()
     quiet_logs()
-    # Channel settings config.py does not read yet (see bench/README.md): taken from the
-    # environment here so the fault benchmark can shorten the provider timeout.
-    for name in ("OUTREACH_PROVIDER_TIMEOUT", "OUTREACH_SMS_WORKERS"):
-        if os.environ.get(name):
-            app.config[name] = float(os.environ[name])
     if args.clock_offset:
         from datetime import UTC, datetime, timedelta
 
