@@ -308,6 +308,9 @@ def delete_step(step: Step, actor_id: int | None) -> None:
     """Remove a step that has no outbox rows yet; raises EditError."""
     campaign = step.campaign
     _open(campaign)
+    # Locked, then counted: a dispatch tick creating this step's rows holds it FOR KEY
+    # SHARE until they are committed (outbox.hold_step), so the count cannot go stale.
+    db.session.get(Step, step.id, with_for_update=True)
     rows = row_count(step)
     if rows:
         raise EditError(

@@ -1005,7 +1005,7 @@ def check_step_health(step_ids: set[int]) -> list[str]:
     """Pause steps whose error or complaint rate passes its threshold; returns reasons."""
     reasons = []
     checked = current_app.extensions.setdefault("outreach.health_checked", {})
-    for step_id in step_ids:
+    for step_id in sorted(step_ids):  # one lock at a time, in one order: lanes never deadlock
         checked[step_id] = time.monotonic()
         campaign_id = db.session.scalar(select(Step.campaign_id).where(Step.id == step_id))
         counts = dict(
@@ -1022,9 +1022,13 @@ def check_step_health(step_ids: set[int]) -> list[str]:
             .join(Message, Message.id == DeliveryEvent.message_id)
             .where(Message.step_id == step_id, DeliveryEvent.event_type == "spamreport")
         )
-        # Locked and re-read: two lanes (or workers) that both see the rate pause it once.
-        step = db.session.get(Step, step_id, with_for_update=True, populate_existing=True)
+        # Locked and re-read (FOR NO KEY UPDATE: materialising keeps its KEY SHARE): two lanes
+        # or workers that both see the rate pause the step once.
+        step = db.session.get(
+            Step, step_id, with_for_update={"key_share": True}, populate_existing=True
+        )
         if step is None or step.paused_reason:
+            db.session.commit()
             continue
         reason = None
         if done >= HEALTH_MIN_VOLUME and failed / done > MAX_ERROR_RATE:
@@ -1035,7 +1039,7 @@ def check_step_health(step_ids: set[int]) -> list[str]:
         if reason:
             campaigns.pause_step(step, reason)
             reasons.append(f"step {step_id}: {reason}")
-    db.session.commit()
+        db.session.commit()
     return reasons
 
 
@@ -1123,6 +1127,7 @@ def _dispatch_lanes(
     lock = threading.Lock()
     reports = [Report() for _ in range(lanes)]
     errors: list[BaseException] = []
+    failed = threading.Event()  # a lane failed: the others stop after their batch
 
     def locked_progress(done: int) -> None:
         with lock:
@@ -1130,13 +1135,21 @@ def _dispatch_lanes(
 
     tick = locked_progress if progress else None
 
+    def run(index: int) -> None:
+        try:
+            _dispatch_lane(channel, at, reports[index], tick, None, limit, failed.is_set)
+        except BaseException as exc:
+            # Its claimed rows stay ``sending``: they may be with the provider (an error in
+            # the middle of a request), so after their lease they become ``unknown``.
+            failed.set()
+            log.exception("email lane %d failed; the other lanes stop", index)
+            errors.append(exc)
+
     def lane(index: int) -> None:
         with app.app_context():
             _lane.claimer = f"{WORKER_ID}/{index}"
             try:
-                _dispatch_lane(channel, at, reports[index], tick, None, limit)
-            except BaseException as exc:  # re-raised by the calling thread
-                errors.append(exc)
+                run(index)
             finally:
                 db.session.remove()
 
@@ -1147,7 +1160,7 @@ def _dispatch_lanes(
     for thread in threads:
         thread.start()
     try:
-        _dispatch_lane(channel, at, reports[0], tick, None, limit)
+        run(0)
     finally:
         for thread in threads:
             thread.join()
@@ -1164,14 +1177,15 @@ def _dispatch_lane(
     progress: Callable[[int], None] | None,
     max_batches: int | None,
     limit: int | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> None:
     """One lane: claim and send batches of ``limit`` rows until nothing is due (or
-    max_batches)."""
+    max_batches, or ``stop()`` says another lane failed)."""
     limit = limit or current_app.config["OUTREACH_BATCH_SIZE"]
     if channel == "sms":
         limit = min(limit, sms_batch_limit(current_app.config))
     batches = 0
-    while max_batches is None or batches < max_batches:
+    while (max_batches is None or batches < max_batches) and not (stop and stop()):
         try:
             claimed, claim_report = claim(channel, limit, at)
         except DBAPIError as exc:

@@ -15,6 +15,7 @@ lever left to this module. See bench/README.md for the measured split.
 
 from __future__ import annotations
 
+import logging
 import math
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -22,11 +23,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, and_, func, literal, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 
 from outreach import campaigns
 from outreach.clock import now as clock_now
 from outreach.extensions import db
 from outreach.models import Campaign, Message, Step, StepZone, Subscriber, Subscription
+
+log = logging.getLogger(__name__)
 
 #: How far ahead rows are created, so claiming can start the moment they are due.
 LOOKAHEAD = timedelta(minutes=2)
@@ -157,6 +161,8 @@ def materialise_calendar_step(
     With ``parallel`` (the caller has committed: parts run in their own transactions) a
     big step on PostgreSQL is inserted in parts on several connections.
     """
+    if not hold_step(step):
+        return 0
     done_zones = set(
         db.session.scalars(select(StepZone.timezone).where(StepZone.step_id == step.id))
     )
@@ -206,8 +212,23 @@ def _plus_minutes(column, minutes: int):  # noqa: ANN001, ANN202
     return db.func.strftime("%Y-%m-%d %H:%M:%f", column, f"+{int(minutes)} minutes")
 
 
+def hold_step(step: Step) -> bool:
+    """Keep the step from being deleted until this transaction ends (FOR KEY SHARE); False
+    if it is gone. The outbox has no foreign key to steps: this lock, with the FOR UPDATE
+    and second count in ``campaign_editing.delete_step``, is what stops a step being
+    deleted while its rows are created."""
+    return (
+        db.session.scalar(
+            select(Step.id).where(Step.id == step.id).with_for_update(read=True, key_share=True)
+        )
+        is not None
+    )
+
+
 def materialise_confirmation_step(campaign: Campaign, step: Step, at: datetime) -> int:
     """Create rows for a step anchored on each subscriber's confirmation time."""
+    if not hold_step(step):
+        return 0
     due = _plus_minutes(Subscription.confirmed_at, step.after_minutes)
     conditions = [
         _eligible(campaign, step),
@@ -258,6 +279,13 @@ def refresh_statistics() -> None:
     """After a big fan-out, update PostgreSQL's statistics on the outbox (ANALYZE samples a
     fixed number of rows: tens of milliseconds at any size). Until autovacuum gets to it,
     the planner would plan the first claims for the table as it was before the fan-out."""
-    if db.session.get_bind().dialect.name == "postgresql":
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    try:
+        # Never queue behind an autovacuum that will not yield (anti-wraparound).
+        db.session.execute(text("SET LOCAL lock_timeout = '1s'"))
         db.session.execute(text(f"ANALYZE {Message.__tablename__}"))
         db.session.commit()
+    except DBAPIError:
+        db.session.rollback()
+        log.warning("could not refresh the outbox statistics now; autovacuum will")

@@ -184,12 +184,21 @@ class _HttpClient(HttpClient):
         self._pool.clear()
 
 
+#: A request slower than this went over a real network: use every allowed thread (one
+#: sample's CPU time can be inflated by a first call or a GC pause; a batch sent on too few
+#: threads would hold its consent lock, and an opt-out waiting on it, for too long).
+REMOTE_SECONDS = 0.02
+
+
 def threads_for_latency(wall_seconds: float, cpu_seconds: float, most: int) -> int:
     """Threads that keep one process busy when a request takes ``wall_seconds`` of which
     ``cpu_seconds`` are ours: their ratio, rounded down (a thread pays for its hand-offs of
-    the GIL only when a whole request fits in the wait), between 1 and ``most``."""
+    the GIL only when a whole request fits in the wait), between 1 and ``most``; ``most``
+    for any remote provider."""
     if most <= 1:
         return 1
+    if wall_seconds >= REMOTE_SECONDS:
+        return most
     ratio = wall_seconds / max(cpu_seconds, 1e-4)
     return max(1, min(most, int(ratio)))
 

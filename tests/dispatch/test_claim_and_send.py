@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -305,6 +306,42 @@ def test_a_lane_puts_back_only_the_rows_it_claimed_itself(audience, channels, cl
     rows = dict(db.session.execute(select(Message.id, Message.state)).all())
     assert rows == {first[0].message_id: "sending", second[0].message_id: "queued"}
     assert channels.emails == []
+
+
+def test_a_failing_email_lane_stops_the_others_and_nothing_is_sent_twice(
+    audience, clock, app, is_postgres
+):
+    if not is_postgres:
+        pytest.skip("email lanes run on PostgreSQL only")
+
+    calls = {"n": 0}
+    lock = threading.Lock()
+
+    def explode(to: str) -> SendResult | None:
+        with lock:
+            calls["n"] += 1
+            first = calls["n"] == 1
+        if first:  # the first batch handed to the provider fails half-way
+            raise RuntimeError("a bug in the provider client")
+        return None
+
+    channels = RecordingChannels(explode).install(app)
+    for i in range(40):
+        make_subscriber(audience, email=f"p{i}@example.org")
+    make_campaign(audience, [{"channel": "email", "send_time": "10:00"}])
+    clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
+    app.config["OUTREACH_BATCH_SIZE"] = 10  # two lanes of 5 rows
+    with pytest.raises(RuntimeError, match="provider client"):
+        dispatch.dispatch_once()
+    states = dict(
+        db.session.execute(select(Message.state, func.count()).group_by(Message.state)).all()
+    )
+    # The failed lane's batch stays "sending" (it may have reached the provider: after its
+    # lease it becomes "unknown"); the other lane stopped after at most one more batch.
+    assert states["sending"] == 5
+    assert states["queued"] >= 40 - 5 - 2 * 10
+    assert states.get("sent", 0) == len(channels.emails)
+    assert len({e["to"] for e in channels.emails}) == len(channels.emails)
 
 
 def test_a_big_fan_out_refreshes_the_planner_statistics(audience, clock, is_postgres, monkeypatch):
