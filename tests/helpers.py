@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 import time
@@ -30,6 +31,32 @@ def csrf_token(html: str) -> str:
     match = CSRF_RE.search(html)
     assert match, "no csrf_token in the page"
     return match.group(1)
+
+
+#: Every staff user's password in the tests.
+PASSWORD = "correct horse battery"
+
+
+def login(client, email: str, password: str = PASSWORD):  # noqa: ANN001, ANN201
+    """Log in through the staff login form; asserts it worked."""
+    page = client.get("/admin/login")
+    response = client.post(
+        "/admin/login",
+        data={
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
+            "email": email,
+            "password": password,
+        },
+    )
+    assert response.status_code == 302, response.status_code
+    return response
+
+
+def page_text(response) -> str:  # noqa: ANN001
+    """The page as text with tags removed and entities decoded (what a person reads)."""
+    body = response.get_data(as_text=True)
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", body, flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
 
 
 def submit_form(client, url: str, data: dict[str, Any], *, page_url: str | None = None, **kw):  # noqa: ANN001, ANN201

@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import html
-import re
 from typing import Any
 
 from flask.testing import FlaskClient
 
-from tests.helpers import csrf_token
-
-PASSWORD = "correct horse battery"
-
-
-def login(client: FlaskClient, email: str, password: str = PASSWORD):  # noqa: ANN201
-    """Log in through the login form; asserts it worked."""
-    page = client.get("/admin/login")
-    response = client.post(
-        "/admin/login",
-        data={
-            "csrf_token": csrf_token(page.get_data(as_text=True)),
-            "email": email,
-            "password": password,
-        },
-    )
-    assert response.status_code == 302, response.status_code
-    return response
+from tests.helpers import PASSWORD as PASSWORD  # re-exported for tests/admin
+from tests.helpers import csrf_token, page_text
+from tests.helpers import login as login
 
 
 def token(client: FlaskClient) -> str:
@@ -39,8 +22,4 @@ def post(client: FlaskClient, url: str, data: dict[str, Any] | None = None, **kw
     return client.post(url, data={"csrf_token": token(client), **(data or {})}, **kw)
 
 
-def text(response) -> str:  # noqa: ANN001
-    """The page as text with tags removed and entities decoded (what a person reads)."""
-    body = response.get_data(as_text=True)
-    body = re.sub(r"<(script|style)\b.*?</\1>", " ", body, flags=re.S)
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+text = page_text

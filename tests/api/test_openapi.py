@@ -154,14 +154,16 @@ def _serialised_valid(check: Any) -> bool:
         return False
     path = "/" + example.url.split("/api/v1/", 1)[1].split("?", 1)[0]
     params = {}
-    for template, ops in document()["paths"].items():
+    spec = document()
+    shared = spec["components"]["parameters"]
+    for template, ops in spec["paths"].items():
         pattern = re.sub(r"\{[^}]+\}", "[^/]+", template)
         if re.fullmatch(pattern, path) and "get" in ops:
-            params = {
-                p["name"]: p["schema"]
+            declared = [
+                shared[p["$ref"].rsplit("/", 1)[1]] if "$ref" in p else p
                 for p in ops["get"].get("parameters", [])
-                if p["in"] == "query"
-            }
+            ]  # limit and cursor are shared parameters, by reference
+            params = {p["name"]: p["schema"] for p in declared if p["in"] == "query"}
     sent = parse_qs(urlsplit(example.url).query, keep_blank_values=True)
     for name, values in sent.items():
         if name not in params or len(values) != 1:

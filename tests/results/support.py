@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import functools
-import html
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -18,9 +16,10 @@ from werkzeug.security import generate_password_hash
 from outreach import staff
 from outreach.extensions import db
 from outreach.models import DeliveryEvent, Message
+from tests.helpers import PASSWORD as PASSWORD  # re-exported for tests/results, tests/api
 from tests.helpers import csrf_token
-
-PASSWORD = "correct horse battery"
+from tests.helpers import login as login
+from tests.helpers import page_text as page_text
 
 
 class IsolatedClient(FlaskClient):
@@ -52,31 +51,11 @@ def make_staff(monkeypatch: Any) -> dict[str, int]:
     return ids
 
 
-def login(client: FlaskClient, email: str) -> None:
-    """Log in through the form."""
-    page = client.get("/admin/login")
-    response = client.post(
-        "/admin/login",
-        data={
-            "csrf_token": csrf_token(page.get_data(as_text=True)),
-            "email": email,
-            "password": PASSWORD,
-        },
-    )
-    assert response.status_code == 302, response.status_code
-
-
 def post_form(client: FlaskClient, url: str, data: dict[str, Any], page_url: str | None = None):  # noqa: ANN201
     """POST a staff form with the CSRF token of the page it is on."""
     page = client.get(page_url or url)
     assert page.status_code in (200, 400), page.status_code
     return client.post(url, data={"csrf_token": csrf_token(page.get_data(as_text=True)), **data})
-
-
-def page_text(response: Any) -> str:
-    """The page as text with tags removed (what a person reads)."""
-    body = re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))
-    return " ".join(html.unescape(body).split())
 
 
 @contextmanager
