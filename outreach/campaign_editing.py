@@ -458,7 +458,10 @@ def preview(step: Step, subscriber: Subscriber | None = None) -> Preview:
             result.segments = rendering.sms_segments(result.body)
             plain = rendering.render_sms(
                 step.body,
-                {**_shared(audience), "first_name": recipient.first_name or "there"},
+                {
+                    **dispatch.shared_context(audience),
+                    "first_name": recipient.first_name or "there",
+                },
             )
             result.added_wording = plain != result.body
     except (rendering.TemplateError, ValueError) as exc:
@@ -475,16 +478,6 @@ def preview(step: Step, subscriber: Subscriber | None = None) -> Preview:
             "they would not get this step."
         )
     return result
-
-
-def _shared(audience: Audience) -> dict[str, str]:
-    return {
-        "audience": audience.name,
-        "organisation": audience.organisation_name,
-        "postal_address": audience.postal_address,
-        "support_email": audience.support_email,
-        "support_phone": audience.support_phone,
-    }
 
 
 def find_audience_subscriber(audience: Audience, query: str) -> Subscriber | None:

@@ -30,7 +30,7 @@ import socket
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,7 +38,7 @@ from typing import Any
 from flask import current_app
 from itsdangerous.encoding import base64_encode
 from itsdangerous.signer import HMACAlgorithm
-from sqlalchemy import ColumnElement, bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from outreach import campaigns, consent, outbox, rendering, tokens, windows, wording
@@ -156,11 +156,6 @@ def _is_postgres() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 
 
-def _id_in(column: Any, ids: Iterable[int]) -> ColumnElement[bool]:
-    """``column IN ids``: one array parameter on PostgreSQL (not one parameter per id)."""
-    return in_values(column, ids)
-
-
 def _write(rows: list[dict[str, Any]], only_states: tuple[str, ...] | None = None) -> None:
     """Apply per-row outbox changes (``id`` plus column values) in as few statements as can.
 
@@ -183,7 +178,7 @@ def _write(rows: list[dict[str, Any]], only_states: tuple[str, ...] | None = Non
     singles: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for values, ids in groups.items():
         if len(ids) > 1 or any(v is _UNDO_ATTEMPT for _, v in values):
-            stmt = update(table).where(_id_in(table.c.id, ids))
+            stmt = update(table).where(in_values(table.c.id, ids))
             if guard is not None:
                 stmt = stmt.where(guard)
             db.session.execute(
@@ -253,7 +248,7 @@ def _claim_rows(channel: str, limit: int, at: datetime) -> list[tuple[int, int, 
             Message.state == "queued",
             Message.due_at <= at,
             Message.channel == channel,
-            _id_in(Message.step_id, steps),
+            in_values(Message.step_id, steps),
         )
         .order_by(Message.due_at)
         .limit(limit)
@@ -291,7 +286,7 @@ def _recipients(ids: list[int]) -> dict[int, Recipient]:
             Subscriber.phone,
             Subscriber.first_name,
             Subscriber.timezone,
-        ).where(_id_in(Subscriber.id, ids))
+        ).where(in_values(Subscriber.id, ids))
     )
     return {row[0]: Recipient(*row) for row in rows}
 
@@ -338,7 +333,7 @@ def _sms_open_at(
 def _recent_sends(channel: str, subscriber_ids: list[int], since: datetime) -> dict[int, list]:
     rows = db.session.execute(
         select(Message.subscriber_id, Message.sent_at).where(
-            _id_in(Message.subscriber_id, subscriber_ids),
+            in_values(Message.subscriber_id, subscriber_ids),
             Message.channel == channel,
             Message.sent_at.is_not(None),
             Message.sent_at > since,
@@ -493,7 +488,8 @@ def claim(channel: str, limit: int, at: datetime | None = None) -> tuple[list[Cl
 # --------------------------------------------------------------------------- render
 
 
-def _shared_context(audience: Audience) -> dict[str, str]:
+def shared_context(audience: Audience) -> dict[str, str]:
+    """The audience's values every template may use (the same for every recipient)."""
     return {
         "audience": audience.name,
         "organisation": audience.organisation_name,
@@ -572,7 +568,7 @@ def unsubscribe_headers(unsubscribe_url: str, mailto: str | None = None) -> dict
 
 def render_step_email(step: Step, audience: Audience) -> rendering.RenderedEmail:
     """Render an email step once, with substitution tags for the personal values."""
-    context = _shared_context(audience)
+    context = shared_context(audience)
     for name in rendering.PERSONAL_VARIABLES:
         context[name] = rendering.tag(name)
     footer = {
@@ -628,7 +624,7 @@ class SmsComposer:
     """
 
     def __init__(self, step: Step, audience: Audience, signer: LinkSigner | None = None) -> None:
-        context = _shared_context(audience)
+        context = shared_context(audience)
         for name in rendering.PERSONAL_VARIABLES:
             context[name] = rendering.tag(name)
         body = rendering.render_sms(step.body, context)
@@ -733,7 +729,7 @@ def _backfill_provider_ids(changes: list[dict], at: datetime) -> None:
     if not wanted:
         return
     missing = db.session.scalars(
-        select(table.c.id).where(_id_in(table.c.id, wanted), table.c.provider_id.is_(None))
+        select(table.c.id).where(in_values(table.c.id, wanted), table.c.provider_id.is_(None))
     ).all()
     if missing:
         db.session.connection().execute(
@@ -954,7 +950,7 @@ def _release(message_ids: list[int] | None = None) -> int:
     """
     conditions = [Message.state == "sending", Message.claimed_by == _claimer()]
     if message_ids is not None:
-        conditions.append(_id_in(Message.id, message_ids))
+        conditions.append(in_values(Message.id, message_ids))
     if _HANDED_OFF:  # sent (or maybe sent) but not yet recorded: never re-queue
         conditions.append(Message.id.not_in(sorted(_HANDED_OFF)))
     result = db.session.execute(
@@ -1248,7 +1244,7 @@ def send_email_confirmation(subscriber: Subscriber, audience: Audience, confirm_
         preheader="One click to confirm.",
         html=html,
         text=None,
-        context={**_shared_context(audience), "first_name": subscriber.first_name or "there"},
+        context={**shared_context(audience), "first_name": subscriber.first_name or "there"},
         footer={
             "organisation": org,
             "postal_address": audience.postal_address or "-",

@@ -104,10 +104,9 @@ def zones_present(campaign: Campaign, step: Step) -> list[str]:
     return list(zone_sizes(campaign, step))
 
 
-def _zone_select(campaign: Campaign, step: Step, tz: str, due: datetime, at: datetime) -> Select:
-    conditions = [_eligible(campaign, step), Subscriber.timezone == tz]
-    if not step.include_late_joiners:
-        conditions.append(Subscription.confirmed_at <= due)
+def _rows(campaign: Campaign, step: Step, due, at: datetime, conditions: list) -> Select:  # noqa: ANN001
+    """The outbox rows (``_COLUMNS``) for a step's eligible subscribers: ``due`` is a value
+    or an SQL expression (per-subscriber for confirmation-anchored steps)."""
     return (
         select(
             literal(campaign.id),
@@ -115,7 +114,7 @@ def _zone_select(campaign: Campaign, step: Step, tz: str, due: datetime, at: dat
             Subscription.subscriber_id,
             literal(step.channel),
             literal("queued"),
-            literal(due, type_=Message.due_at.type),
+            due,
             literal(0),
             literal(at, type_=Message.created_at.type),
             literal(at, type_=Message.updated_at.type),
@@ -123,6 +122,13 @@ def _zone_select(campaign: Campaign, step: Step, tz: str, due: datetime, at: dat
         .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
         .where(*conditions)
     )
+
+
+def _zone_select(campaign: Campaign, step: Step, tz: str, due: datetime, at: datetime) -> Select:
+    conditions = [_eligible(campaign, step), Subscriber.timezone == tz]
+    if not step.include_late_joiners:
+        conditions.append(Subscription.confirmed_at <= due)
+    return _rows(campaign, step, literal(due, type_=Message.due_at.type), at, conditions)
 
 
 def _parts(select_stmt: Select, size: tuple[int, int, int]) -> list[Select]:
@@ -237,21 +243,7 @@ def materialise_confirmation_step(campaign: Campaign, step: Step, at: datetime) 
     ]
     if not step.include_late_joiners and campaign.started_at is not None:
         conditions.append(Subscription.confirmed_at >= campaign.started_at)
-    return _insert(
-        select(
-            literal(campaign.id),
-            literal(step.id),
-            Subscription.subscriber_id,
-            literal(step.channel),
-            literal("queued"),
-            due,
-            literal(0),
-            literal(at, type_=Message.created_at.type),
-            literal(at, type_=Message.updated_at.type),
-        )
-        .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
-        .where(*conditions)
-    )
+    return _insert(_rows(campaign, step, due, at, conditions))
 
 
 def materialise_due(at: datetime | None = None) -> int:

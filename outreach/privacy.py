@@ -231,6 +231,11 @@ def _harden_suppression(channel: str, address: str) -> bool:
     return True
 
 
+def _changed(statement: Any) -> int:
+    """Run an UPDATE (no ORM synchronisation); how many rows it changed."""
+    return db.session.execute(statement.execution_options(synchronize_session=False)).rowcount or 0
+
+
 def erase(subscriber: Subscriber, actor_id: int | None = None, note: str = "") -> ErasureReport:
     """Erase one subscriber's personal data, keeping a hashed suppression (audited)."""
     if subscriber.erased_at is not None:
@@ -252,44 +257,28 @@ def erase(subscriber: Subscriber, actor_id: int | None = None, note: str = "") -
     for channel, address in (("email", subscriber.email), ("sms", subscriber.phone)):
         if address and _harden_suppression(channel, address):
             report.addresses_suppressed += 1
-    report.messages_cancelled = (
-        db.session.execute(
-            update(Message)
-            .where(Message.subscriber_id == subscriber.id, Message.state == "queued")
-            .values(state="cancelled", skip_reason=ERASED, updated_at=at)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        or 0
+    report.messages_cancelled = _changed(
+        update(Message)
+        .where(Message.subscriber_id == subscriber.id, Message.state == "queued")
+        .values(state="cancelled", skip_reason=ERASED, updated_at=at)
     )
-    report.messages_blanked = (
-        db.session.execute(
-            update(Message)
-            .where(Message.subscriber_id == subscriber.id, Message.error_detail.is_not(None))
-            .values(error_detail=None, updated_at=at)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        or 0
+    report.messages_blanked = _changed(
+        update(Message)
+        .where(Message.subscriber_id == subscriber.id, Message.error_detail.is_not(None))
+        .values(error_detail=None, updated_at=at)
     )
-    report.events_blanked = (
-        db.session.execute(
-            update(DeliveryEvent)
-            .where(
-                DeliveryEvent.message_id.in_(_message_ids(subscriber)),
-                DeliveryEvent.detail.is_not(None),
-            )
-            .values(detail=None)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        or 0
+    report.events_blanked = _changed(
+        update(DeliveryEvent)
+        .where(
+            DeliveryEvent.message_id.in_(_message_ids(subscriber)),
+            DeliveryEvent.detail.is_not(None),
+        )
+        .values(detail=None)
     )
-    report.inbound_blanked = (
-        db.session.execute(
-            update(InboundSms)
-            .where(inbound_filter)
-            .values(from_phone="", body="", subscriber_id=subscriber.id)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        or 0
+    report.inbound_blanked = _changed(
+        update(InboundSms)
+        .where(inbound_filter)
+        .values(from_phone="", body="", subscriber_id=subscriber.id)
     )
     subscriber.email = None
     subscriber.phone = None
