@@ -460,6 +460,23 @@ def make_campaign(
     return campaign.id, campaign.steps[0].id
 
 
+def queued_step(
+    rows: int,
+    channel: str,
+    *,
+    slug: str = "bench",
+    name: str = "June awareness",
+    start: int = 0,
+) -> tuple[int, int, float]:
+    """A new audience of ``rows`` subscribers on ``channel``, a running one-step campaign
+    for it, materialised: returns (audience id, rows queued, seconds materialising)."""
+    audience_id = make_audience(slug)
+    seed(rows, [audience_id], channels=(channel,), start=start)
+    make_campaign(audience_id, channel, name=name)
+    added, seconds = materialise()
+    return audience_id, added, seconds
+
+
 def materialise(at: datetime | None = None) -> tuple[int, float]:
     """Materialise everything due; returns (rows, seconds)."""
     from outreach import outbox

@@ -27,11 +27,10 @@ from bench.common import (
     cli,
     database,
     make_app,
-    make_audience,
     make_campaign,
     materialise,
+    queued_step,
     report,
-    seed,
     states,
     worker_env,
 )
@@ -158,10 +157,7 @@ def run(quick: bool = False, rows: int = 100_000, profile_rows: int = 20_000) ->
         with app.app_context():
             from outreach.extensions import db
 
-            audience_id = make_audience()
-            seed(rows, [audience_id], channels=("email",))
-            make_campaign(audience_id, "email", name="Email A")
-            added, seconds = materialise()
+            audience_id, added, seconds = queued_step(rows, "email", name="Email A")
             print(f"  email: materialised {added:,} rows in {seconds:.2f}s")
             db.session.remove()
             env = worker_env(url, fake.url)

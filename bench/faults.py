@@ -40,6 +40,7 @@ from bench.common import (
     make_audience,
     make_campaign,
     materialise,
+    queued_step,
     report,
     run_child,
     seed,
@@ -77,10 +78,7 @@ def sigkill_runs(kills: int, rows: int, batch: int, seed_value: int = 8) -> Figu
         with app.app_context():
             from outreach.extensions import db
 
-            audience_id = make_audience()
-            seed(rows, [audience_id], channels=("email",))
-            make_campaign(audience_id, "email")
-            materialise()
+            queued_step(rows, "email")
             env = worker_env(
                 url, fake.url, OUTREACH_BATCH_SIZE=str(batch), OUTREACH_LEASE_SECONDS="2"
             )
@@ -241,10 +239,7 @@ def pg_restart(rows: int) -> Figure:
         with app.app_context():
             from outreach.extensions import db
 
-            audience_id = make_audience()
-            seed(rows, [audience_id], channels=("email",))
-            make_campaign(audience_id, "email")
-            materialise()
+            queued_step(rows, "email")
             db.session.remove()
             env = worker_env(url, fake.url, OUTREACH_BATCH_SIZE="200")
             worker = subprocess.Popen(

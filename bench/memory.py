@@ -24,9 +24,9 @@ from bench.common import (
     database,
     dispatch_command,
     make_app,
-    make_audience,
     make_campaign,
     materialise,
+    queued_step,
     report,
     run_child,
     seed,
@@ -80,10 +80,7 @@ def run(quick: bool = False, small: int = 10_000, large: int = 1_000_000) -> lis
         with app.app_context():
             from outreach.extensions import db
 
-            audience_id = make_audience()
-            seed(small, [audience_id], channels=("email",))
-            make_campaign(audience_id, "email", name="Memory small")
-            materialise()
+            audience_id, _, _ = queued_step(small, "email", name="Memory small")
             db.session.remove()
             naive_small = _naive(url, small)
             env = worker_env(url, fake.url)

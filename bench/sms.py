@@ -24,12 +24,9 @@ from bench.common import (
     cli,
     database,
     make_app,
-    make_audience,
-    make_campaign,
-    materialise,
     phone,
+    queued_step,
     report,
-    seed,
     states,
     worker_env,
 )
@@ -66,10 +63,7 @@ def run(
         with app.app_context():
             from outreach.extensions import db
 
-            audience_a = make_audience("bench-a")
-            seed(rows, [audience_a], channels=("sms",))
-            make_campaign(audience_a, "sms", name="SMS A")
-            materialise()
+            queued_step(rows, "sms", slug="bench-a", name="SMS A")
             db.session.remove()
             ours = bench_worker(worker_env(url, fake.url, OUTREACH_SMS_MPS="0"), "sms")
             print(f"  sms: ours {json.dumps(ours)}")
@@ -79,10 +73,7 @@ def run(
 
             naive = naive_loop(fake.url, 1.0 if quick else 3.0)
 
-            audience_b = make_audience("bench-b")
-            seed(paced_rows, [audience_b], channels=("sms",), start=rows)
-            make_campaign(audience_b, "sms", name="SMS paced")
-            materialise()
+            queued_step(paced_rows, "sms", slug="bench-b", name="SMS paced", start=rows)
             db.session.remove()
             fake.reset()
             paced = bench_worker(worker_env(url, fake.url, OUTREACH_SMS_MPS=str(mps)), "sms")
