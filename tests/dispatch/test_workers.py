@@ -11,7 +11,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, insert, select
 
+from bench.common import dispatch_command
 from outreach import campaigns
 from outreach.devtools.fake_providers import FakeProviders
 from outreach.extensions import db
@@ -107,17 +107,7 @@ def worker_env(app, fake, tmp_path, clock):
 
 def start_worker(env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "flask",
-            "--app",
-            "wsgi",
-            "outreach",
-            "dispatch",
-            "--once",
-            "--quiet",
-        ],
+        dispatch_command(),  # what the benchmarks run too
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
