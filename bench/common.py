@@ -30,6 +30,9 @@ import psutil
 import requests
 import sqlalchemy as sa
 
+from outreach.campaigns import lifecycle
+from outreach.sending import materialise as materialising
+
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BASE_URL = "https://outreach.bench.example"
@@ -434,7 +437,7 @@ def make_campaign(
     """A running one-step campaign due now (its local day is today in ``zone``)."""
     from zoneinfo import ZoneInfo
 
-    from outreach import campaigns
+    pass  # import moved
     from outreach.extensions import db
     from outreach.models import Audience, Campaign, Step
 
@@ -455,7 +458,7 @@ def make_campaign(
     )
     db.session.add(campaign)
     db.session.flush()
-    campaigns.schedule(campaign)
+    lifecycle.schedule(campaign)
     db.session.commit()
     return campaign.id, campaign.steps[0].id
 
@@ -479,10 +482,10 @@ def queued_step(
 
 def materialise(at: datetime | None = None) -> tuple[int, float]:
     """Materialise everything due; returns (rows, seconds)."""
-    from outreach import outbox
+    pass  # import moved
 
     started = time.perf_counter()
-    rows = outbox.materialise_due(at)
+    rows = materialising.materialise_due(at)
     return rows, time.perf_counter() - started
 
 

@@ -34,6 +34,8 @@ from bench.common import (
     states,
     worker_env,
 )
+from outreach.rendering import templates
+from outreach.sending import compose
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -43,7 +45,7 @@ def naive_loop(fake_url: str, seconds: float) -> float:
     import sendgrid
     from sendgrid.helpers.mail import CustomArg, Mail, Personalization, To
 
-    from outreach import dispatch, rendering
+    pass  # import moved
     from outreach.extensions import db
     from outreach.models import Audience, Message, Step, Subscriber
 
@@ -59,13 +61,13 @@ def naive_loop(fake_url: str, seconds: float) -> float:
     ).all()
     step = db.session.get(Step, rows[0][1])
     audience = db.session.get(Audience, step.campaign.audience_id)
-    rendered = dispatch.render_step_email(step, audience)
+    rendered = compose.render_step_email(step, audience)
     for message_id, _, public_id, email in rows:
-        links = dispatch.personal_links(public_id, audience, "email")
+        links = compose.personal_links(public_id, audience, "email")
         subs = {
-            rendering.tag("first_name"): "Reader",
-            rendering.tag("unsubscribe_url"): links["unsubscribe_url"],
-            rendering.tag("preferences_url"): links["preferences_url"],
+            templates.tag("first_name"): "Reader",
+            templates.tag("unsubscribe_url"): links["unsubscribe_url"],
+            templates.tag("preferences_url"): links["preferences_url"],
         }
         mail = Mail(from_email=audience.from_email, subject=rendered.subject)
         mail.add_content(rendered.text, "text/plain")
@@ -105,7 +107,7 @@ def ceiling(fake_url: str, bodies: list[bytes], per_body: int, seconds: float) -
 
 def prebuilt_bodies(count: int, per_body: int = 1000) -> list[bytes]:
     """Request bodies shaped exactly like SendGridChannel's (rendered once, outside timing)."""
-    from outreach import dispatch, rendering
+    pass  # import moved
     from outreach.channels.base import EmailBatch, EmailRecipient
     from outreach.channels.sendgrid import SendGridChannel, _dumps
     from outreach.extensions import db
@@ -113,23 +115,23 @@ def prebuilt_bodies(count: int, per_body: int = 1000) -> list[bytes]:
 
     step = db.session.scalar(sa.select(Step).limit(1))
     audience = db.session.get(Audience, step.campaign.audience_id)
-    rendered = dispatch.render_step_email(step, audience)
+    rendered = compose.render_step_email(step, audience)
     bodies = []
     for b in range(count):
         recipients = []
         for i in range(per_body):
             url = f"https://outreach.bench.example/unsubscribe/{'x' * 90}{b}-{i}"
             subs = {
-                rendering.tag("first_name"): "Reader",
-                rendering.tag("unsubscribe_url"): url,
-                rendering.tag("preferences_url"): url.replace("unsubscribe", "preferences"),
+                templates.tag("first_name"): "Reader",
+                templates.tag("unsubscribe_url"): url,
+                templates.tag("preferences_url"): url.replace("unsubscribe", "preferences"),
             }
             recipients.append(
                 EmailRecipient(
                     message_id=b * per_body + i + 1,
                     to=f"reader{i}@example.org",
                     substitutions=subs,
-                    headers=dispatch.unsubscribe_headers(url),
+                    headers=compose.unsubscribe_headers(url),
                 )
             )
         batch = EmailBatch(

@@ -26,6 +26,7 @@ from bench.common import (
     report,
     seed,
 )
+from outreach.campaigns import lifecycle
 
 ANCHOR = date(2027, 6, 1)
 #: After 10:00 on June 1 in every zone of US_ZONES (Honolulu: 20:00 UTC).
@@ -33,7 +34,7 @@ AT = datetime(2027, 6, 1, 21, 0, tzinfo=UTC)
 
 
 def _campaign(audience_id: int, name: str) -> tuple[int, int]:
-    from outreach import campaigns
+    pass  # import moved
     from outreach.extensions import db
     from outreach.models import Audience, Campaign, Step
 
@@ -48,14 +49,14 @@ def _campaign(audience_id: int, name: str) -> tuple[int, int]:
     )
     db.session.add(campaign)
     db.session.flush()
-    campaigns.schedule(campaign)
+    lifecycle.schedule(campaign)
     db.session.commit()
     return campaign.id, campaign.steps[0].id
 
 
 def orm_baseline(audience_id: int, campaign_id: int, step_id: int, limit: int) -> float:
     """The row-by-row ORM fan-out of the first ``limit`` eligible subscribers; seconds."""
-    from outreach import campaigns
+    pass  # import moved
     from outreach.extensions import db
     from outreach.models import Campaign, Message, Step, Subscriber, Subscription
 
@@ -82,7 +83,7 @@ def orm_baseline(audience_id: int, campaign_id: int, step_id: int, limit: int) -
                 subscriber_id=subscriber_id,
                 channel="email",
                 state="queued",
-                due_at=campaigns.step_due_at(campaign, step, tz),
+                due_at=lifecycle.step_due_at(campaign, step, tz),
                 attempts=0,
                 created_at=now,
                 updated_at=now,

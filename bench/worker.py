@@ -14,6 +14,10 @@ import json
 import time
 
 from bench.common import quiet_logs, self_maxrss_mb
+from outreach.sending import batch
+from outreach.sending import claim as claiming
+from outreach.sending import materialise as materialising
+from outreach.sending import run as sending
 
 
 def main() -> None:
@@ -26,7 +30,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from outreach import create_app, dispatch, outbox
+    from outreach import create_app
     from outreach.clock import now
 
     app = create_app()
@@ -38,10 +42,10 @@ def main() -> None:
         app.extensions["outreach.clock"] = lambda: datetime.now(UTC) + offset
     with app.app_context():
         started = time.perf_counter()
-        materialised = outbox.materialise_due()
+        materialised = materialising.materialise_due()
         materialise_seconds = time.perf_counter() - started
-        dispatch.recover_expired_leases()
-        report = dispatch.Report()
+        claiming.recover_expired_leases()
+        report = batch.Report()
         profiler = None
         if args.profile:
             from pyinstrument import Profiler
@@ -49,7 +53,7 @@ def main() -> None:
             profiler = Profiler(interval=0.0005)
             profiler.start()
         started = time.perf_counter()
-        dispatch.dispatch_channel(args.channel, now(), report)
+        sending.dispatch_channel(args.channel, now(), report)
         seconds = time.perf_counter() - started
         if profiler is not None:
             profiler.stop()

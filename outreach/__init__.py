@@ -63,7 +63,7 @@ def create_app(
     csrf.exempt(webhooks_bp)
     csrf.exempt(api_bp)
 
-    from outreach.cli import register_cli
+    from outreach.cli.entry import register_cli
 
     register_cli(app)
     _register_health(app)

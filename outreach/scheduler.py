@@ -29,7 +29,7 @@ class JobSpec:
 
 
 JOBS: tuple[JobSpec, ...] = (
-    JobSpec(id="outreach.dispatch", func="outreach.dispatch:dispatch_once", seconds=15),
+    JobSpec(id="outreach.dispatch", func="outreach.sending.run:dispatch_once", seconds=15),
 )
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from outreach import campaigns, consent
+from outreach.campaigns import lifecycle
+from outreach.consent import ledger as consent_ledger
+from outreach.consent import signup as signups
 from outreach.extensions import db
 from outreach.models import Audience, Campaign, Step, Subscriber
 
@@ -43,9 +45,9 @@ def make_subscriber(
 ) -> Subscriber:
     """A subscriber with (by default confirmed) consent on the given channels."""
     chosen = tuple(c for c in channels if (c == "email" and email) or (c == "sms" and phone))
-    signup = consent.Signup(audience, email, phone, first_name, timezone, chosen)
-    evidence = {c: consent.Evidence(source="import", note="test fixture") for c in chosen}
-    subscriber, _ = consent.sign_up(signup, evidence, confirmed=confirmed)
+    signup = signups.Signup(audience, email, phone, first_name, timezone, chosen)
+    evidence = {c: consent_ledger.Evidence(source="import", note="test fixture") for c in chosen}
+    subscriber, _ = signups.sign_up(signup, evidence, confirmed=confirmed)
     db.session.commit()
     return subscriber
 
@@ -71,6 +73,6 @@ def make_campaign(
     db.session.add(campaign)
     db.session.flush()
     if schedule:
-        campaigns.schedule(campaign)
+        lifecycle.schedule(campaign)
     db.session.commit()
     return campaign

@@ -13,10 +13,17 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from config import PROJECT_ROOT
-from outreach import campaign_files, rendering, wording
-from outreach.campaign_files import CampaignFileError, Problem, parse, parse_after, validate
+from outreach.campaigns.files import export as campaign_export
+from outreach.campaigns.files import load as campaign_files
+from outreach.campaigns.files import schema as file_schema
+from outreach.campaigns.files import yaml_lines
+from outreach.campaigns.files.check import validate
+from outreach.campaigns.files.parse import parse, parse_after
+from outreach.campaigns.files.problems import CampaignFileError, Problem
+from outreach.consent import wording
 from outreach.extensions import db
 from outreach.models import Audience, Campaign, Step
+from outreach.rendering import sms as sms_rendering
 from tests.factories import make_audience
 
 JUNE = PROJECT_ROOT / "templates" / "campaigns" / "june-migraine-awareness.yaml"
@@ -149,7 +156,7 @@ def test_parse_after_refuses(value):
     ("minutes", "shown"), [(0, 0), (90, "90m"), (120, "2h"), (2880, "2d"), (61, "61m")]
 )
 def test_format_after_round_trips(minutes, shown):
-    assert campaign_files.format_after(minutes) == shown
+    assert campaign_export.format_after(minutes) == shown
     assert parse_after(shown) == minutes
 
 
@@ -259,13 +266,13 @@ def test_problems_are_sorted_by_line_and_printable():
 
 def test_file_size_limit():
     with pytest.raises(CampaignFileError, match="longer than"):
-        parse("#" * (campaign_files.MAX_FILE_CHARS + 1))
+        parse("#" * (yaml_lines.MAX_FILE_CHARS + 1))
 
 
 def test_schema_file_is_valid_draft_2020_12():
     from jsonschema import Draft202012Validator
 
-    schema = campaign_files.schema()
+    schema = file_schema.schema()
     Draft202012Validator.check_schema(schema)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["additionalProperties"] is False
@@ -299,7 +306,7 @@ def test_export_format():
             },
         ],
     )
-    out = campaign_files.export(campaign)
+    out = campaign_export.export(campaign)
     assert out == doc(
         """
         name: Round trip
@@ -335,7 +342,7 @@ def test_export_calendar_quotes_times_and_writes_flow_anchor():
             }
         ],
     )
-    out = campaign_files.export(campaign)
+    out = campaign_export.export(campaign)
     assert "anchor: {date: 2027-06-01}\n" in out
     assert '    at: "09:30"\n' in out
     assert "    text: ''\n    late_joiners: true\n" in out
@@ -366,9 +373,9 @@ def test_export_then_parse_keeps_every_value(subject, html, text, body, name):
         ],
     )
     campaign.name = name[:200]
-    out = campaign_files.export(campaign)
+    out = campaign_export.export(campaign)
     data = parse(out)
-    clean = campaign_files._clean  # noqa: SLF001 - the documented export normalisation
+    clean = campaign_export._clean  # noqa: SLF001 - the documented export normalisation
     assert data["name"] == campaign.name
     email, sms = data["steps"]
     assert email["subject"] == clean(subject)
@@ -403,12 +410,12 @@ def test_june_file_content_rules(app):
         "support_email": audience.support_email,
     }
     texts = [s for s in steps if s["channel"] == "sms"]
-    first = rendering.render_sms(texts[0]["body"], context)
+    first = sms_rendering.render_sms(texts[0]["body"], context)
     assert first.startswith(wording.program(audience) + ":")
     assert "Reply STOP to opt out" in first
     for step in texts:
-        body = rendering.render_sms(step["body"], context)
-        segments = rendering.sms_segments(body)
+        body = sms_rendering.render_sms(step["body"], context)
+        segments = sms_rendering.sms_segments(body)
         assert segments.encoding == "GSM-7" and segments.segments <= 2, body
         assert "first_name" not in step["body"]
     for step in steps:
@@ -614,9 +621,9 @@ def test_load_path_refuses_non_utf8(app, tmp_path):
 @pytest.mark.parametrize("source", [JUNE.read_text(encoding="utf-8"), CONFIRMATION, CALENDAR])
 def test_export_load_export_is_byte_identical(app, source):
     make_audience()
-    first = campaign_files.export(campaign_files.load(source))
+    first = campaign_export.export(campaign_files.load(source))
     db.session.commit()
-    second = campaign_files.export(campaign_files.load(first))
+    second = campaign_export.export(campaign_files.load(first))
     db.session.commit()
     assert first == second
     assert campaign_count() == 1
@@ -625,7 +632,7 @@ def test_export_load_export_is_byte_identical(app, source):
 
 def test_export_of_bare_on_file_quotes_on(app):
     make_audience()
-    out = campaign_files.export(campaign_files.load(CONFIRMATION))
+    out = campaign_export.export(campaign_files.load(CONFIRMATION))
     assert 'anchor: {"on": confirmation}' in out
     assert "  - after: 90m\n" in out and "  - after: 2d\n" in out
     assert yaml.safe_load(out)["anchor"] == {"on": "confirmation"}
@@ -635,7 +642,7 @@ def test_export_normalises_windows_newlines_and_trailing_spaces(app):
     make_audience()
     campaign = campaign_files.load(CALENDAR)
     campaign.steps[0].html = "<p>a</p>  \r\n<p>b</p>\r\n"
-    out = campaign_files.export(campaign)
+    out = campaign_export.export(campaign)
     assert "    html: |\n      <p>a</p>\n      <p>b</p>\n" in out
 
 
@@ -734,7 +741,7 @@ def test_cli_export_by_name_and_id(app, cli, tmp_path):
     db.session.commit()
     by_name = cli.invoke(args=["outreach", "campaign", "export", "Welcome series"])
     assert by_name.exit_code == 0, by_name.output
-    assert by_name.output == campaign_files.export(campaign)
+    assert by_name.output == campaign_export.export(campaign)
     out = tmp_path / "out.yaml"
     by_id = cli.invoke(args=["outreach", "campaign", "export", str(campaign.id), "-o", str(out)])
     assert by_id.exit_code == 0, by_id.output

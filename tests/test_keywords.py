@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from outreach.keywords import (
+from outreach.consent.keywords import (
     HELP_WORDS,
     OPT_IN_WORDS,
     OPT_OUT_WORDS,

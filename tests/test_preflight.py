@@ -9,9 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from outreach import preflight, rendering
+from outreach.campaigns.preflight import findings as preflight_findings
+from outreach.campaigns.preflight.check import check_campaign
+from outreach.campaigns.preflight.findings import Finding, has_errors
 from outreach.models import Audience, Campaign, Step
-from outreach.preflight import Finding, check_campaign, has_errors
+from outreach.rendering import sms as sms_rendering
 
 TODAY = date(2027, 5, 1)
 
@@ -110,8 +112,8 @@ def test_finding_is_frozen_and_has_errors():
     assert has_errors([Finding("warning", None, None, "w"), finding])
     assert not has_errors([Finding("warning", None, None, "w")])
     assert not has_errors([])
-    assert preflight.errors([finding]) == [finding]
-    assert preflight.warnings([finding]) == []
+    assert preflight_findings.errors([finding]) == [finding]
+    assert preflight_findings.warnings([finding]) == []
 
 
 def test_works_on_campaign_with_unset_fields():
@@ -302,7 +304,7 @@ def test_brand_check_ignores_case():
 
 def test_first_sms_is_an_error_when_brand_and_stop_would_not_fit():
     body = "x" * 440  # 3 segments; the added wording makes it 4
-    assert rendering.sms_segments(body).segments == 3
+    assert sms_rendering.sms_segments(body).segments == 3
     findings = check(make(sms(body=body)))
     assert [(f.level, f.field) for f in findings] == [("error", "body")]
     assert "4 segments" in findings[0].message
@@ -314,7 +316,7 @@ def test_only_the_first_sms_needs_brand_and_stop():
 
 def test_sms_over_three_segments_is_an_error():
     body = f"{BRAND}: " + "y" * 450 + " STOP"
-    assert rendering.sms_segments(body).segments == 4
+    assert sms_rendering.sms_segments(body).segments == 4
     findings = check(make(sms(body=body)))
     assert [(f.level, f.field) for f in findings] == [("error", "body")]
     assert "at most 3" in findings[0].message
@@ -322,7 +324,7 @@ def test_sms_over_three_segments_is_an_error():
 
 def test_sms_of_three_segments_is_fine():
     body = "z" * 459
-    assert rendering.sms_segments(body).segments == 3
+    assert sms_rendering.sms_segments(body).segments == 3
     assert check(make(sms(), sms(body=body))) == []
 
 

@@ -10,21 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from outreach import rendering
-from outreach.rendering import (
+from outreach.rendering import templates
+from outreach.rendering.emails import RenderedEmail, render_email
+from outreach.rendering.plain_text import html_to_text
+from outreach.rendering.sms import GSM7_BASIC, GSM7_EXTENSION, Segments, render_sms, sms_segments
+from outreach.rendering.templates import (
     DOCUMENTED_VARIABLES,
-    GSM7_BASIC,
-    GSM7_EXTENSION,
     PERSONAL_VARIABLES,
-    RenderedEmail,
-    Segments,
     TemplateError,
     check_template,
-    html_to_text,
-    render_email,
-    render_sms,
     render_text,
-    sms_segments,
     tag,
 )
 
@@ -491,7 +486,7 @@ def test_email_personal_substitution_round_trip() -> None:
 def test_template_cache_does_not_mix_escaping() -> None:
     source = "{{ first_name }}"
     assert render_text(source, {"first_name": "<i>"}) == "<i>"
-    assert rendering.render_html(source, {"first_name": "<i>"}) == "&lt;i&gt;"
+    assert templates.render_html(source, {"first_name": "<i>"}) == "&lt;i&gt;"
     assert render_text(source, {"first_name": "<i>"}) == "<i>"
 
 

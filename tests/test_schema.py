@@ -8,8 +8,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from outreach import consent
-from outreach.consent import LedgerIsAppendOnly
+from outreach.consent import suppression
+from outreach.consent.ledger import LedgerIsAppendOnly
 from outreach.extensions import db
 from outreach.models import ConsentEvent, Message, Subscriber, Suppression
 from tests.factories import make_audience, make_campaign, make_subscriber
@@ -45,8 +45,8 @@ def test_one_outbox_row_per_step_subscriber_channel(app):
 
 
 def test_one_suppression_per_channel_and_address(app):
-    assert consent.suppress("sms", "+19175550142", "sms_stop") is True
-    assert consent.suppress("sms", "+19175550142", "carrier_opt_out") is False
+    assert suppression.suppress("sms", "+19175550142", "sms_stop") is True
+    assert suppression.suppress("sms", "+19175550142", "carrier_opt_out") is False
     db.session.commit()
     assert db.session.query(Suppression).count() == 1
     db.session.add(

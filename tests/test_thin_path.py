@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from outreach import dispatch
+from outreach.devtools import mailbox as console_mailbox
 from tests.factories import make_audience, make_campaign, make_subscriber
 from tests.helpers import post_twilio, submit_form
 
 
 def _mailbox() -> list[dict]:
-    return dispatch.dev_mailbox(limit=1000)
+    return console_mailbox.recent_messages(limit=1000)
 
 
 def test_subscribe_confirm_send_stop(app, client, cli, clock):

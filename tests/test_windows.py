@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from outreach.windows import (
+from outreach.campaigns.windows import (
     AREA_CODE_STATE,
     SMS_DEFAULT,
     STATE_WINDOWS,

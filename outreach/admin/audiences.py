@@ -6,11 +6,13 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from outreach import audience_editing, tokens, windows
 from outreach.admin import bp
 from outreach.admin.auth import editor_required
 from outreach.admin.common import form_bool, form_str, form_text, get_or_404
-from outreach.audience_editing import AudienceError, AudienceInput
+from outreach.audiences import editing as audience_editing
+from outreach.audiences.editing import AudienceError, AudienceInput
+from outreach.campaigns import windows
+from outreach.consent import tokens
 from outreach.extensions import db
 from outreach.models import Audience
 

@@ -14,12 +14,13 @@ from sqlalchemy import select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from outreach import staff
 from outreach.admin import bp
 from outreach.admin.common import form_str, get_or_404
 from outreach.extensions import db, limiter, login_manager
 from outreach.models import AuditLog, StaffUser
 from outreach.models.staff import ROLES
+from outreach.staff import accounts
+from outreach.staff import audit as staff_audit
 
 
 @login_manager.user_loader
@@ -74,7 +75,7 @@ def login():  # noqa: ANN201
     """Staff login."""
     form = LoginForm()
     if form.validate_on_submit():
-        user = staff.authenticate(form.email.data, form.password.data)
+        user = accounts.authenticate(form.email.data, form.password.data)
         if user is not None:
             db.session.commit()
             login_user(user)
@@ -111,8 +112,8 @@ def staff_create():  # noqa: ANN201
     email = form_str("email")
     role = form_str("role", "editor")
     try:
-        user = staff.create_staff(email, request.form.get("password") or "", role)
-    except staff.StaffError as exc:
+        user = accounts.create_staff(email, request.form.get("password") or "", role)
+    except accounts.StaffError as exc:
         db.session.rollback()
         users = db.session.scalars(select(StaffUser).order_by(StaffUser.email)).all()
         return render_template(
@@ -122,7 +123,9 @@ def staff_create():  # noqa: ANN201
             errors={"create": str(exc)},
             form={"email": email, "role": role},
         ), 400
-    staff.audit(current_user.id, "staff.create", "staff_user", user.id, f"{user.email} as {role}")
+    staff_audit.audit(
+        current_user.id, "staff.create", "staff_user", user.id, f"{user.email} as {role}"
+    )
     db.session.commit()
     flash(f"{user.email} can now log in as {user.role}.")
     return redirect(url_for("admin.staff_list"))
@@ -148,7 +151,9 @@ def staff_update(user_id: int):  # noqa: ANN201
         changes.append("reactivated" if active else "deactivated")
         user.active = active
     if changes:
-        staff.audit(current_user.id, "staff.update", "staff_user", user.id, "; ".join(changes))
+        staff_audit.audit(
+            current_user.id, "staff.update", "staff_user", user.id, "; ".join(changes)
+        )
         db.session.commit()
         flash(f"{user.email}: {'; '.join(changes)}.")
     return redirect(url_for("admin.staff_list"), 303)

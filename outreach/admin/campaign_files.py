@@ -5,12 +5,16 @@ from __future__ import annotations
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from outreach import campaign_files, staff
 from outreach.admin import bp
 from outreach.admin.auth import editor_required
 from outreach.admin.common import get_or_404
+from outreach.campaigns.files import check as campaign_check
+from outreach.campaigns.files import export as campaign_export
+from outreach.campaigns.files import load as campaign_files
+from outreach.campaigns.files import problems as file_problems
 from outreach.extensions import db
 from outreach.models import Campaign
+from outreach.staff import audit as staff_audit
 
 MAX_UPLOAD = 1_000_000
 
@@ -22,7 +26,7 @@ def campaign_file_download(campaign_id: int) -> Response:
     campaign = get_or_404(Campaign, campaign_id)
     slug = "".join(ch if ch.isalnum() else "-" for ch in campaign.name.lower()).strip("-")
     return Response(
-        campaign_files.export(campaign),
+        campaign_export.export(campaign),
         mimetype="application/yaml",
         headers={"Content-Disposition": f'attachment; filename="{slug or "campaign"}.yaml"'},
     )
@@ -50,7 +54,7 @@ def campaign_file_upload():  # noqa: ANN201
             filename=upload.filename,
             problems=["The file must be UTF-8 text under 1 MB."],
         ), 400
-    problems = [p for p in campaign_files.validate(text) if not p.is_warning]
+    problems = [p for p in campaign_check.validate(text) if not p.is_warning]
     if problems:
         return render_template(
             "admin/campaign_upload.html",
@@ -59,14 +63,14 @@ def campaign_file_upload():  # noqa: ANN201
         ), 400
     try:
         campaign = campaign_files.load(text)
-    except campaign_files.CampaignFileError as exc:
+    except file_problems.CampaignFileError as exc:
         db.session.rollback()
         return render_template(
             "admin/campaign_upload.html",
             filename=upload.filename,
             problems=[str(p) for p in exc.problems],
         ), 400
-    staff.audit(current_user.id, "campaign.upload", "campaign", campaign.id, upload.filename)
+    staff_audit.audit(current_user.id, "campaign.upload", "campaign", campaign.id, upload.filename)
     db.session.commit()
     flash(f"Loaded {campaign.name!r} as a draft with {len(campaign.steps)} steps.")
     return redirect(url_for("admin.campaign", campaign_id=campaign.id), 303)

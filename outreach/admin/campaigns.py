@@ -9,13 +9,20 @@ from flask import abort, flash, jsonify, redirect, render_template, request, url
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
-from outreach import audience_editing, campaign_editing, preflight, rendering, reports, wording
 from outreach.admin import bp
 from outreach.admin.auth import editor_required
 from outreach.admin.common import confirmed, form_bool, form_int, form_str, form_text, get_or_404
-from outreach.campaign_editing import CampaignInput, EditError, StepInput
+from outreach.audiences import editing as audience_editing
+from outreach.campaigns import editing as campaign_editing
+from outreach.campaigns import preview, staff_actions
+from outreach.campaigns import timeline as campaign_timeline
+from outreach.campaigns.editing import CampaignInput, EditError, StepInput
+from outreach.campaigns.preflight import findings as preflight_findings
+from outreach.consent import wording
 from outreach.extensions import db
 from outreach.models import Audience, Campaign, Message, Step
+from outreach.rendering import templates
+from outreach.results import reports
 
 LIFECYCLE = {
     "pause": ("Pause", "Pausing stops new sends at once. Queued messages wait until you resume."),
@@ -119,7 +126,7 @@ def campaign(campaign_id: int):  # noqa: ANN201
     campaign = get_or_404(Campaign, campaign_id)
     counts = reports.step_counts(campaign)
     steps = sorted(campaign.steps, key=lambda s: s.position)
-    timeline = campaign_editing.timeline(campaign)
+    timeline = campaign_timeline.timeline(campaign)
     return render_template(
         "admin/campaign.html",
         campaign=campaign,
@@ -188,7 +195,7 @@ def _editor(
         step=step,
         data=data,
         errors=errors,
-        variables=rendering.DOCUMENTED_VARIABLES,
+        variables=templates.DOCUMENTED_VARIABLES,
         first_sms=will_be_first,
         brand=wording.program(audience),
         rows=campaign_editing.row_count(step) if step is not None else 0,
@@ -308,7 +315,7 @@ def step_preview(step_id: int):  # noqa: ANN201
     step = get_or_404(Step, step_id)
     campaign = step.campaign
     who = (request.args.get("who") or "").strip()[:200]
-    person = campaign_editing.find_audience_subscriber(campaign.audience, who) if who else None
+    person = preview.find_audience_subscriber(campaign.audience, who) if who else None
     if who and person is None:
         flash("No subscriber of this audience matches that; showing a sample person.", "error")
     steps = sorted(campaign.steps, key=lambda s: s.position)
@@ -320,8 +327,8 @@ def step_preview(step_id: int):  # noqa: ANN201
         steps=steps,
         who=who,
         person=person,
-        preview=campaign_editing.preview(step, person),
-        staff_emails=campaign_editing.staff_emails(),
+        preview=preview.preview(step, person),
+        staff_emails=preview.staff_emails(),
     )
 
 
@@ -331,9 +338,9 @@ def step_test_send(step_id: int):  # noqa: ANN201
     """Send one [Test] copy of a step to a staff address or phone."""
     step = get_or_404(Step, step_id)
     who = form_str("who")
-    person = campaign_editing.find_audience_subscriber(step.campaign.audience, who) if who else None
+    person = preview.find_audience_subscriber(step.campaign.audience, who) if who else None
     try:
-        message = campaign_editing.send_test(
+        message = preview.send_test(
             step, to=form_str("to"), subscriber=person, actor_id=current_user.id
         )
     except EditError as exc:
@@ -357,17 +364,17 @@ def campaign_preflight(campaign_id: int):  # noqa: ANN201
 
 
 def _preflight_page(campaign: Campaign, errors: dict, status: int = 200):  # noqa: ANN202
-    findings = campaign_editing.check(campaign)
+    findings = staff_actions.check(campaign)
     steps = sorted(campaign.steps, key=lambda s: s.position)
     return render_template(
         "admin/preflight.html",
         campaign=campaign,
         steps=steps,
-        errors_found=preflight.errors(findings),
-        warnings_found=preflight.warnings(findings),
+        errors_found=preflight_findings.errors(findings),
+        warnings_found=preflight_findings.warnings(findings),
         errors=errors,
         reach=audience_editing.reach(campaign.audience),
-        timeline=campaign_editing.timeline(campaign),
+        timeline=campaign_timeline.timeline(campaign),
     ), status
 
 
@@ -379,7 +386,7 @@ def campaign_schedule(campaign_id: int):  # noqa: ANN201
     if not confirmed():
         return _preflight_page(campaign, {"": "Press the Schedule button to confirm."}, 400)
     try:
-        campaign_editing.schedule(
+        staff_actions.schedule(
             campaign, acknowledged=form_bool("acknowledge"), actor_id=current_user.id
         )
     except EditError as exc:
@@ -412,13 +419,13 @@ def campaign_lifecycle(campaign_id: int, action: str):  # noqa: ANN201
         )
     try:
         if action == "pause":
-            campaign_editing.pause(campaign, form_str("reason"), current_user.id)
+            staff_actions.pause(campaign, form_str("reason"), current_user.id)
             done = "paused"
         elif action == "resume":
-            campaign_editing.resume(campaign, current_user.id)
+            staff_actions.resume(campaign, current_user.id)
             done = "resumed"
         else:
-            count = campaign_editing.cancel(campaign, current_user.id)
+            count = staff_actions.cancel(campaign, current_user.id)
             done = f"cancelled; {count} queued message(s) will not be sent"
     except EditError as exc:
         db.session.rollback()

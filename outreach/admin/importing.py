@@ -24,18 +24,20 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from outreach import imports
 from outreach.admin import bp
 from outreach.admin.auth import editor_required
 from outreach.admin.common import form_str
+from outreach.audiences.imports import jobs as import_jobs
+from outreach.audiences.imports import reading as import_reading
+from outreach.audiences.imports import settings as import_settings
 from outreach.clock import now as clock_now
 from outreach.extensions import db
 from outreach.models import Audience
 
 
-def store() -> imports.JobStore:
+def store() -> import_jobs.JobStore:
     """Import jobs of this app (under its instance folder)."""
-    return imports.JobStore(Path(current_app.instance_path) / "imports")
+    return import_jobs.JobStore(Path(current_app.instance_path) / "imports")
 
 
 def _job(job_id: str) -> dict:
@@ -67,7 +69,7 @@ def import_upload():  # noqa: ANN201
     if error is None:
         try:
             state = store().create(upload.stream, upload.filename, current_user.id)
-        except imports.ImportProblem as exc:
+        except import_settings.ImportProblem as exc:
             error = f"That file cannot be imported: {exc}."
     if error:
         flash(error, "error")
@@ -89,7 +91,7 @@ def import_map(job_id: str):  # noqa: ANN201
     audience = db.session.get(Audience, state.get("audience_id") or 0)
     if audience is None:
         abort(404)
-    guessed = imports.guess_mapping(info.header)
+    guessed = import_reading.guess_mapping(info.header)
     if request.method == "GET":
         channels = [
             c
@@ -106,10 +108,10 @@ def import_map(job_id: str):  # noqa: ANN201
             consent_source="",
             consent_date="",
             error=None,
-            explain=imports.mode_explanation(audience, None, None),
+            explain=import_settings.mode_explanation(audience, None, None),
             today=clock_now().date().isoformat(),
         )
-    mapping = imports.ColumnMapping(
+    mapping = import_settings.ColumnMapping(
         email=form_str("email_column") or None,
         phone=form_str("phone_column") or None,
         first_name=form_str("first_name_column") or None,
@@ -117,7 +119,7 @@ def import_map(job_id: str):  # noqa: ANN201
     )
     channels = request.form.getlist("channels")
     try:
-        settings = imports.build_settings(
+        settings = import_settings.build_settings(
             audience,
             info,
             mapping,
@@ -128,7 +130,7 @@ def import_map(job_id: str):  # noqa: ANN201
             filename=state["filename"],
             region=form_str("region", "US") or "US",
         )
-    except imports.ImportProblem as exc:
+    except import_settings.ImportProblem as exc:
         return render_template(
             "admin/import_map.html",
             state=state,
@@ -139,18 +141,20 @@ def import_map(job_id: str):  # noqa: ANN201
             consent_source=form_str("consent_source"),
             consent_date=form_str("consent_date"),
             error=str(exc),
-            explain=imports.mode_explanation(audience, None, None),
+            explain=import_settings.mode_explanation(audience, None, None),
             today=clock_now().date().isoformat(),
         ), 400
-    state["settings"] = imports.settings_to_json(settings)
-    state["mode"] = imports.import_mode(audience, settings.consent_source, settings.consent_date)
-    state["explain"] = imports.mode_explanation(
+    state["settings"] = import_settings.settings_to_json(settings)
+    state["mode"] = import_settings.import_mode(
+        audience, settings.consent_source, settings.consent_date
+    )
+    state["explain"] = import_settings.mode_explanation(
         audience, settings.consent_source, settings.consent_date
     )
     state["state"] = "queued"
     state["audience_name"] = audience.name
     jobs.save(state)
-    imports.start_job(current_app._get_current_object(), jobs, job_id)  # noqa: SLF001
+    import_jobs.start_job(current_app._get_current_object(), jobs, job_id)  # noqa: SLF001
     return redirect(url_for("admin.import_status", job_id=job_id), 303)
 
 

@@ -14,14 +14,17 @@ from flask_login import current_user, login_required
 from markupsafe import Markup, escape
 from sqlalchemy import select
 
-from outreach import evidence, privacy, reports, staff
 from outreach.admin import bp
 from outreach.admin.auth import admin_required
 from outreach.admin.common import confirmed, form_str, get_or_404
+from outreach.audiences.contacts import InvalidContact
 from outreach.clock import now as clock_now
-from outreach.contacts import InvalidContact
+from outreach.consent import evidence, privacy
 from outreach.extensions import db
 from outreach.models import ApiToken, AuditLog, Campaign, StaffUser, Subscriber
+from outreach.results import reports
+from outreach.staff import api_tokens as staff_tokens
+from outreach.staff import audit as staff_audit
 
 #: Staff type this to confirm an erasure.
 ERASE_WORD = "ERASE"
@@ -284,8 +287,8 @@ def api_token_create():  # noqa: ANN201
     name = " ".join(form_str("name").split())[:100]
     if not name:
         return _tokens_page(error="Give the token a name, e.g. 'clinic CRM'.", status=400)
-    row, plain = staff.create_api_token(name, staff_user_id=current_user.id)
-    staff.audit(
+    row, plain = staff_tokens.create_api_token(name, staff_user_id=current_user.id)
+    staff_audit.audit(
         current_user.id, "api_token.create", "api_token", row.id, f"{name} ({row.prefix}...)"
     )
     db.session.commit()
@@ -301,7 +304,7 @@ def api_token_revoke(token_id: int):  # noqa: ANN201
         return redirect(url_for("admin.api_tokens"), 303)
     if row.revoked_at is None:
         row.revoked_at = clock_now()
-        staff.audit(
+        staff_audit.audit(
             current_user.id,
             "api_token.revoke",
             "api_token",

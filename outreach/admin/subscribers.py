@@ -8,10 +8,11 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, or_, select
 
-from outreach import consent, evidence, staff
 from outreach.admin import bp
 from outreach.admin.auth import editor_required
 from outreach.admin.common import confirmed, form_str, get_or_404
+from outreach.consent import evidence, subscriptions
+from outreach.consent import ledger as consent_ledger
 from outreach.extensions import db
 from outreach.models import (
     Audience,
@@ -20,6 +21,7 @@ from outreach.models import (
     Subscriber,
     Subscription,
 )
+from outreach.staff import audit as staff_audit
 
 PAGE = 50
 
@@ -74,7 +76,7 @@ def _timeline(subscriber: Subscriber) -> list[dict]:
             "audience": audiences.get(row.audience_id),
             "actor": actors.get(row.actor_id),
         }
-        for row in reversed(consent.ledger_for(subscriber))
+        for row in reversed(consent_ledger.ledger_for(subscriber))
     ]
 
 
@@ -126,17 +128,17 @@ def subscriber_opt_out(subscriber_id: int):  # noqa: ANN201
         return render_template(
             "admin/opt_out.html", person=person, sub=sub, channel=channel, scope=scope, note=note
         )
-    proof = consent.Evidence(
+    proof = consent_ledger.Evidence(
         source="admin",
         wording="Opt-out recorded by staff",
         actor_id=current_user.id,
         note=note or None,
     )
     if scope == "everywhere":
-        changed = consent.opt_out_everywhere(person, channel, proof)
+        changed = subscriptions.opt_out_everywhere(person, channel, proof)
     else:
-        changed = int(consent.revoke(sub, proof))  # type: ignore[arg-type]
-    staff.audit(
+        changed = int(subscriptions.revoke(sub, proof))  # type: ignore[arg-type]
+    staff_audit.audit(
         current_user.id,
         "subscriber.opt_out",
         "subscriber",

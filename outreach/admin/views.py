@@ -6,12 +6,12 @@ from flask import current_app, render_template
 from flask_login import login_required
 from sqlalchemy import select
 
-from outreach import dispatch
 from outreach.admin import bp
 from outreach.admin.campaigns import campaigns as campaign_list
+from outreach.devtools import mailbox as console_mailbox
 from outreach.extensions import db
 from outreach.models import InboundSms
-from outreach.rendering import sms_segments
+from outreach.rendering.sms import sms_segments
 
 
 @bp.get("/")
@@ -25,7 +25,7 @@ def dashboard():  # noqa: ANN201
 @login_required
 def dev_mailbox():  # noqa: ANN201
     """What the console channels 'sent': emails rendered, texts as bubbles."""
-    items = dispatch.dev_mailbox()
+    items = console_mailbox.recent_messages()
     for item in items:
         if item.get("kind") == "sms":
             item["segments"] = sms_segments(item.get("body", ""))

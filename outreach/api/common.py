@@ -14,7 +14,6 @@ from flask import Response, current_app, jsonify, request
 from flask_limiter.util import get_remote_address
 from sqlalchemy import Select
 
-from outreach import staff
 from outreach.api.openapi import (
     CURSOR_PATTERN,
     DEFAULT_LIMIT,
@@ -25,6 +24,7 @@ from outreach.api.openapi import (
 )
 from outreach.extensions import db
 from outreach.models import ApiToken
+from outreach.staff import api_tokens as staff_tokens
 
 #: Requests per token (Flask-Limiter syntax); ``OUTREACH_API_RATE_LIMIT`` in app.config.
 DEFAULT_RATE_LIMIT = "120 per minute"
@@ -113,7 +113,7 @@ def token_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         token = _bearer()
-        row = staff.token_owner(token) if token else None
+        row = staff_tokens.token_owner(token) if token else None
         if row is None:
             db.session.rollback()
             return problem(401, "Unauthorized", "A valid bearer token is required.")

@@ -6,12 +6,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from outreach.evidence import LEDGER_FIELDS
+from outreach.consent.evidence import LEDGER_FIELDS
 from outreach.models.campaigns import CAMPAIGN_STATES
 from outreach.models.consent import CONSENT_ACTIONS, CONSENT_SOURCES
 from outreach.models.contacts import CHANNELS, SUBSCRIPTION_STATES
 from outreach.models.outbox import MESSAGE_STATES
-from outreach.reports import STATE_ORDER
+from outreach.results.reports import STATE_ORDER
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50

@@ -10,9 +10,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from outreach import consent, dispatch, tokens, windows, wording
+from outreach import transactional
+from outreach.audiences.contacts import InvalidContact, clean_name, normalise_email, normalise_phone
+from outreach.campaigns import windows
 from outreach.clock import now as clock_now
-from outreach.contacts import InvalidContact, clean_name, normalise_email, normalise_phone
+from outreach.consent import ledger as consent_ledger
+from outreach.consent import signup as signups
+from outreach.consent import suppression, tokens, wording
 from outreach.extensions import db
 from outreach.models import Audience, Campaign, Message, Subscriber, Subscription
 
@@ -136,8 +140,8 @@ def _check(data: SubscriberInput) -> tuple[Audience, str | None, str | None, tup
 
 
 def _on_file(email: str | None, phone: str | None) -> Subscriber | None:
-    by_email = consent.find_subscriber(email=email) if email else None
-    by_phone = consent.find_subscriber(phone=phone) if phone else None
+    by_email = signups.find_subscriber(email=email) if email else None
+    by_phone = signups.find_subscriber(phone=phone) if phone else None
     if by_email is not None and by_phone is not None and by_email.id != by_phone.id:
         raise ConflictError("The email and the phone belong to two different subscribers.")
     person = by_email or by_phone
@@ -176,11 +180,11 @@ def create_subscriber(data: SubscriberInput, *, actor_id: int | None, actor_note
         if allows_single
         and proof is not None
         and existing.get(c) not in WITHDRAWN
-        and not consent.is_suppressed(c, address[c])
+        and not suppression.is_suppressed(c, address[c])
     )
     note = actor_note + (f"; consent given {proof.given_at.isoformat()}" if proof else "")
     evidence = {
-        c: consent.Evidence(
+        c: consent_ledger.Evidence(
             source="api",
             wording=proof.wording
             if proof
@@ -201,7 +205,7 @@ def create_subscriber(data: SubscriberInput, *, actor_id: int | None, actor_note
     ):
         if not group:
             continue
-        signup = consent.Signup(
+        signup = signups.Signup(
             audience=audience,
             email=email,
             phone=phone,
@@ -209,7 +213,7 @@ def create_subscriber(data: SubscriberInput, *, actor_id: int | None, actor_note
             timezone=timezone,
             channels=group,
         )
-        subscriber, _ = consent.sign_up(signup, evidence, confirmed=confirmed)
+        subscriber, _ = signups.sign_up(signup, evidence, confirmed=confirmed)
     assert subscriber is not None  # channels is never empty here
     subs = {
         s.channel: s
@@ -229,14 +233,14 @@ def send_confirmations(result: Created) -> dict[str, str]:
     outcomes: dict[str, str] = {}
     subscriber, audience = result.subscriber, result.audience
     for channel, sub in result.subscriptions.items():
-        if sub.state != consent.PENDING:
+        if sub.state != consent_ledger.PENDING:
             outcomes[channel] = "not_needed"
             continue
         try:
             if channel == "email":
                 link = tokens.LinkToken(subscriber.public_id, audience.slug, "email")
                 url = tokens.public_url(f"/confirm/{tokens.confirm_token(link)}")
-                sent = dispatch.send_email_confirmation(subscriber, audience, url)
+                sent = transactional.send_email_confirmation(subscriber, audience, url)
             else:
                 phone = subscriber.phone or ""
                 tz = (
@@ -247,7 +251,7 @@ def send_confirmations(result: Created) -> dict[str, str]:
                 if not windows.is_open(clock_now(), tz, windows.sms_window_for(phone)):
                     outcomes[channel] = "outside_hours"
                     continue
-                sent = dispatch.send_sms_text(phone, wording.sms_confirmation(audience))
+                sent = transactional.send_sms_text(phone, wording.sms_confirmation(audience))
         except Exception as exc:  # noqa: BLE001 - the request is stored; report, never 500
             log.warning("api confirmation %s not sent: %s", channel, type(exc).__name__)
             sent = False

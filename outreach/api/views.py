@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Response, jsonify
 from sqlalchemy import select
 
-from outreach import campaign_editing, evidence, reports
 from outreach.api import bp
 from outreach.api.common import (
     ApiError,
@@ -33,12 +32,15 @@ from outreach.api.service import (
     send_confirmations,
     subscribers_dicts,
 )
-from outreach.campaign_editing import EditError
-from outreach.contacts import InvalidContact, normalise_email, normalise_phone
+from outreach.audiences.contacts import InvalidContact, normalise_email, normalise_phone
+from outreach.campaigns import staff_actions
+from outreach.campaigns.editing import EditError
+from outreach.consent import evidence
 from outreach.extensions import db
 from outreach.models import Audience, Campaign, Message, Subscriber
 from outreach.models.campaigns import CAMPAIGN_STATES
 from outreach.models.outbox import MESSAGE_STATES
+from outreach.results import reports
 
 _HEX = frozenset("0123456789abcdef")
 
@@ -235,7 +237,7 @@ def campaign_pause(campaign_id: int) -> Response:
     reason = " ".join((body.get("reason") or "").split()) or "paused through the API"
     token = current_token()
     try:
-        campaign_editing.pause(found, f"{reason} [API: {token.name}]", token.staff_user_id)
+        staff_actions.pause(found, f"{reason} [API: {token.name}]", token.staff_user_id)
     except EditError as exc:
         raise ApiError(409, "Conflict", str(exc)) from None
     db.session.commit()
@@ -249,7 +251,7 @@ def campaign_resume(campaign_id: int) -> Response:
     found = _campaign_or_404(campaign_id)
     token = current_token()
     try:
-        campaign_editing.resume(found, token.staff_user_id)
+        staff_actions.resume(found, token.staff_user_id)
     except EditError as exc:
         raise ApiError(409, "Conflict", str(exc)) from None
     db.session.commit()

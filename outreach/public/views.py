@@ -17,8 +17,12 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from outreach import consent, dispatch, tokens, windows, wording
-from outreach.contacts import InvalidContact, clean_name, normalise_email, normalise_phone
+from outreach import transactional
+from outreach.audiences.contacts import InvalidContact, clean_name, normalise_email, normalise_phone
+from outreach.campaigns import windows
+from outreach.consent import ledger as consent_ledger
+from outreach.consent import signup as consent_signup
+from outreach.consent import subscriptions, tokens, wording
 from outreach.extensions import csrf, db, limiter
 from outreach.models import Audience, Subscriber, Subscription
 from outreach.public import bp
@@ -29,6 +33,7 @@ from outreach.public.forms import (
     SubscribeForm,
     UnsubscribeForm,
 )
+from outreach.sending import compose
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +55,9 @@ def _text(value: str | None, limit: int) -> str | None:
 
 def _evidence(
     source: str, wording_text: str | None = None, note: str | None = None
-) -> consent.Evidence:
+) -> consent_ledger.Evidence:
     """The evidence a public page can give: wording shown, form URL, IP, user agent."""
-    return consent.Evidence(
+    return consent_ledger.Evidence(
         source=source,
         wording=wording_text,
         form_url=_text(request.url, 500),
@@ -175,7 +180,7 @@ def _thank_you(audience: Audience, chosen: list[str]) -> ResponseReturnValue:
 
 def _signups(
     audience: Audience, checked: _Checked, first_name: str, timezone: str
-) -> list[consent.Signup]:
+) -> list[consent_signup.Signup]:
     """One sign-up for a new person; one per channel when a contact is already on file.
 
     An unverified form never attaches a contact to someone else's record: a record on file
@@ -184,12 +189,12 @@ def _signups(
     email = checked.email if "email" in checked.chosen else None
     phone = checked.phone if "sms" in checked.chosen else None
     on_file = {
-        "email": consent.find_subscriber(email=email) if email else None,
-        "sms": consent.find_subscriber(phone=phone) if phone else None,
+        "email": consent_signup.find_subscriber(email=email) if email else None,
+        "sms": consent_signup.find_subscriber(phone=phone) if phone else None,
     }
 
-    def signup(channels: list[str]) -> consent.Signup:
-        return consent.Signup(
+    def signup(channels: list[str]) -> consent_signup.Signup:
+        return consent_signup.Signup(
             audience=audience,
             email=email if "email" in channels else None,
             phone=phone if "sms" in channels else None,
@@ -206,12 +211,12 @@ def _signups(
 
 
 def _store_signups(
-    signups: list[consent.Signup], evidence: dict[str, consent.Evidence]
+    signups: list[consent_signup.Signup], evidence: dict[str, consent_ledger.Evidence]
 ) -> list[tuple[Subscriber, list[Subscription]]]:
     """``consent.sign_up`` each and commit; a concurrent twin submission is retried once."""
     for attempt in (1, 2):
         try:
-            results = [consent.sign_up(signup, evidence) for signup in signups]
+            results = [consent_signup.sign_up(signup, evidence) for signup in signups]
             db.session.commit()
             return results
         except IntegrityError:
@@ -230,9 +235,11 @@ def _send_confirmations(
             if sub.channel == "email":
                 link = tokens.LinkToken(subscriber.public_id, audience.slug, "email")
                 url = tokens.public_url(url_for("public.confirm", token=tokens.confirm_token(link)))
-                dispatch.send_email_confirmation(subscriber, audience, url)
+                transactional.send_email_confirmation(subscriber, audience, url)
             else:
-                dispatch.send_sms_text(subscriber.phone or "", wording.sms_confirmation(audience))
+                transactional.send_sms_text(
+                    subscriber.phone or "", wording.sms_confirmation(audience)
+                )
         except Exception as exc:  # noqa: BLE001 - the sign-up is stored; never a 500 for this
             log.warning(
                 "confirmation %s for audience %s not sent: %s",
@@ -317,7 +324,7 @@ def confirm(token: str) -> ResponseReturnValue:
             "public/confirm.html", form=form, audience=audience, error=SESSION_EXPIRED
         ), 400
     if sub.state == "pending":
-        consent.confirm(
+        subscriptions.confirm(
             sub,
             _evidence(
                 "web_form",
@@ -326,7 +333,7 @@ def confirm(token: str) -> ResponseReturnValue:
             ),
         )
         db.session.commit()
-    links = dispatch.personal_links(subscriber.public_id, audience, "email")
+    links = compose.personal_links(subscriber.public_id, audience, "email")
     return render_template(
         "public/confirmed.html", audience=audience, preferences_url=links["preferences_url"]
     )
@@ -348,7 +355,7 @@ def unsubscribe(token: str) -> ResponseReturnValue:
         return _bad_link(exc)
     if request.method == "POST" and _is_one_click():
         if sub is not None:
-            consent.revoke(sub, _evidence("one_click", "List-Unsubscribe=One-Click"))
+            subscriptions.revoke(sub, _evidence("one_click", "List-Unsubscribe=One-Click"))
             db.session.commit()
         return "You have been unsubscribed.\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
     form = UnsubscribeForm()
@@ -361,13 +368,13 @@ def unsubscribe(token: str) -> ResponseReturnValue:
         ), 400
     if form.everything.data:
         for channel in ("email", "sms"):
-            consent.opt_out_everywhere(
+            subscriptions.opt_out_everywhere(
                 subscriber,
                 channel,
                 _evidence("preference_page", form.everything.label.text, note="unsubscribe page"),
             )
     elif sub is not None:
-        consent.revoke(
+        subscriptions.revoke(
             sub,
             _evidence("preference_page", "Unsubscribe button", note="unsubscribe page"),
         )
@@ -407,15 +414,15 @@ def _apply_preferences(
     for sub in subs:
         shown = wording.consent_wording(sub.audience, sub.channel)
         if sub.state in ("active", "pending") and _key(sub) not in wanted:
-            consent.revoke(
+            subscriptions.revoke(
                 sub, _evidence("preference_page", shown, note="unticked on the preferences page")
             )
         elif sub.state == "unsubscribed" and _key(sub) in wanted:
             evidence = _evidence("preference_page", shown, note="ticked on the preferences page")
             if sub.channel == "email" and link_channel == "email":
-                consent.confirm(sub, evidence)  # the link came to this inbox: proof enough
+                subscriptions.confirm(sub, evidence)  # the link came to this inbox: proof enough
             else:  # texts always need a YES reply; email from a texted link needs its link
-                consent.request_consent(subscriber, sub.audience, sub.channel, evidence)
+                subscriptions.request_consent(subscriber, sub.audience, sub.channel, evidence)
                 waiting.append(sub)
     return waiting
 

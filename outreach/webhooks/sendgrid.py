@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from flask import abort, current_app, jsonify, request
 from sendgrid.helpers.eventwebhook import EventWebhook
 
-from outreach import feedback
+from outreach.feedback import email_events
 from outreach.webhooks import bp
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ def _message_id(event: dict) -> int | None:
     return int(value) if _DIGITS.fullmatch(value) and int(value) > 0 else None
 
 
-def parse_event(event: Any) -> feedback.EmailEvent:
+def parse_event(event: Any) -> email_events.EmailEvent:
     """Check one event's fields and build the service's view of it; raises MalformedEvent."""
     if not isinstance(event, dict):
         raise MalformedEvent("each event must be an object")
@@ -138,8 +138,8 @@ def parse_event(event: Any) -> feedback.EmailEvent:
     sg_message_id = _text(event, "sg_message_id", limit=300)
     provider_id = sg_message_id.split(".", 1)[0][:64] if sg_message_id else ""
     reason = _text(event, "reason", numbers=True) or _text(event, "response", numbers=True)
-    return feedback.EmailEvent(
-        event_id=feedback.event_id_key(event_id),
+    return email_events.EmailEvent(
+        event_id=email_events.event_id_key(event_id),
         kind=kind,
         email=email.lower() if email else None,
         at=_stamp(event),
@@ -167,5 +167,5 @@ def sendgrid_events():  # noqa: ANN201
         events = [parse_event(item) for item in payload]
     except MalformedEvent as exc:
         abort(400, f"Malformed event: {exc}")
-    counts = feedback.handle_sendgrid_events(events)
+    counts = email_events.handle_sendgrid_events(events)
     return jsonify(status="ok", counts=counts)

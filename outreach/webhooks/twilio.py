@@ -13,7 +13,7 @@ from flask import Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from outreach import feedback
+from outreach.feedback import inbound_sms, sms_status
 from outreach.webhooks import bp
 
 #: Twilio ids (MessageSid "SM" + 32 hex): printable ASCII, no spaces.
@@ -73,7 +73,7 @@ def twilio_sms() -> Response:
     to = _field("To", limit=32)
     body = (request.form.get("Body") or "").replace("\x00", "")
     opt_out_type = _field("OptOutType", limit=20)
-    reply = feedback.handle_inbound_sms(sid, sender, to, body, opt_out_type)
+    reply = inbound_sms.handle_inbound_sms(sid, sender, to, body, opt_out_type)
     return _twiml(reply.body)
 
 
@@ -90,5 +90,5 @@ def twilio_status() -> tuple[str, int]:
     raw_code = (request.form.get("ErrorCode") or "").strip()
     error_code = raw_code if _ERROR_CODE.fullmatch(raw_code) else None
     to = _field("To", limit=32)
-    feedback.handle_twilio_status(sid, status, error_code, message_id, to)
+    sms_status.handle_twilio_status(sid, status, error_code, message_id, to)
     return "", 204

@@ -9,8 +9,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.security import generate_password_hash
 
-from outreach import staff
 from outreach.extensions import db
+from outreach.staff import accounts
 from tests.admin.support import PASSWORD, login
 
 
@@ -38,13 +38,13 @@ def client(app: Flask) -> FlaskClient:
 def staff_users(app: Flask, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """One active staff user per role: {role: id} (hashed with a cheap work factor)."""
     monkeypatch.setattr(
-        staff,
+        accounts,
         "generate_password_hash",
         functools.partial(generate_password_hash, method="pbkdf2:sha256:1000"),
     )
     ids = {}
     for role in ("admin", "editor", "viewer"):
-        ids[role] = staff.create_staff(f"{role}@clinic.example", PASSWORD, role).id
+        ids[role] = accounts.create_staff(f"{role}@clinic.example", PASSWORD, role).id
     db.session.commit()
     return ids
 

@@ -17,6 +17,7 @@ from outreach.models import (
     Step,
     Subscriber,
 )
+from outreach.staff import accounts
 from tests.admin.support import PASSWORD, login, post, text, token
 from tests.conftest import make_app
 from tests.factories import make_audience, make_campaign, make_subscriber
@@ -70,9 +71,9 @@ def test_logout_ends_the_session(editor):
 def test_login_is_rate_limited(database_template, tmp_path):
     limited = make_app(database_template, tmp_path, RATELIMIT_ENABLED=True)
     with limited.app_context():
-        from outreach import staff
+        pass  # import moved
 
-        staff.create_staff("editor@clinic.example", PASSWORD, "editor")
+        accounts.create_staff("editor@clinic.example", PASSWORD, "editor")
         db.session.commit()
         client = limited.test_client()
         codes = [

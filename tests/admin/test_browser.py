@@ -14,9 +14,13 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from outreach import consent, rendering, staff, wording
+from outreach.consent import ledger as consent_ledger
+from outreach.consent import signup as signups
+from outreach.consent import subscriptions, wording
 from outreach.extensions import db
 from outreach.models import Campaign
+from outreach.rendering import sms as sms_rendering
+from outreach.staff import accounts
 from tests.admin.support import PASSWORD
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, serve, shoot
 from tests.conftest import make_app
@@ -51,14 +55,14 @@ def live_server(database_template: str, tmp_path: Path) -> Iterator[tuple[Flask,
     require_chromium()
     app = make_app(database_template, tmp_path)
     with app.app_context():
-        staff.create_staff("editor@clinic.example", PASSWORD, "editor")
+        accounts.create_staff("editor@clinic.example", PASSWORD, "editor")
         audience = make_audience()
-        signup = consent.Signup(
+        signup = signups.Signup(
             audience, "ann.reader@example.org", "+19175550142", "Ann", "America/New_York",
             ("email", "sms"),
         )  # fmt: skip
         evidence = {
-            channel: consent.Evidence(
+            channel: consent_ledger.Evidence(
                 source="web_form",
                 wording=wording.consent_wording(audience, channel),
                 form_url=f"https://outreach.example.org/subscribe/{audience.slug}",
@@ -67,11 +71,11 @@ def live_server(database_template: str, tmp_path: Path) -> Iterator[tuple[Flask,
             )
             for channel in ("email", "sms")
         }
-        person, pending = consent.sign_up(signup, evidence)
+        person, pending = signups.sign_up(signup, evidence)
         for sub in pending:
-            consent.confirm(
+            subscriptions.confirm(
                 sub,
-                consent.Evidence(
+                consent_ledger.Evidence(
                     source="sms_keyword" if sub.channel == "sms" else "web_form",
                     wording="Replied YES" if sub.channel == "sms" else "Confirmed by link",
                     provider_ref="SM" + "4" * 32 if sub.channel == "sms" else None,
@@ -150,7 +154,7 @@ def test_build_preview_check_and_schedule_a_campaign(live_server):
             expect(page.locator("[data-sms=sent-segments]")).to_have_text("1")
             for sample in SEGMENT_SAMPLES:
                 in_page = page.evaluate("body => window.smsSegments(body)", sample)
-                expected = rendering.sms_segments(sample)
+                expected = sms_rendering.sms_segments(sample)
                 assert (in_page["encoding"], in_page["characters"], in_page["segments"]) == (
                     expected.encoding,
                     expected.characters,

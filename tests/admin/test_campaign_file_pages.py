@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from outreach import campaign_files, dispatch
+from outreach.campaigns.files import export as campaign_export
+from outreach.campaigns.files import load as campaign_files
+from outreach.devtools import mailbox as console_mailbox
 from outreach.extensions import db
 from outreach.models import Campaign, Step
 from tests.admin.support import post, text
@@ -51,7 +53,7 @@ def test_download_is_the_exported_file(app, editor):
     response = editor.get(f"/admin/campaigns/{campaign.id}/campaign.yaml")
     assert response.status_code == 200
     assert "attachment" in response.headers["Content-Disposition"]
-    assert response.get_data(as_text=True) == campaign_files.export(campaign)
+    assert response.get_data(as_text=True) == campaign_export.export(campaign)
     page = editor.get(f"/admin/campaigns/{campaign.id}")
     assert f"/admin/campaigns/{campaign.id}/campaign.yaml" in page.get_data(as_text=True)
 
@@ -105,11 +107,11 @@ def test_after_zero_goes_out_on_the_next_dispatch_after_confirming(
             "consent_email": "y",
         },
     )
-    mail = dispatch.dev_mailbox()
+    mail = console_mailbox.recent_messages()
     link = re.search(r"https?://[^/]+(/confirm/[^\"\s<]+)", mail[0]["html"]).group(1)
     assert submit_form(client, link, {}).status_code == 200
     result = cli.invoke(args=["outreach", "dispatch", "--once"])
     assert result.exit_code == 0, result.output
-    welcome = [m for m in dispatch.dev_mailbox() if m["subject"].startswith("Welcome")]
+    welcome = [m for m in console_mailbox.recent_messages() if m["subject"].startswith("Welcome")]
     assert [m["to"] for m in welcome] == ["new@example.org"]
     assert "Hi Nia" in welcome[0]["html"]

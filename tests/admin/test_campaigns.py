@@ -8,9 +8,10 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from outreach import dispatch, outbox
+from outreach.devtools import mailbox as console_mailbox
 from outreach.extensions import db
 from outreach.models import AuditLog, Campaign, Message, Step
+from outreach.sending import materialise as materialising
 from tests.admin.support import post, text
 from tests.factories import make_audience, make_campaign, make_subscriber
 
@@ -220,7 +221,7 @@ def test_test_sends_go_to_staff_only_and_change_no_consent(editor, client, staff
     )
     post(editor, f"/admin/steps/{sms_step.id}/test-send", {"to": "(646) 201-4455"})
 
-    mailbox = dispatch.dev_mailbox(limit=10)
+    mailbox = console_mailbox.recent_messages(limit=10)
     assert [(m["kind"], m["to"]) for m in mailbox] == [
         ("sms", "+16462014455"),
         ("email", "viewer@clinic.example"),
@@ -285,7 +286,7 @@ def test_pause_resume_cancel_each_behind_a_confirmation(app, clock, editor):
         audience, [{"channel": "email"}, {"channel": "email", "day_offset": 1}]
     )
     clock.set(datetime(2027, 6, 1, 13, 59))  # one minute before 10:00 in New York
-    outbox.materialise_due(clock())
+    materialising.materialise_due(clock())
     url = f"/admin/campaigns/{campaign.id}"
     assert editor.get(url + "/counts.json").get_json()["totals"]["queued"] == 3
 
@@ -354,7 +355,9 @@ def test_editing_a_running_step_changes_only_messages_not_yet_sent(app, clock, c
     clock.set(datetime(2027, 6, 1, 17, 5))  # 10:05 in Los Angeles
     second = cli.invoke(args=["outreach", "dispatch", "--once", "--quiet"])
     assert "sent 1" in second.output, second.output
-    texts = {m["to"]: m["body"] for m in dispatch.dev_mailbox(limit=10) if m["kind"] == "sms"}
+    texts = {
+        m["to"]: m["body"] for m in console_mailbox.recent_messages(limit=10) if m["kind"] == "sms"
+    }
     assert texts == {
         "+19175550142": "NeuroMedici Migraine Awareness: Old words about triggers. "
         "Reply STOP to opt out.",

@@ -11,7 +11,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from outreach import consent, dispatch, imports
+from outreach.audiences.imports import jobs as import_jobs
+from outreach.consent import ledger as consent_ledger
+from outreach.consent import signup as signups
+from outreach.consent import subscriptions, suppression
+from outreach.devtools import mailbox as console_mailbox
 from outreach.extensions import db
 from outreach.models import ConsentEvent, Subscriber, Subscription
 from tests.admin.support import post, text
@@ -82,8 +86,8 @@ def _states(audience_id: int) -> dict[tuple[str, str], str]:
 def test_page_import_with_consent_evidence(clock, editor, staff_users):
     audience = make_audience(single_opt_in_for_imports=True)
     gone = make_subscriber(audience, email="gone@example.org", channels=("email",))
-    consent.revoke(gone.subscriptions[0], consent.Evidence(source="one_click"))
-    consent.suppress("email", "suppressed@example.org", "hard_bounce")
+    subscriptions.revoke(gone.subscriptions[0], consent_ledger.Evidence(source="one_click"))
+    suppression.suppress("email", "suppressed@example.org", "hard_bounce")
     db.session.commit()
 
     mapping_page = editor.get(_upload(editor, audience.id, LIST).headers["Location"])
@@ -119,9 +123,9 @@ def test_page_import_with_consent_evidence(clock, editor, staff_users):
         ("dan@example.org", "email"): "active",
         ("gone@example.org", "email"): "unsubscribed",
     }
-    ann = consent.find_subscriber(email="ann@example.org")
+    ann = signups.find_subscriber(email="ann@example.org")
     assert ann.timezone == "America/Chicago" and ann.first_name == "Ann"
-    ledger = consent.ledger_for(ann)
+    ledger = consent_ledger.ledger_for(ann)
     assert {(e.channel, e.action) for e in ledger} == {
         ("email", "requested"),
         ("email", "confirmed"),
@@ -170,7 +174,7 @@ def test_without_evidence_rows_wait_for_their_own_confirmation(clock, editor):
     assert (result["confirmations_sent"], result["confirmations_not_sent"]) == (2, 1)
     assert set(_states(audience.id).values()) == {"pending"}
 
-    mailbox = dispatch.dev_mailbox(limit=100)
+    mailbox = console_mailbox.recent_messages(limit=100)
     emails = [m for m in mailbox if m["kind"] == "email"]
     texts = [m for m in mailbox if m["kind"] == "sms"]
     assert [m["to"] for m in emails] == ["ann@example.org"]
@@ -327,7 +331,7 @@ def test_an_import_cut_off_by_a_restart_says_so(app, editor):
     audience = make_audience()
     map_url = _upload(editor, audience.id, "email\nann@example.org\n").headers["Location"]
     job_id = map_url.split("/")[-2]
-    store = imports.JobStore(Path(app.instance_path) / "imports")
+    store = import_jobs.JobStore(Path(app.instance_path) / "imports")
     state = store.load(job_id)
     state["state"] = "running"
     store.save(state)

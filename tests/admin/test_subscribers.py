@@ -9,9 +9,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from outreach import outbox
 from outreach.extensions import db
 from outreach.models import ConsentEvent, Message, Subscription
+from outreach.sending import materialise as materialising
 from tests.admin.support import post, text
 from tests.factories import make_audience, make_campaign, make_subscriber
 
@@ -49,7 +49,7 @@ def test_staff_opt_out_asks_first_then_records_who_did_it(app, clock, editor, st
     audience, ann, ben = _people()
     make_campaign(audience, [{"channel": "sms", "send_time": "10:00"}])
     clock.set(datetime(2027, 6, 1, 15, 0))
-    outbox.materialise_due(clock())
+    materialising.materialise_due(clock())
     db.session.commit()
     sms_sub = next(s for s in ann.subscriptions if s.channel == "sms")
 

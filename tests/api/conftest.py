@@ -8,8 +8,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from outreach import staff
 from outreach.extensions import db
+from outreach.staff import api_tokens as staff_tokens
 from tests.results.support import isolated_client
 
 
@@ -37,7 +37,7 @@ class ApiClient:
 @pytest.fixture
 def token(app: Flask) -> str:
     """A live API token (as `flask outreach create-api-token` makes)."""
-    _, plain = staff.create_api_token("test suite")
+    _, plain = staff_tokens.create_api_token("test suite")
     db.session.commit()
     return plain
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from outreach.extensions import db
 from outreach.models import ApiToken, AuditLog
+from outreach.staff import api_tokens as staff_tokens
 from tests.conftest import make_app
 from tests.factories import make_audience
 from tests.results.support import isolated_client, login, make_staff, post_form
@@ -139,10 +140,10 @@ def test_rate_limit_is_per_token_and_answers_429_problem(database_template, tmp_
         OUTREACH_API_RATE_LIMIT="3 per minute",
     )
     with app.app_context():
-        from outreach import staff
+        pass  # import moved
 
-        _, first = staff.create_api_token("one")
-        _, second = staff.create_api_token("two")
+        _, first = staff_tokens.create_api_token("one")
+        _, second = staff_tokens.create_api_token("two")
         db.session.commit()
         client = isolated_client(app)
         one = {"Authorization": f"Bearer {first}"}

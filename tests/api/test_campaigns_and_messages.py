@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from outreach import reports
 from outreach.extensions import db
 from outreach.models import AuditLog, Campaign, Message
+from outreach.results import reports
 from tests.factories import make_campaign
 from tests.results.support import seed_campaign, set_states
 

@@ -8,7 +8,8 @@ import io
 
 from sqlalchemy import select
 
-from outreach import consent
+from outreach.consent import decisions, subscriptions, suppression
+from outreach.consent import ledger as consent_ledger
 from outreach.extensions import db
 from outreach.models import ConsentEvent, Subscriber, Subscription
 from tests.factories import make_audience, make_subscriber
@@ -109,8 +110,8 @@ def test_a_withdrawn_or_suppressed_contact_is_never_reactivated(api):
     audience = make_audience(single_opt_in_for_imports=True)
     ann = make_subscriber(audience, email="ann@example.org", phone="+19175550142")
     sub = next(s for s in ann.subscriptions if s.channel == "email")
-    consent.revoke(sub, consent.Evidence(source="one_click"))
-    consent.suppress("sms", "+19175550142", "sms_stop")
+    subscriptions.revoke(sub, consent_ledger.Evidence(source="one_click"))
+    suppression.suppress("sms", "+19175550142", "sms_stop")
     db.session.commit()
     response = api.post(
         "/api/v1/subscribers",
@@ -125,7 +126,7 @@ def test_a_withdrawn_or_suppressed_contact_is_never_reactivated(api):
     assert _states(ann.public_id) == {"email": "pending", "sms": "active"}
     # The SMS subscription was active (only the number is suppressed): nothing changes, and
     # consent.check_batch still refuses to text it.
-    assert consent.check_batch([ann.id], "sms", audience.id)[ann.id] == "suppressed"
+    assert decisions.check_batch([ann.id], "sms", audience.id)[ann.id] == "suppressed"
     assert response.get_json()["confirmations"]["email"] == "sent"
 
 

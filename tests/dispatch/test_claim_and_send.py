@@ -9,10 +9,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy import text as sa_text
 
-from outreach import campaigns, consent, dispatch
+from outreach.campaigns import lifecycle
 from outreach.channels.base import Outcome, SendResult
+from outreach.consent import ledger as consent_ledger
+from outreach.consent import subscriptions, suppression
 from outreach.extensions import db
 from outreach.models import ConsentEvent, Message, Step, Subscriber, Subscription, Suppression
+from outreach.sending import claim as claiming
+from outreach.sending import identity, outage
+from outreach.sending import materialise as materialising
+from outreach.sending import run as sending
 from tests.factories import make_audience, make_campaign, make_subscriber
 from tests.fakes import RecordingChannels
 
@@ -36,8 +42,8 @@ def test_everyone_allowed_gets_exactly_one_copy(audience, channels, clock):
     people = [make_subscriber(audience, email=f"p{i}@example.org") for i in range(5)]
     make_campaign(audience, [{"channel": "email", "send_time": "10:00"}])
     clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
-    first = dispatch.dispatch_once()
-    second = dispatch.dispatch_once()
+    first = sending.dispatch_once()
+    second = sending.dispatch_once()
     assert first.sent == 5 and second.sent == 0
     assert sorted(e["to"] for e in channels.emails) == sorted(p.email for p in people)
     assert {s for s, _ in _states().values()} == {"sent"}
@@ -50,14 +56,14 @@ def test_withdrawn_after_materialising_is_skipped_with_reason(audience, channels
     bounced = make_subscriber(audience, email="bounced@example.org")
     make_campaign(audience, [{"channel": "email", "send_time": "10:00"}])
     clock.set(datetime(2027, 6, 1, 14, 0, tzinfo=UTC))
-    from outreach import outbox
+    pass  # import moved
 
-    outbox.materialise_due()
+    materialising.materialise_due()
     sub = db.session.scalar(select(Subscription).filter_by(subscriber_id=leave.id))
-    consent.revoke(sub, consent.Evidence(source="one_click"))
-    consent.suppress("email", bounced.email, "hard_bounce")
+    subscriptions.revoke(sub, consent_ledger.Evidence(source="one_click"))
+    suppression.suppress("email", bounced.email, "hard_bounce")
     db.session.commit()
-    dispatch.dispatch_once()
+    sending.dispatch_once()
     states = _states()
     assert states[keep.id] == ("sent", None)
     assert states[leave.id][0] in ("skipped", "cancelled")
@@ -69,13 +75,13 @@ def test_sms_outside_the_window_waits_for_the_next_one(audience, channels, clock
     person = make_subscriber(audience, phone="+18082014455", timezone="Pacific/Honolulu")
     make_campaign(audience, [{"channel": "sms", "send_time": "07:00", "body": "Hello"}])
     clock.set(datetime(2027, 6, 1, 17, 0, tzinfo=UTC))  # 07:00 in Honolulu
-    report = dispatch.dispatch_once()
+    report = sending.dispatch_once()
     assert report.deferred == 1 and channels.texts == []
     row = db.session.scalar(select(Message))
     assert row.state == "queued"
     assert row.due_at == datetime(2027, 6, 1, 18, 0, tzinfo=UTC)  # 08:00 Honolulu
     clock.set(datetime(2027, 6, 1, 18, 0, tzinfo=UTC))
-    assert dispatch.dispatch_once().sent == 1
+    assert sending.dispatch_once().sent == 1
     assert channels.texts[0]["to"] == person.phone
 
 
@@ -84,7 +90,7 @@ def test_florida_number_stops_at_eight_pm(audience, channels, clock):
     make_subscriber(audience, phone="+16462014455", timezone="America/New_York")
     make_campaign(audience, [{"channel": "sms", "send_time": "20:30", "body": "Hello"}])
     clock.set(datetime(2027, 6, 2, 0, 30, tzinfo=UTC))  # 20:30 in New York and Miami
-    report = dispatch.dispatch_once()
+    report = sending.dispatch_once()
     assert [t["to"] for t in channels.texts] == ["+16462014455"]
     assert report.deferred == 1
     florida = db.session.scalar(select(Message).where(Message.state == "queued"))
@@ -106,7 +112,7 @@ def test_calendar_step_follows_a_dst_change(app, channels, clock):
         anchor=date(2027, 3, 13),
     )
     clock.set(datetime(2027, 3, 15, tzinfo=UTC))
-    dispatch.dispatch_once()
+    sending.dispatch_once()
     due = sorted(m.due_at for m in db.session.scalars(select(Message)))
     assert due == [
         datetime(2027, 3, 13, 15, 0, tzinfo=UTC),  # EST, UTC-5
@@ -124,12 +130,12 @@ def test_at_most_one_marketing_text_per_day(audience, channels, clock):
         ],
     )
     clock.set(datetime(2027, 6, 1, 16, 0, tzinfo=UTC))  # 12:00 in New York: both due
-    report = dispatch.dispatch_once()
+    report = sending.dispatch_once()
     assert report.sent == 1 and report.deferred == 1
     waiting = db.session.scalar(select(Message).where(Message.state == "queued"))
     assert waiting.due_at >= datetime(2027, 6, 2, 16, 0, tzinfo=UTC)
     clock.set(datetime(2027, 6, 2, 16, 1, tzinfo=UTC))
-    assert dispatch.dispatch_once().sent == 1
+    assert sending.dispatch_once().sent == 1
     assert [t["body"].split(": ", 1)[-1].split(" Reply")[0] for t in channels.texts] == [
         "one",
         "two",
@@ -146,9 +152,9 @@ def test_first_text_carries_brand_and_stop_wording(audience, channels, clock):
         ],
     )
     clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
-    dispatch.dispatch_once()
+    sending.dispatch_once()
     clock.set(datetime(2027, 6, 4, 15, tzinfo=UTC))
-    dispatch.dispatch_once()
+    sending.dispatch_once()
     first, second = (t["body"] for t in channels.texts)
     assert first == "NeuroMedici Migraine Awareness: June news Reply STOP to opt out."
     assert second == "More news"
@@ -165,7 +171,7 @@ def test_a_name_with_stop_in_it_still_gets_the_stop_wording(audience, channels, 
         [{"channel": "sms", "send_time": "10:00", "body": "Hi {{ first_name }}, June news."}],
     )
     clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
-    dispatch.dispatch_once()
+    sending.dispatch_once()
     assert sorted(t["body"] for t in channels.texts) == [
         "NeuroMedici Migraine Awareness: Hi Ann, June news. Reply STOP to opt out.",
         "NeuroMedici Migraine Awareness: Hi Christopher, June news. Reply STOP to opt out.",
@@ -177,13 +183,13 @@ def test_paused_campaign_is_not_claimed_and_cancel_cancels_queued(audience, chan
         make_subscriber(audience, email=f"p{i}@example.org")
     campaign = make_campaign(audience, [{"channel": "email", "send_time": "10:00"}])
     clock.set(datetime(2027, 6, 1, 14, 0, tzinfo=UTC))
-    from outreach import outbox
+    pass  # import moved
 
-    outbox.materialise_due()
-    campaigns.pause(campaign, "copy check")
+    materialising.materialise_due()
+    lifecycle.pause(campaign, "copy check")
     db.session.commit()
-    assert dispatch.dispatch_once().sent == 0
-    campaigns.cancel(campaign)
+    assert sending.dispatch_once().sent == 0
+    lifecycle.cancel(campaign)
     db.session.commit()
     assert {s for s, _ in _states().values()} == {"cancelled"}
     assert channels.emails == []
@@ -204,7 +210,7 @@ def test_carrier_opt_out_21610_suppresses_revokes_and_spares_others(audience, cl
     make_subscriber(audience, phone="+16462014456")
     make_campaign(audience, [{"channel": "sms", "send_time": "10:00", "body": "June"}])
     clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
-    report = dispatch.dispatch_once()
+    report = sending.dispatch_once()
     assert report.sent == 1 and report.failed == 1
     assert [t["to"] for t in channels.texts] == ["+16462014456"]
     assert db.session.scalar(select(Suppression).filter_by(channel="sms")).address == blocked
@@ -221,7 +227,7 @@ def test_invalid_number_21211_flags_the_subscriber(audience, clock, app):
     person = make_subscriber(audience, phone="+16462014455")
     make_campaign(audience, [{"channel": "sms", "send_time": "10:00", "body": "June"}])
     clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
-    dispatch.dispatch_once()
+    sending.dispatch_once()
     assert db.session.get(Subscriber, person.id).phone_invalid is True
     assert db.session.scalar(select(Message)).state == "failed"
 
@@ -239,13 +245,13 @@ def test_retryable_errors_back_off_then_send(audience, clock, app):
     make_subscriber(audience, email="a@example.org")
     make_campaign(audience, [{"channel": "email", "send_time": "10:00"}])
     clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
-    assert dispatch.dispatch_once().retried == 1
+    assert sending.dispatch_once().retried == 1
     row = db.session.scalar(select(Message))
     assert row.state == "queued" and row.due_at == datetime(2027, 6, 1, 15, 2, tzinfo=UTC)
     clock.advance(minutes=2)
-    assert dispatch.dispatch_once().retried == 1
+    assert sending.dispatch_once().retried == 1
     clock.advance(minutes=2)
-    assert dispatch.dispatch_once().sent == 1
+    assert sending.dispatch_once().sent == 1
     assert len(channels.emails) == 1
 
 
@@ -258,7 +264,7 @@ def test_a_step_with_too_many_errors_pauses_itself_and_says_why(audience, clock,
     campaign = make_campaign(audience, [{"channel": "email", "send_time": "10:00"}])
     clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
     app.config["OUTREACH_BATCH_SIZE"] = 50
-    report = dispatch.dispatch_once()
+    report = sending.dispatch_once()
     # It stops after the first batch or two (email lanes may each finish theirs), not 200.
     assert 50 <= report.failed <= 100
     assert len(report.paused_steps) == 1
@@ -274,13 +280,13 @@ def test_expired_lease_becomes_unknown_never_queued(audience, channels, clock):
     make_subscriber(audience, email="a@example.org")
     make_campaign(audience, [{"channel": "email", "send_time": "10:00"}])
     clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
-    from outreach import outbox
+    pass  # import moved
 
-    outbox.materialise_due()
-    claimed, _ = dispatch.claim("email", 10)  # a worker claims, then dies before sending
+    materialising.materialise_due()
+    claimed, _ = claiming.claim("email", 10)  # a worker claims, then dies before sending
     assert len(claimed) == 1
     clock.advance(minutes=10)
-    report = dispatch.dispatch_once()
+    report = sending.dispatch_once()
     assert report.recovered == 1 and report.sent == 0
     assert db.session.scalar(select(Message)).state == "unknown"
     assert channels.emails == []
@@ -293,16 +299,16 @@ def test_a_lane_puts_back_only_the_rows_it_claimed_itself(audience, channels, cl
         make_subscriber(audience, email=f"lane{i}@example.org")
     make_campaign(audience, [{"channel": "email", "send_time": "10:00"}])
     clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
-    from outreach import outbox
+    pass  # import moved
 
-    outbox.materialise_due()
-    first, _ = dispatch.claim("email", 1)  # the first lane claims one row
-    dispatch._lane.claimer = f"{dispatch.WORKER_ID}/1"
+    materialising.materialise_due()
+    first, _ = claiming.claim("email", 1)  # the first lane claims one row
+    identity.current_lane.claimer = f"{identity.WORKER_ID}/1"
     try:
-        second, _ = dispatch.claim("email", 1)  # a second lane claims the other
-        assert dispatch._release() == 1  # the second lane recovers from an outage
+        second, _ = claiming.claim("email", 1)  # a second lane claims the other
+        assert outage.release() == 1  # the second lane recovers from an outage
     finally:
-        del dispatch._lane.claimer
+        del identity.current_lane.claimer
     rows = dict(db.session.execute(select(Message.id, Message.state)).all())
     assert rows == {first[0].message_id: "sending", second[0].message_id: "queued"}
     assert channels.emails == []
@@ -332,7 +338,7 @@ def test_a_failing_email_lane_stops_the_others_and_nothing_is_sent_twice(
     clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
     app.config["OUTREACH_BATCH_SIZE"] = 10  # two lanes of 5 rows
     with pytest.raises(RuntimeError, match="provider client"):
-        dispatch.dispatch_once()
+        sending.dispatch_once()
     states = dict(
         db.session.execute(select(Message.state, func.count()).group_by(Message.state)).all()
     )
@@ -347,14 +353,12 @@ def test_a_failing_email_lane_stops_the_others_and_nothing_is_sent_twice(
 def test_a_big_fan_out_refreshes_the_planner_statistics(audience, clock, is_postgres, monkeypatch):
     if not is_postgres:
         pytest.skip("ANALYZE statistics are PostgreSQL's")
-    from outreach import outbox
-
-    monkeypatch.setattr(outbox, "ANALYZE_MIN_ROWS", 3)
+    monkeypatch.setattr(materialising, "ANALYZE_MIN_ROWS", 3)
     for i in range(4):
         make_subscriber(audience, email=f"stats{i}@example.org")
     make_campaign(audience, [{"channel": "email", "send_time": "10:00"}])
     clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
-    assert outbox.materialise_due() == 4
+    assert materialising.materialise_due() == 4
     estimate = db.session.scalar(
         sa_text("SELECT reltuples FROM pg_class WHERE relname = 'outbox_messages'")
     )
@@ -382,7 +386,7 @@ def test_a_callback_during_the_send_is_not_undone_by_recording(audience, clock, 
     make_subscriber(audience, phone="+16462014455")
     make_campaign(audience, [{"channel": "sms", "send_time": "10:00", "body": "June"}])
     clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
-    dispatch.dispatch_once()
+    sending.dispatch_once()
     other.dispose()
     db.session.expire_all()
     row = db.session.scalar(select(Message))
@@ -393,13 +397,13 @@ def test_a_callback_during_the_send_is_not_undone_by_recording(audience, clock, 
 @pytest.mark.parametrize(
     ("mps", "workers", "lease", "expected"),
     [
-        (0, 1, 300, dispatch.SMS_BATCH),
+        (0, 1, 300, sending.SMS_BATCH),
         (1, 1, 300, 5),
         (10, 2, 300, 25),
         (1, 4, 300, 1),
         (0.01, 1, 60, 1),
         (100, 1, 4, 200),
-        (1000, 1, 300, dispatch.SMS_BATCH),
+        (1000, 1, 300, sending.SMS_BATCH),
     ],
 )
 def test_paced_sms_claims_take_a_few_seconds_at_most(mps, workers, lease, expected):
@@ -408,14 +412,14 @@ def test_paced_sms_claims_take_a_few_seconds_at_most(mps, workers, lease, expect
         "OUTREACH_SMS_WORKERS": workers,
         "OUTREACH_LEASE_SECONDS": lease,
     }
-    assert dispatch.sms_batch_limit(settings) == min(expected, dispatch.SMS_BATCH)
+    assert sending.sms_batch_limit(settings) == min(expected, sending.SMS_BATCH)
 
 
 def test_florida_hours_hold_in_florida_even_for_a_declared_central_zone(audience, channels, clock):
     make_subscriber(audience, phone="+13052014455", timezone="America/Chicago")
     make_campaign(audience, [{"channel": "sms", "send_time": "19:30", "body": "Hello"}])
     clock.set(datetime(2027, 6, 2, 0, 30, tzinfo=UTC))  # 19:30 Chicago, 20:30 Miami
-    report = dispatch.dispatch_once()
+    report = sending.dispatch_once()
     assert report.deferred == 1 and channels.texts == []
 
 
@@ -423,6 +427,6 @@ def test_a_text_is_not_started_seconds_before_the_window_closes(audience, channe
     make_subscriber(audience, phone="+16462014455", timezone="America/New_York")
     make_campaign(audience, [{"channel": "sms", "send_time": "20:59", "body": "Hello"}])
     clock.set(datetime(2027, 6, 2, 0, 59, 58, tzinfo=UTC))  # 20:59:58 in New York
-    report = dispatch.dispatch_once()
+    report = sending.dispatch_once()
     assert report.deferred == 1 and channels.texts == []
     assert db.session.scalar(select(Message)).due_at == datetime(2027, 6, 2, 12, 0, tzinfo=UTC)

@@ -7,9 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, func, select
 
-from outreach import consent, outbox
+from outreach.campaigns import lifecycle
+from outreach.consent import ledger as consent_ledger
+from outreach.consent import subscriptions
 from outreach.extensions import db
 from outreach.models import Message, Subscription
+from outreach.sending import materialise as materialising
 from tests.factories import make_audience, make_campaign, make_subscriber
 
 ZONES = {
@@ -49,7 +52,7 @@ def test_each_zone_gets_its_own_local_ten_oclock(world, clock):
         "Pacific/Honolulu": datetime(2027, 6, 1, 20, 0, tzinfo=UTC),
     }
     clock.set(datetime(2027, 6, 2, tzinfo=UTC))
-    outbox.materialise_due()
+    materialising.materialise_due()
     due = {row.subscriber_id: row.due_at for row in _rows()}
     for tz, when in expected.items():
         assert due[people[tz].id] == when, tz
@@ -58,10 +61,10 @@ def test_each_zone_gets_its_own_local_ten_oclock(world, clock):
 def test_rows_appear_zone_by_zone_as_the_day_moves_west(world, clock):
     _, people, _ = world
     clock.set(datetime(2027, 5, 31, 23, 45, tzinfo=UTC))  # 10:15 on Lord Howe only
-    outbox.materialise_due()
+    materialising.materialise_due()
     assert [r.subscriber_id for r in _rows()] == [people["Australia/Lord_Howe"].id]
     clock.set(datetime(2027, 6, 1, 14, 1, tzinfo=UTC))
-    outbox.materialise_due()
+    materialising.materialise_due()
     got = {r.subscriber_id for r in _rows()}
     assert got == {
         people[tz].id for tz in ("Australia/Lord_Howe", "Asia/Kolkata", "America/New_York")
@@ -81,7 +84,7 @@ def test_one_insert_statement_per_zone_not_per_subscriber(world, clock):
     event.listen(db.engine, "before_cursor_execute", count)
     try:
         clock.set(datetime(2027, 6, 2, tzinfo=UTC))
-        added = outbox.materialise_due()
+        added = materialising.materialise_due()
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     assert added == 34
@@ -90,8 +93,8 @@ def test_one_insert_statement_per_zone_not_per_subscriber(world, clock):
 
 def test_materialising_twice_adds_nothing(world, clock):
     clock.set(datetime(2027, 6, 2, tzinfo=UTC))
-    assert outbox.materialise_due() == 4
-    assert outbox.materialise_due() == 0
+    assert materialising.materialise_due() == 4
+    assert materialising.materialise_due() == 0
     assert len(_rows()) == 4
 
 
@@ -100,11 +103,11 @@ def test_only_active_confirmed_subscriptions(world, clock):
     sub = db.session.scalar(
         select(Subscription).filter_by(subscriber_id=people["Asia/Kolkata"].id, channel="email")
     )
-    consent.revoke(sub, consent.Evidence(source="admin"))
+    subscriptions.revoke(sub, consent_ledger.Evidence(source="admin"))
     make_subscriber(audience, email="pending@example.org", confirmed=False)
     db.session.commit()
     clock.set(datetime(2027, 6, 2, tzinfo=UTC))
-    outbox.materialise_due()
+    materialising.materialise_due()
     ids = {r.subscriber_id for r in _rows()}
     assert people["Asia/Kolkata"].id not in ids
     assert len(ids) == 3
@@ -113,23 +116,23 @@ def test_only_active_confirmed_subscriptions(world, clock):
 def test_late_joiner_does_not_get_a_past_calendar_step(world, clock):
     audience, _, campaign = world
     clock.set(datetime(2027, 6, 1, 16, 0, tzinfo=UTC))  # after 10:00 in New York
-    outbox.materialise_due()
+    materialising.materialise_due()
     late = make_subscriber(audience, email="late@example.org", timezone="America/New_York")
-    outbox.materialise_due()
+    materialising.materialise_due()
     assert late.id not in {r.subscriber_id for r in _rows()}
     campaign.steps[0].include_late_joiners = True
     db.session.commit()
-    outbox.materialise_due()
+    materialising.materialise_due()
     assert late.id in {r.subscriber_id for r in _rows()}
 
 
 def test_subscriber_who_joins_before_the_local_time_still_gets_it(world, clock):
     audience, _, _ = world
     clock.set(datetime(2027, 6, 1, 12, 0, tzinfo=UTC))  # 08:00 in New York
-    outbox.materialise_due()
+    materialising.materialise_due()
     early = make_subscriber(audience, email="early@example.org", timezone="America/New_York")
     clock.set(datetime(2027, 6, 1, 14, 5, tzinfo=UTC))
-    outbox.materialise_due()
+    materialising.materialise_due()
     assert early.id in {r.subscriber_id for r in _rows()}
 
 
@@ -144,11 +147,11 @@ def test_confirmation_anchored_step_uses_each_confirmation_time(app, clock):
     )
     clock.advance(minutes=10)
     person = make_subscriber(audience, email="new@example.org")
-    outbox.materialise_due()
+    materialising.materialise_due()
     rows = _rows()
     assert [(r.step_id, r.due_at) for r in rows] == [(campaign.steps[0].id, clock.current)]
     clock.advance(minutes=89)
-    outbox.materialise_due()
+    materialising.materialise_due()
     assert len(_rows()) == 2
     second = [r for r in _rows() if r.step_id == campaign.steps[1].id][0]
     assert abs(
@@ -168,18 +171,18 @@ def test_subscribers_confirmed_before_a_welcome_series_started_are_not_enrolled(
         anchor=None,
         anchor_kind="confirmation",
     )
-    outbox.materialise_due()
+    materialising.materialise_due()
     assert db.session.scalar(select(func.count(Message.id))) == 0
 
 
 def test_draft_and_paused_campaigns_do_not_materialise(world, clock):
-    from outreach import campaigns
+    pass  # import moved
 
     _, _, campaign = world
-    campaigns.pause(campaign, "checking copy")
+    lifecycle.pause(campaign, "checking copy")
     db.session.commit()
     clock.set(datetime(2027, 6, 2, tzinfo=UTC))
-    assert outbox.materialise_due() == 0
-    campaigns.resume(campaign)
+    assert materialising.materialise_due() == 0
+    lifecycle.resume(campaign)
     db.session.commit()
-    assert outbox.materialise_due() == 4
+    assert materialising.materialise_due() == 4

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from bench.common import dispatch_command
-from outreach import campaigns
+from outreach.campaigns import lifecycle
 from outreach.devtools.fake_providers import FakeProviders
 from outreach.extensions import db
 from outreach.models import Campaign, Message, Step, Subscriber, Subscription
@@ -76,7 +76,7 @@ def seed_audience(count: int) -> Campaign:
     )
     db.session.add(campaign)
     db.session.flush()
-    campaigns.schedule(campaign)
+    lifecycle.schedule(campaign)
     db.session.commit()
     return campaign
 
@@ -189,12 +189,12 @@ def test_pause_and_resume_twenty_times_during_a_send(app, fake, worker_env):
         time.sleep(0.1)
         db.session.refresh(campaign)
         if campaign.status == "running":
-            campaigns.pause(campaign, "staff pause")
+            lifecycle.pause(campaign, "staff pause")
             db.session.commit()
         time.sleep(0.05)
         db.session.refresh(campaign)
         if campaign.status == "paused":
-            campaigns.resume(campaign)
+            lifecycle.resume(campaign)
             db.session.commit()
     worker.communicate(timeout=300)
     # finish whatever the pauses left behind

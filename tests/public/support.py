@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from outreach import dispatch, tokens
+from outreach.consent import tokens
+from outreach.devtools import mailbox as console_mailbox
 from outreach.extensions import db
 from outreach.models import ConsentEvent, Message, Subscriber, Subscription, Suppression
 from tests.helpers import submit_form
@@ -30,7 +31,7 @@ def counts() -> dict[str, int]:
 
 def mailbox(kind: str | None = None) -> list[dict[str, Any]]:
     """Messages the console channels recorded, newest first."""
-    found = dispatch.dev_mailbox(limit=100_000)
+    found = console_mailbox.recent_messages(limit=100_000)
     return [m for m in found if kind is None or m["kind"] == kind]
 
 

@@ -8,7 +8,9 @@ import time
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from outreach import consent, tokens
+from outreach.consent import decisions, tokens
+from outreach.consent import ledger as consent_ledger
+from outreach.consent import signup as signups
 from outreach.extensions import db
 from outreach.models import ConsentEvent
 from tests.factories import make_audience
@@ -67,7 +69,7 @@ def test_post_confirms_and_records_it(client, ann, clock):
     assert row.form_url.endswith(path) and row.created_at == clock()
     again = submit_form(client, path, {})  # a second press is harmless
     assert again.status_code == 200
-    assert len(consent.ledger_for(ann)) == 2
+    assert len(consent_ledger.ledger_for(ann)) == 2
 
 
 def test_post_without_csrf_token_changes_nothing(client, ann):
@@ -158,7 +160,7 @@ def test_sms_stays_pending_until_yes_or_start(client, audience, word):
     )
     assert reply.status_code == 200
     assert states(person) == {SMS: "active"}
-    row = consent.ledger_for(person)[-1]
+    row = consent_ledger.ledger_for(person)[-1]
     assert (row.action, row.source, row.provider_ref) == (
         "confirmed",
         "sms_keyword",
@@ -185,16 +187,16 @@ def test_email_link_does_not_confirm_texts(client, audience):
     assert client.get(link(ann, "confirm", channel="sms")).status_code == 400
 
 
-def _signup(audience, email: str) -> consent.Signup:  # noqa: ANN001
-    return consent.Signup(audience, email, None, "Ann", "America/New_York", ("email",))
+def _signup(audience, email: str) -> signups.Signup:  # noqa: ANN001
+    return signups.Signup(audience, email, None, "Ann", "America/New_York", ("email",))
 
 
 def test_single_opt_in_for_imports_with_their_own_evidence(app):
     audience = make_audience(slug="clinic-import", single_opt_in_for_imports=True)
-    evidence = consent.Evidence(
+    evidence = consent_ledger.Evidence(
         source="import", wording="Paper form signed at the clinic", note="batch 7"
     )
-    person, waiting = consent.sign_up(
+    person, waiting = signups.sign_up(
         _signup(audience, "paper@example.org"),
         {"email": evidence},
         confirmed=audience.single_opt_in_for_imports,
@@ -202,25 +204,25 @@ def test_single_opt_in_for_imports_with_their_own_evidence(app):
     db.session.commit()
     assert waiting == []
     assert states(person) == {("clinic-import", "email"): "active"}
-    rows = consent.ledger_for(person)
+    rows = consent_ledger.ledger_for(person)
     assert [(r.action, r.source, r.wording) for r in rows] == [
         ("requested", "import", "Paper form signed at the clinic"),
         ("confirmed", "import", "Paper form signed at the clinic"),
     ]
-    assert consent.may_contact(person, "email", audience)
+    assert decisions.may_contact(person, "email", audience)
 
 
 def test_double_opt_in_audience_keeps_imports_pending(app):
     audience = make_audience(slug="strict")
     assert audience.single_opt_in_for_imports is False
-    person, waiting = consent.sign_up(
+    person, waiting = signups.sign_up(
         _signup(audience, "paper@example.org"),
-        {"email": consent.Evidence(source="import")},
+        {"email": consent_ledger.Evidence(source="import")},
         confirmed=audience.single_opt_in_for_imports,
     )
     db.session.commit()
     assert [s.state for s in waiting] == ["pending"]
-    assert not consent.may_contact(person, "email", audience)
+    assert not decisions.may_contact(person, "email", audience)
 
 
 def test_confirmation_token_carries_no_database_id(client, ann):

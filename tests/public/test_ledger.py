@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, select, text
 
-from outreach import consent, wording
-from outreach.consent import LedgerIsAppendOnly
+from outreach.consent import ledger as consent_ledger
+from outreach.consent import wording
+from outreach.consent.ledger import LedgerIsAppendOnly
 from outreach.extensions import db
 from outreach.models import ConsentEvent, Subscriber, Subscription
 from tests.factories import make_audience
@@ -34,7 +35,7 @@ def test_form_rows_carry_the_evidence(client, audience, clock):
         client, email="ann@example.org", phone="(917) 555-0142", consent_email="y", consent_sms="y"
     )
     ann = subscriber("ann@example.org")
-    rows = consent.ledger_for(ann)
+    rows = consent_ledger.ledger_for(ann)
     assert [(r.channel, r.action) for r in rows] == [("email", "requested"), ("sms", "requested")]
     for row in rows:
         assert row.wording == wording.consent_wording(audience, row.channel)
@@ -46,7 +47,7 @@ def test_form_rows_carry_the_evidence(client, audience, clock):
         assert row.created_at == clock()
     clock.advance(minutes=5)
     submit_form(client, confirm_path("ann@example.org"), {})
-    confirmed = consent.ledger_for(ann)[-1]
+    confirmed = consent_ledger.ledger_for(ann)[-1]
     assert (confirmed.action, confirmed.source) == ("confirmed", "web_form")
     assert confirmed.ip_address == "203.0.113.9" and confirmed.created_at == clock()
     assert confirmed.wording == wording.consent_wording(audience, "email")
@@ -55,7 +56,7 @@ def test_form_rows_carry_the_evidence(client, audience, clock):
 
 def test_form_rows_cannot_be_changed_or_deleted(client, audience):
     subscribe(client, email="ann@example.org", consent_email="y")
-    [row] = consent.ledger_for(subscriber("ann@example.org"))
+    [row] = consent_ledger.ledger_for(subscriber("ann@example.org"))
     row.wording = "something else"
     with pytest.raises(LedgerIsAppendOnly):
         db.session.flush()
@@ -223,4 +224,4 @@ def test_replaying_the_ledger_gives_the_current_states(lists, client, clock, fir
             (s.audience_id, s.channel): s.state
             for s in db.session.scalars(select(Subscription).filter_by(subscriber_id=person.id))
         }
-        assert consent.replay(consent.ledger_for(person)) == current
+        assert consent_ledger.replay(consent_ledger.ledger_for(person)) == current

@@ -7,7 +7,8 @@ import re
 import pytest
 from markupsafe import escape
 
-from outreach import consent, wording
+from outreach.consent import ledger as consent_ledger
+from outreach.consent import subscriptions, wording
 from outreach.extensions import db
 from tests.factories import make_audience, make_subscriber
 from tests.helpers import post_twilio, submit_form
@@ -29,8 +30,8 @@ def ann(audience):  # noqa: ANN001, ANN201
     """Confirmed on email and texts for June, and on email for a second list."""
     person = make_subscriber(audience, email="ann@example.org", phone="+19175550142")
     tips = make_audience(slug="headache-tips", name="Headache tips")
-    consent.request_consent(
-        person, tips, "email", consent.Evidence(source="import"), confirmed=True
+    subscriptions.request_consent(
+        person, tips, "email", consent_ledger.Evidence(source="import"), confirmed=True
     )
     db.session.commit()
     return person
@@ -67,7 +68,7 @@ def test_unticking_revokes_with_evidence(client, ann, clock):
     page = _save(client, ann, [f"{SLUG}:email"])
     assert page.status_code == 200 and 'id="saved"' in page.get_data(as_text=True)
     assert states(ann) == {EMAIL: "active", SMS: "unsubscribed", TIPS: "unsubscribed"}
-    rows = [r for r in consent.ledger_for(ann) if r.source == "preference_page"]
+    rows = [r for r in consent_ledger.ledger_for(ann) if r.source == "preference_page"]
     assert sorted((r.channel, r.action) for r in rows) == [("email", "revoked"), ("sms", "revoked")]
     for row in rows:
         assert row.ip_address == "198.51.100.7" and row.user_agent == "Phone/1.0"
@@ -84,7 +85,7 @@ def test_ticking_again_resubscribes_email_at_once_and_texts_after_yes(client, an
     assert states(ann) == {EMAIL: "active", SMS: "pending", TIPS: "unsubscribed"}
     assert len(mailbox("sms")) == texts_before + 1
     assert "Msg & data rates may apply" in mailbox("sms")[0]["body"]
-    actions = [(r.channel, r.action, r.source) for r in consent.ledger_for(ann)[-2:]]
+    actions = [(r.channel, r.action, r.source) for r in consent_ledger.ledger_for(ann)[-2:]]
     assert actions == [
         ("email", "resubscribed", "preference_page"),
         ("sms", "requested", "preference_page"),
@@ -140,8 +141,8 @@ def test_post_without_csrf_changes_nothing(client, ann):
 
 
 def test_bounced_subscription_cannot_be_ticked_back(client, ann):
-    consent.opt_out_everywhere(
-        ann, "email", consent.Evidence(source="provider_event"), state="bounced"
+    subscriptions.opt_out_everywhere(
+        ann, "email", consent_ledger.Evidence(source="provider_event"), state="bounced"
     )
     db.session.commit()
     html = client.get(link(ann, "preferences")).get_data(as_text=True)

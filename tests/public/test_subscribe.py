@@ -7,7 +7,7 @@ import re
 import pytest
 from markupsafe import escape
 
-from outreach import wording
+from outreach.consent import wording
 from outreach.extensions import db
 from outreach.models import ConsentEvent
 from tests.factories import make_audience, make_subscriber

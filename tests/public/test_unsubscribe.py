@@ -9,8 +9,10 @@ import time
 import pytest
 from itsdangerous import URLSafeSerializer
 
-from outreach import consent, dispatch
+from outreach.consent import ledger as consent_ledger
+from outreach.consent import subscriptions
 from outreach.extensions import db
+from outreach.sending import run as sending
 from tests.factories import make_audience, make_campaign, make_subscriber
 from tests.helpers import BASE_URL, submit_form
 from tests.public.support import SLUG, counts, link, mailbox, states
@@ -47,7 +49,7 @@ def test_marketing_email_carries_one_click_headers_that_work(app, audience, ann,
         audience,
         [{"channel": "email", "day_offset": 0, "send_time": "10:00", "include_late_joiners": True}],
     )
-    report = dispatch.dispatch_once()
+    report = sending.dispatch_once()
     assert report.sent == 1
     [email] = mailbox("email")
     headers = email["headers"]
@@ -62,11 +64,11 @@ def test_marketing_email_carries_one_click_headers_that_work(app, audience, ann,
     page = _one_click(app, path)
     assert page.status_code == 200
     assert states(ann) == {EMAIL: "unsubscribed", SMS: "active"}
-    row = consent.ledger_for(ann)[-1]
+    row = consent_ledger.ledger_for(ann)[-1]
     assert (row.action, row.source, row.channel) == ("revoked", "one_click", "email")
     again = _one_click(app, path)  # mailbox providers retry: still 200, no second row
     assert again.status_code == 200
-    assert consent.ledger_for(ann)[-1].id == row.id
+    assert consent_ledger.ledger_for(ann)[-1].id == row.id
 
 
 def test_multipart_one_click_also_works(app, ann):
@@ -92,13 +94,15 @@ def test_button_unsubscribes_this_list_only(client, ann):
     assert page.status_code == 200
     assert "You're unsubscribed" in page.get_data(as_text=True)
     assert states(ann) == {EMAIL: "unsubscribed", SMS: "active"}
-    row = consent.ledger_for(ann)[-1]
+    row = consent_ledger.ledger_for(ann)[-1]
     assert (row.action, row.source, row.note) == ("revoked", "preference_page", "unsubscribe page")
 
 
 def test_everything_option_withdraws_every_list_and_channel(client, audience, ann):
     other = make_audience(slug="headache-tips", name="Headache tips")
-    consent.request_consent(ann, other, "email", consent.Evidence(source="import"), confirmed=True)
+    subscriptions.request_consent(
+        ann, other, "email", consent_ledger.Evidence(source="import"), confirmed=True
+    )
     db.session.commit()
     page = submit_form(client, link(ann, "unsubscribe"), {"everything": "y"})
     assert page.status_code == 200

@@ -13,9 +13,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 from werkzeug.security import generate_password_hash
 
-from outreach import staff
 from outreach.extensions import db
 from outreach.models import DeliveryEvent, Message
+from outreach.sending import materialise as materialising
+from outreach.staff import accounts
 from tests.helpers import PASSWORD as PASSWORD  # re-exported for tests/results, tests/api
 from tests.helpers import csrf_token
 from tests.helpers import login as login
@@ -39,12 +40,12 @@ def isolated_client(app: Flask) -> FlaskClient:
 def make_staff(monkeypatch: Any) -> dict[str, int]:
     """One staff user per role, {role: id}, with a cheap password hash."""
     monkeypatch.setattr(
-        staff,
+        accounts,
         "generate_password_hash",
         functools.partial(generate_password_hash, method="pbkdf2:sha256:1000"),
     )
     ids = {
-        role: staff.create_staff(f"{role}@clinic.example", PASSWORD, role).id
+        role: accounts.create_staff(f"{role}@clinic.example", PASSWORD, role).id
         for role in ("admin", "editor", "viewer")
     }
     db.session.commit()
@@ -111,7 +112,7 @@ def add_spam_report(message_id: int, event_id: str) -> None:
 def seed_campaign(clock: Any, people: int = 4, steps: list[dict] | None = None) -> tuple[Any, list]:
     """An audience, ``people`` confirmed a week before June 1, a running campaign (email step
     then SMS step by default), its outbox rows materialised (all queued)."""
-    from outreach import outbox
+    pass  # import moved
     from tests.factories import make_audience, make_campaign, make_subscriber
 
     now = clock.current
@@ -123,6 +124,6 @@ def seed_campaign(clock: Any, people: int = 4, steps: list[dict] | None = None) 
     ]
     clock.set(now)
     campaign = make_campaign(audience, steps or [{"channel": "email"}, {"channel": "sms"}])
-    outbox.materialise_due(now + timedelta(days=1))
+    materialising.materialise_due(now + timedelta(days=1))
     db.session.commit()
     return campaign, persons

@@ -8,7 +8,8 @@ import io
 
 from sqlalchemy import select
 
-from outreach import consent, evidence, wording
+from outreach.consent import evidence, subscriptions, wording
+from outreach.consent import ledger as consent_ledger
 from outreach.extensions import db
 from outreach.models import Audience, Subscriber
 from tests.factories import make_audience
@@ -31,7 +32,9 @@ def test_evidence_proves_each_consent_change(app, monkeypatch):
     db.session.rollback()
     ann = db.session.scalar(select(Subscriber).filter_by(email="ann@example.org"))
     sub = ann.subscriptions[0]
-    consent.revoke(sub, consent.Evidence(source="admin", note='=HYPERLINK("x") asked by phone'))
+    subscriptions.revoke(
+        sub, consent_ledger.Evidence(source="admin", note='=HYPERLINK("x") asked by phone')
+    )
     db.session.commit()
 
     admin = isolated_client(app)

@@ -10,9 +10,14 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from outreach import consent, dispatch, reports
+from outreach.consent import ledger as consent_ledger
+from outreach.consent import subscriptions, suppression
 from outreach.extensions import db
 from outreach.models import Audience, Message, Subscription
+from outreach.results import reports
+from outreach.sending import compose
+from outreach.sending import materialise as materialising
+from outreach.sending import run as sending
 from tests.factories import make_subscriber
 from tests.helpers import post_sendgrid, post_twilio
 from tests.results.support import (
@@ -63,9 +68,9 @@ def _messages(channel: str) -> dict[str, Message]:
 def _run_campaign(app, clock):  # noqa: ANN001, ANN202
     """Six people; one address suppressed; real dispatch; provider feedback; opt-outs."""
     campaign, people = seed_campaign(clock, people=6)
-    consent.suppress("email", people[5].email, "hard_bounce")
+    suppression.suppress("email", people[5].email, "hard_bounce")
     db.session.commit()
-    report = dispatch.dispatch_once(clock.current)
+    report = sending.dispatch_once(clock.current)
     assert (report.sent, report.skipped) == (11, 1)
     client = isolated_client(app)
     emails, texts = _messages("email"), _messages("sms")
@@ -98,7 +103,7 @@ def _run_campaign(app, clock):  # noqa: ANN001, ANN202
         assert response.status_code == 204
     # A day later: one person unsubscribes from the email (one click), one texts STOP.
     clock.advance(hours=30)
-    link = dispatch.personal_links(people[1].public_id, campaign.audience, "email")
+    link = compose.personal_links(people[1].public_id, campaign.audience, "email")
     one_click = client.post(
         link["unsubscribe_url"].removeprefix("https://outreach.example.org"),
         data={"List-Unsubscribe": "One-Click"},
@@ -183,9 +188,9 @@ def test_opt_out_attribution_rules(app, clock):
         people=5,
         steps=[{"channel": "email"}, {"channel": "email", "day_offset": 3}],
     )
-    from outreach import outbox
+    pass  # import moved
 
-    outbox.materialise_due(start + timedelta(days=5))
+    materialising.materialise_due(start + timedelta(days=5))
     first, second = campaign.steps
     set_states(first.id, {"delivered": 5}, start)
     set_states(second.id, {"sent": 5}, start + timedelta(days=3))
@@ -201,7 +206,7 @@ def test_opt_out_attribution_rules(app, clock):
                 subscriber_id=person.id, audience_id=audience_id, channel="email"
             )
         )
-        consent.revoke(sub, consent.Evidence(source="preference_page"), state=state)
+        subscriptions.revoke(sub, consent_ledger.Evidence(source="preference_page"), state=state)
         db.session.commit()
 
     withdraw(people[0], start + timedelta(days=1))  # after step 1 only

@@ -10,8 +10,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from outreach import consent, dispatch, outbox
-from outreach.contacts import address_hash
+from outreach.audiences.contacts import address_hash
+from outreach.consent import decisions, suppression
 from outreach.extensions import db
 from outreach.models import (
     AuditLog,
@@ -22,6 +22,8 @@ from outreach.models import (
     Subscriber,
     Suppression,
 )
+from outreach.sending import materialise as materialising
+from outreach.sending import run as sending
 from tests.factories import make_campaign
 from tests.helpers import post_twilio, submit_form
 from tests.public.support import link, mailbox, subscribe
@@ -36,7 +38,7 @@ def _history(app, clock):  # noqa: ANN001, ANN202
     person = people[0]
     client = isolated_client(app)
     subscribe(client, email=EMAIL, first_name="Ann", consent_email="y")  # evidence from a form
-    dispatch.dispatch_once(clock.current)
+    sending.dispatch_once(clock.current)
     db.session.rollback()
     email_row = db.session.scalar(
         select(Message).filter_by(subscriber_id=person.id, channel="email")
@@ -204,14 +206,14 @@ def test_an_erased_address_that_signs_up_again_is_never_contacted(app, clock, cl
     assert confirmed.status_code == 200
     db.session.rollback()
     audience_id = campaign.audience_id
-    assert consent.check_batch([newcomer.id], "email", audience_id) == {newcomer.id: "suppressed"}
+    assert decisions.check_batch([newcomer.id], "email", audience_id) == {newcomer.id: "suppressed"}
 
     # A new campaign to the audience: the row is skipped as suppressed, nothing is sent.
     later = make_campaign(
         campaign.audience, [{"channel": "email", "include_late_joiners": True}], name="July"
     )
-    outbox.materialise_due(clock.current + timedelta(days=1))
-    dispatch.dispatch_once(clock.current + timedelta(days=1))
+    materialising.materialise_due(clock.current + timedelta(days=1))
+    sending.dispatch_once(clock.current + timedelta(days=1))
     db.session.rollback()
     rows = db.session.scalars(select(Message).filter_by(campaign_id=later.id)).all()
     assert [(r.subscriber_id, r.state, r.skip_reason) for r in rows] == [
@@ -225,7 +227,7 @@ def test_an_erased_address_that_signs_up_again_is_never_contacted(app, clock, cl
         {"MessageSid": "SMstart", "From": PHONE, "To": "+15550100", "Body": "START"},
     )
     assert response.status_code == 200
-    assert consent.is_suppressed("sms", PHONE)
+    assert suppression.is_suppressed("sms", PHONE)
 
 
 def test_privacy_pages_are_for_admins_only(app, clock, monkeypatch):

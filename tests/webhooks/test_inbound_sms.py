@@ -8,10 +8,10 @@ import xml.etree.ElementTree as ET
 import pytest
 from sqlalchemy import select
 
-from outreach import consent, wording
+from outreach.consent import decisions, suppression, wording
 from outreach.extensions import db
 from outreach.models import ConsentEvent, InboundSms, Message, Subscription, Suppression
-from outreach.staff import create_staff
+from outreach.staff.accounts import create_staff
 from tests.factories import make_subscriber
 from tests.helpers import post_twilio, submit_form
 from tests.webhooks.conftest import add_message, snapshot, subscription_states
@@ -73,13 +73,13 @@ def test_opt_out_revokes_sms_everywhere_with_evidence(
     assert all(
         e.channel == "sms" and e.source == "sms_keyword" and e.provider_ref == sid for e in revoked
     )
-    assert consent.is_suppressed("sms", ANN)
+    assert suppression.is_suppressed("sms", ANN)
     assert db.session.get(Message, queued_sms.id).state == "cancelled"
     assert db.session.get(Message, sent_sms.id).state == "sent"
     assert db.session.get(Message, queued_email.id).state == "queued"
     assert db.session.get(Message, bens_sms.id).state == "queued"
-    assert consent.check_batch([ann.id], "sms", audience.id) == {ann.id: "no_consent"}
-    assert consent.check_batch([ben.id], "sms", audience.id) == {ben.id: None}
+    assert decisions.check_batch([ann.id], "sms", audience.id) == {ann.id: "no_consent"}
+    assert decisions.check_batch([ben.id], "sms", audience.id) == {ben.id: None}
     stored = db.session.scalar(select(InboundSms).filter_by(message_sid=sid))
     assert stored.intent == "opt_out" and stored.subscriber_id == ann.id
 
@@ -97,7 +97,7 @@ def test_twilio_opt_out_type_wins_and_twilio_already_replied(client, audience, a
     response, sid = text(client, body, OptOutType="STOP")
     assert replies(response) == []  # Twilio Advanced Opt-Out sent its own confirmation
     assert set(subscription_states(ann, "sms").values()) == {"unsubscribed"}
-    assert consent.is_suppressed("sms", ANN)
+    assert suppression.is_suppressed("sms", ANN)
     ledger = db.session.scalars(select(ConsentEvent).filter_by(provider_ref=sid)).all()
     assert len(ledger) == 2
 
@@ -137,12 +137,12 @@ def test_opt_in_resubscribes_after_a_stop(client, audience, ann, word):
     response, sid = text(client, word)
     assert replies(response) == [wording.sms_welcome(audience)]
     assert set(subscription_states(ann, "sms").values()) == {"active"}
-    assert not consent.is_suppressed("sms", ANN)
+    assert not suppression.is_suppressed("sms", ANN)
     resubscribed = db.session.scalars(
         select(ConsentEvent).filter_by(provider_ref=sid, action="resubscribed")
     ).all()
     assert len(resubscribed) == 2 and all(e.source == "sms_keyword" for e in resubscribed)
-    assert consent.check_batch([ann.id], "sms", audience.id) == {ann.id: None}
+    assert decisions.check_batch([ann.id], "sms", audience.id) == {ann.id: None}
 
 
 def test_yes_confirms_a_pending_sms_consent(client, audience):
@@ -179,7 +179,7 @@ def test_help_names_the_program_support_and_stop(client, audience, ann, word):
 def test_stop_from_an_unknown_number_suppresses_it_and_confirms(client, audience):
     response, _ = text(client, "STOP", sender="+13125550199")
     assert replies(response) == [wording.sms_stopped(audience)]
-    assert consent.is_suppressed("sms", "+13125550199")
+    assert suppression.is_suppressed("sms", "+13125550199")
     assert db.session.scalar(select(Suppression)).reason == "sms_stop"
 
 

@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import func, insert, select
 
-from outreach import consent, dispatch
+from outreach.consent import ledger as consent_ledger
+from outreach.consent import subscriptions, suppression
 from outreach.extensions import db
 from outreach.models import (
     ConsentEvent,
@@ -22,6 +23,7 @@ from outreach.models import (
     Subscription,
     Suppression,
 )
+from outreach.sending import health
 from tests.helpers import post_sendgrid, sendgrid_headers
 from tests.webhooks.conftest import (
     add_message,
@@ -187,7 +189,7 @@ def test_hard_bounce_fails_the_row_and_suppresses(client, sent, ann):
                         status="5.1.1")])  # fmt: skip
     row = stored(sent)
     assert row.state == "bounced" and "no such user" in row.error_detail
-    assert consent.is_suppressed("email", "ann@example.org")
+    assert suppression.is_suppressed("email", "ann@example.org")
     assert set(subscription_states(ann, "email").values()) == {"bounced"}
     assert set(subscription_states(ann, "sms").values()) == {"active"}
     ledger = db.session.scalars(select(ConsentEvent).filter_by(action="revoked")).all()
@@ -198,14 +200,14 @@ def test_hard_bounce_fails_the_row_and_suppresses(client, sent, ann):
 def test_dropped_for_a_bad_address_fails_and_suppresses(client, sent, ann, reason):
     post(client, [event("dropped", sent, reason=reason)])
     assert stored(sent).state == "failed"
-    assert consent.is_suppressed("email", "ann@example.org")
+    assert suppression.is_suppressed("email", "ann@example.org")
     assert set(subscription_states(ann, "email").values()) == {"bounced"}
 
 
 def test_dropped_for_other_reasons_fails_without_suppression(client, sent, ann):
     post(client, [event("dropped", sent, reason="Invalid SMTPAPI header")])
     assert stored(sent).state == "failed"
-    assert not consent.is_suppressed("email", "ann@example.org")
+    assert not suppression.is_suppressed("email", "ann@example.org")
     assert set(subscription_states(ann, "email").values()) == {"active"}
 
 
@@ -232,14 +234,14 @@ def test_spam_report_suppresses_revokes_and_counts(client, audience, email_step,
     anns = add_message(email_step, ann)
     bens = add_message(email_step, ben)
     post(client, [event("spamreport", anns)])
-    assert consent.is_suppressed("email", "ann@example.org")
+    assert suppression.is_suppressed("email", "ann@example.org")
     assert set(subscription_states(ann, "email").values()) == {"complained"}
     complaint = db.session.scalar(select(DeliveryEvent).filter_by(event_type="spamreport"))
     assert complaint.message_id == anns.id
 
-    assert dispatch.check_step_health({email_step.id}) == []  # 1 complaint per 1000: at the line
+    assert health.check_step_health({email_step.id}) == []  # 1 complaint per 1000: at the line
     post(client, [event("spamreport", bens, email="ben@example.org")])
-    reasons = dispatch.check_step_health({email_step.id})
+    reasons = health.check_step_health({email_step.id})
     assert reasons and "complaint rate" in reasons[0]
     assert db.session.get(Step, email_step.id).paused_reason
 
@@ -251,7 +253,7 @@ def test_unsubscribe_revokes_that_list(client, sent, ann, kind):
         "migraine-awareness": "unsubscribed",
         "headache-news": "active",
     }
-    assert not consent.is_suppressed("email", "ann@example.org")
+    assert not suppression.is_suppressed("email", "ann@example.org")
     revoked = db.session.scalar(select(ConsentEvent).filter_by(action="revoked"))
     assert revoked.source == "provider_event" and revoked.provider_ref.startswith("ev-")
 
@@ -263,7 +265,7 @@ def test_unsubscribe_without_a_known_row_revokes_every_list(client, ann):
 
 def test_bounce_for_an_unknown_address_still_suppresses_it(client, ann):
     post(client, [event("bounce", type="bounce", email="Stranger@Example.org")])
-    assert consent.is_suppressed("email", "stranger@example.org")
+    assert suppression.is_suppressed("email", "stranger@example.org")
 
 
 # --------------------------------------------------------------------------- volume
@@ -358,10 +360,12 @@ def test_batched_consent_changes_match_the_one_at_a_time_path(
         add_message(later.steps[0], someone, state="queued")
         add_message(email_step, someone, state="queued")
     post(client, [event("spamreport", email="batched@example.org", sg_message_id="n.a")])
-    consent.opt_out_everywhere(
+    subscriptions.opt_out_everywhere(
         single,
         "email",
-        consent.Evidence(source="provider_event", provider_ref="ev-x", note="SendGrid spamreport"),
+        consent_ledger.Evidence(
+            source="provider_event", provider_ref="ev-x", note="SendGrid spamreport"
+        ),
         state="complained",
         suppress_reason="spam_report",
     )
@@ -407,4 +411,4 @@ def test_dropped_for_a_withdrawn_address_revokes(client, sent, ann, reason, stat
     post(client, [event("dropped", sent, reason=reason)])
     assert stored(sent).state == "failed"
     assert set(subscription_states(ann, "email").values()) == {state}
-    assert consent.is_suppressed("email", "ann@example.org") is suppressed
+    assert suppression.is_suppressed("email", "ann@example.org") is suppressed

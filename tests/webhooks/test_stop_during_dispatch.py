@@ -16,9 +16,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from outreach import dispatch, outbox
 from outreach.extensions import db
 from outreach.models import Message, Subscriber
+from outreach.sending import batch
+from outreach.sending import materialise as materialising
+from outreach.sending import run as sending
 from tests.factories import make_campaign, make_subscriber
 from tests.helpers import post_twilio
 from tests.webhooks.conftest import TimedChannels
@@ -38,7 +40,7 @@ def test_no_text_after_an_acknowledged_stop(app, client, clock, audience, positi
     ]
     make_campaign(audience, [{"channel": "sms", "send_time": "10:00", "body": "June news."}])
     clock.set(now)
-    assert outbox.materialise_due(clock()) == PEOPLE
+    assert materialising.materialise_due(clock()) == PEOPLE
     rows = dict(db.session.execute(select(Message.subscriber_id, Message.id)).all())
     # Claims go by (due_at, id): give the target a due time that puts it where we want it.
     target = people[PEOPLE // 2]
@@ -55,12 +57,12 @@ def test_no_text_after_an_acknowledged_stop(app, client, clock, audience, positi
     app.config["OUTREACH_BATCH_SIZE"] = BATCH
     channels = TimedChannels(delay=DELAY).install(app)
     errors: list[BaseException] = []
-    report = dispatch.Report()
+    report = batch.Report()
 
     def run() -> None:
         with app.app_context():
             try:
-                dispatch.dispatch_channel("sms", clock(), report)
+                sending.dispatch_channel("sms", clock(), report)
             except BaseException as exc:  # noqa: BLE001 - reported by the main thread
                 errors.append(exc)
             finally:

@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from outreach import consent, dispatch
+from outreach.consent import decisions, suppression
 from outreach.extensions import db
 from outreach.models import ConsentEvent, DeliveryEvent, Message, Subscriber
+from outreach.sending import batch
+from outreach.sending import run as sending
 from tests.factories import make_campaign
 from tests.helpers import post_twilio
 from tests.webhooks.conftest import TimedChannels, add_message, snapshot, subscription_states
@@ -105,7 +107,7 @@ def test_21610_suppresses_and_revokes_everywhere(client, ann, sms_step, later_sm
     queued = add_message(later_sms_step, ann, state="queued")
     status(client, message, "SM" + "4" * 32, "failed", ErrorCode="21610")
     assert row(message).state == "failed" and row(message).error_code == "21610"
-    assert consent.is_suppressed("sms", ann.phone)
+    assert suppression.is_suppressed("sms", ann.phone)
     assert set(subscription_states(ann, "sms").values()) == {"unsubscribed"}
     assert set(subscription_states(ann, "email").values()) == {"active"}
     ledger = db.session.scalars(
@@ -118,7 +120,7 @@ def test_21610_suppresses_and_revokes_everywhere(client, ann, sms_step, later_sm
 
 def test_21610_for_an_unknown_message_suppresses_the_number(client, ann):
     status(client, None, "SM" + "3" * 32, "failed", ErrorCode="21610", To=ann.phone)
-    assert consent.is_suppressed("sms", ann.phone)
+    assert suppression.is_suppressed("sms", ann.phone)
     assert set(subscription_states(ann, "sms").values()) == {"unsubscribed"}
 
 
@@ -137,17 +139,17 @@ def test_repeated_unreachable_errors_mark_the_number(app, client, clock, audienc
     codes = ["30003", "30005", "30006"]
     for n, code in enumerate(codes):
         message = add_message(steps[n], ann, state="sent", provider_id=f"SM{n:032d}")
-        assert consent.check_batch([ann.id], "sms", audience.id) == {ann.id: None}
+        assert decisions.check_batch([ann.id], "sms", audience.id) == {ann.id: None}
         status(client, message, f"SM{n:032d}", "undelivered", ErrorCode=code)
         # a replay of the same callback does not count twice
         status(client, message, f"SM{n:032d}", "undelivered", ErrorCode=code)
     db.session.expire_all()
     assert db.session.get(Subscriber, ann.id).phone_unreachable
-    assert consent.check_batch([ann.id, ben.id], "sms", audience.id) == {
+    assert decisions.check_batch([ann.id, ben.id], "sms", audience.id) == {
         ann.id: "unreachable",
         ben.id: None,
     }
-    assert not consent.is_suppressed("sms", ann.phone)  # not an opt-out: just unreachable
+    assert not suppression.is_suppressed("sms", ann.phone)  # not an opt-out: just unreachable
 
     # dispatch skips the number from now on
     channels = TimedChannels().install(app)
@@ -157,8 +159,8 @@ def test_repeated_unreachable_errors_mark_the_number(app, client, clock, audienc
     db.session.commit()
     waiting = add_message(steps[3], ann, state="queued", due_at=due)
     other = add_message(steps[3], ben, state="queued", due_at=due)
-    report = dispatch.Report()
-    dispatch.dispatch_channel("sms", clock(), report)
+    report = batch.Report()
+    sending.dispatch_channel("sms", clock(), report)
     assert (row(waiting).state, row(waiting).skip_reason) == ("skipped", "unreachable")
     assert row(other).state == "sent"
     assert [to for _, to in channels.sent] == [ben.phone]
@@ -181,7 +183,7 @@ def test_start_from_the_handset_makes_it_reachable_again(client, audience, ann):
     for n in range(3):
         message = add_message(steps[n], ann, state="sent", provider_id=f"SM{n:032d}")
         status(client, message, f"SM{n:032d}", "failed", ErrorCode="30006")
-    assert consent.check_batch([ann.id], "sms", audience.id) == {ann.id: "unreachable"}
+    assert decisions.check_batch([ann.id], "sms", audience.id) == {ann.id: "unreachable"}
     params = {"MessageSid": "SM" + "c" * 32, "From": ann.phone, "Body": "START"}
     assert post_twilio(client, "/webhooks/twilio/sms", params).status_code == 200
-    assert consent.check_batch([ann.id], "sms", audience.id) == {ann.id: None}
+    assert decisions.check_batch([ann.id], "sms", audience.id) == {ann.id: None}

@@ -1,0 +1,337 @@
+"""Staff edits to campaigns and steps: checked input, audit-logged, refused once a
+campaign is closed or a step's rows exist."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+
+from outreach.campaigns import lifecycle
+from outreach.clock import now as clock_now
+from outreach.extensions import db
+from outreach.models import Audience, Campaign, Message, Step, StepZone
+from outreach.models.campaigns import ANCHORS
+from outreach.rendering import templates
+from outreach.staff import audit as staff_audit
+
+#: Campaign states in which nothing can be edited any more.
+CLOSED = ("done", "cancelled")
+
+
+#: The longest day offset and confirmation delay (same limits as campaign files).
+MAX_DAY_OFFSET = 3660
+
+
+MAX_AFTER_MINUTES = 366 * 24 * 60
+
+
+EMAIL_FIELDS = ("subject", "preheader", "html", "text")
+
+
+class EditError(ValueError):
+    """A change that is not allowed or not valid; ``errors`` maps fields to problems."""
+
+    def __init__(self, errors: dict[str, str] | str) -> None:
+        self.errors = errors if isinstance(errors, dict) else {"": errors}
+        super().__init__("; ".join(self.errors.values()))
+
+
+@dataclass
+class CampaignInput:
+    """What the campaign form holds."""
+
+    name: str = ""
+    audience_id: int | None = None
+    anchor_kind: str = "date"
+    anchor_date: str = ""
+
+
+def _check_campaign(data: CampaignInput, campaign: Campaign | None) -> tuple[Audience, date | None]:
+    errors: dict[str, str] = {}
+    name = data.name.strip()
+    if not name:
+        errors["name"] = "give the campaign a name"
+    elif len(name) > 200:
+        errors["name"] = "at most 200 characters"
+    else:
+        clash = db.session.scalar(select(Campaign.id).filter_by(name=name))
+        if clash is not None and (campaign is None or clash != campaign.id):
+            errors["name"] = "another campaign already has this name"
+    audience = db.session.get(Audience, data.audience_id) if data.audience_id else None
+    if audience is None:
+        errors["audience_id"] = "choose an audience"
+    anchor_date = None
+    if data.anchor_kind not in ANCHORS:
+        errors["anchor_kind"] = "choose a calendar date or each subscriber's confirmation"
+    elif data.anchor_kind == "date":
+        try:
+            anchor_date = date.fromisoformat(data.anchor_date.strip())
+        except ValueError:
+            errors["anchor_date"] = "a date like 2027-06-01"
+    if errors:
+        raise EditError(errors)
+    return audience, anchor_date  # type: ignore[return-value]
+
+
+def create_campaign(data: CampaignInput, actor_id: int | None) -> Campaign:
+    """Create a draft campaign; raises EditError."""
+    audience, anchor_date = _check_campaign(data, None)
+    at = clock_now()
+    campaign = Campaign(
+        name=data.name.strip(),
+        audience=audience,
+        status="draft",
+        anchor_kind=data.anchor_kind,
+        anchor_date=anchor_date,
+        created_at=at,
+        updated_at=at,
+    )
+    db.session.add(campaign)
+    db.session.flush()
+    staff_audit.audit(actor_id, "campaign.create", "campaign", campaign.id, campaign.name)
+    return campaign
+
+
+def update_campaign(campaign: Campaign, data: CampaignInput, actor_id: int | None) -> None:
+    """Rename a campaign; audience and anchor change only while it is a draft."""
+    _open(campaign)
+    audience, anchor_date = _check_campaign(data, campaign)
+    structural = (
+        audience.id != campaign.audience_id
+        or data.anchor_kind != campaign.anchor_kind
+        or (data.anchor_kind == "date" and anchor_date != campaign.anchor_date)
+    )
+    if structural and campaign.status != "draft":
+        raise EditError(
+            "audience and anchor can only change while the campaign is a draft; "
+            "cancel it and make a new one instead"
+        )
+    changed = []
+    if campaign.name != data.name.strip():
+        campaign.name = data.name.strip()
+        changed.append("name")
+    if structural:
+        campaign.audience = audience
+        campaign.anchor_kind = data.anchor_kind
+        campaign.anchor_date = anchor_date
+        changed.append("audience/anchor")
+    if changed:
+        campaign.updated_at = clock_now()
+        staff_audit.audit(actor_id, "campaign.update", "campaign", campaign.id, ", ".join(changed))
+    db.session.flush()
+
+
+def _open(campaign: Campaign) -> None:
+    if campaign.status in CLOSED:
+        raise EditError(f"this campaign is {campaign.status}; it can no longer change")
+
+
+@dataclass
+class StepInput:
+    """What the step editor holds (strings as typed; numbers already parsed or None)."""
+
+    channel: str = "email"
+    day_offset: int | None = 0
+    send_time: str = "10:00"
+    after_minutes: int | None = 0
+    subject: str = ""
+    preheader: str = ""
+    html: str = ""
+    text: str = ""
+    body: str = ""
+    include_late_joiners: bool = False
+
+    @classmethod
+    def from_step(cls, step: Step) -> StepInput:
+        """The editor's values for an existing step."""
+        return cls(
+            channel=step.channel,
+            day_offset=step.day_offset,
+            send_time=step.send_time,
+            after_minutes=step.after_minutes,
+            subject=step.subject or "",
+            preheader=step.preheader or "",
+            html=step.html or "",
+            text=step.text or "",
+            body=step.body or "",
+            include_late_joiners=step.include_late_joiners,
+        )
+
+
+def row_count(step: Step) -> int:
+    """How many outbox rows a step has (queued, sent, anything)."""
+    if step.id is None:
+        return 0
+    return db.session.scalar(select(func.count(Message.id)).where(Message.step_id == step.id)) or 0
+
+
+def _materialised(step: Step) -> bool:
+    """Has the outbox already fanned this step out for some time zone (even to no one)?"""
+    return (
+        db.session.scalar(select(StepZone.id).where(StepZone.step_id == step.id).limit(1))
+        is not None
+    )
+
+
+def _check_step(campaign: Campaign, data: StepInput) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if data.channel not in ("email", "sms"):
+        errors["channel"] = "email or sms"
+        return errors
+    if campaign.anchor_kind == "date":
+        if data.day_offset is None or not 0 <= data.day_offset <= MAX_DAY_OFFSET:
+            errors["day_offset"] = f"a whole number of days from 0 to {MAX_DAY_OFFSET}"
+        try:
+            lifecycle.parse_hhmm(data.send_time)
+        except ValueError:
+            errors["send_time"] = "a local time like 10:00"
+    elif data.after_minutes is None or not 0 <= data.after_minutes <= MAX_AFTER_MINUTES:
+        errors["after_minutes"] = "a delay from 0 minutes up to a year"
+    fields_ = EMAIL_FIELDS if data.channel == "email" else ("body",)
+    limits = {"subject": 300, "preheader": 300}
+    for name in fields_:
+        source = getattr(data, name)
+        if name in limits and len(source) > limits[name]:
+            errors[name] = f"at most {limits[name]} characters"
+            continue
+        problems = templates.check_template(source) if source else []
+        if problems:
+            errors[name] = "; ".join(problems)
+    if data.channel == "email":
+        if not data.subject.strip():
+            errors.setdefault("subject", "an email needs a subject")
+        if not data.html.strip():
+            errors.setdefault("html", "an email needs a body")
+    elif not data.body.strip():
+        errors.setdefault("body", "a text needs a body")
+    return errors
+
+
+def _hhmm(value: str) -> str:
+    """ "9:05" -> "09:05" (the value has been checked with parse_hhmm)."""
+    return lifecycle.parse_hhmm(value).strftime("%H:%M")
+
+
+def _apply_step(step: Step, data: StepInput, calendar: bool) -> None:
+    step.channel = data.channel
+    if calendar:
+        step.day_offset = int(data.day_offset or 0)
+        step.send_time = _hhmm(data.send_time)
+        step.after_minutes = 0
+    else:
+        step.day_offset = 0
+        step.after_minutes = int(data.after_minutes or 0)
+    step.include_late_joiners = data.include_late_joiners
+    if data.channel == "email":
+        step.subject = data.subject.strip()
+        step.preheader = data.preheader.strip()
+        step.html = data.html
+        step.text = data.text if data.text.strip() else None
+        step.body = ""
+    else:
+        step.body = data.body
+        step.subject = step.preheader = step.html = ""
+        step.text = None
+    step.updated_at = clock_now()
+
+
+def add_step(campaign: Campaign, data: StepInput, actor_id: int | None) -> Step:
+    """Append a step; raises EditError."""
+    _open(campaign)
+    errors = _check_step(campaign, data)
+    if errors:
+        raise EditError(errors)
+    position = max((s.position for s in campaign.steps), default=-1) + 1
+    step = Step(position=position)
+    _apply_step(step, data, campaign.anchor_kind == "date")
+    campaign.steps.append(step)
+    campaign.updated_at = clock_now()
+    db.session.flush()
+    staff_audit.audit(
+        actor_id, "step.create", "step", step.id, f"campaign {campaign.id} {step.channel}"
+    )
+    return step
+
+
+def update_step(step: Step, data: StepInput, actor_id: int | None) -> None:
+    """Change a step. Content edits reach every message not yet sent; raises EditError."""
+    campaign = step.campaign
+    _open(campaign)
+    errors = _check_step(campaign, data)
+    if errors:
+        raise EditError(errors)
+    calendar = campaign.anchor_kind == "date"
+    if calendar:
+        timing = (int(data.day_offset or 0), _hhmm(data.send_time))
+        timing_changed = timing != (step.day_offset, _hhmm(step.send_time))
+    else:
+        timing_changed = int(data.after_minutes or 0) != step.after_minutes
+    timing_changed = timing_changed or data.channel != step.channel
+    if timing_changed:
+        rows = row_count(step)
+        if rows or _materialised(step):
+            raise EditError(
+                f"this step has gone to the outbox already ({rows} message(s)), so its channel "
+                "and timing are fixed; its content can still change (it reaches messages not "
+                "yet sent)"
+            )
+    _apply_step(step, data, calendar)
+    campaign.updated_at = clock_now()
+    db.session.flush()
+    staff_audit.audit(actor_id, "step.update", "step", step.id, f"campaign {campaign.id}")
+
+
+def _renumber(campaign: Campaign, ordered: list[Step]) -> None:
+    # Two passes: (campaign_id, position) is unique, so park every step out of the way first.
+    for index, step in enumerate(ordered):
+        step.position = -1 - index
+    db.session.flush()
+    for index, step in enumerate(ordered):
+        step.position = index
+    db.session.flush()
+
+
+def delete_step(step: Step, actor_id: int | None) -> None:
+    """Remove a step that has no outbox rows yet; raises EditError."""
+    campaign = step.campaign
+    _open(campaign)
+    # Locked, then counted: a dispatch tick creating this step's rows holds it FOR KEY
+    # SHARE until they are committed (outbox.hold_step), so the count cannot go stale.
+    db.session.get(Step, step.id, with_for_update=True)
+    rows = row_count(step)
+    if rows:
+        raise EditError(
+            f"this step already has {rows} message(s) in the outbox; they are the record of "
+            "what was sent, so the step stays (pause or cancel the campaign instead)"
+        )
+    remaining = [s for s in campaign.steps if s.id != step.id]
+    staff_audit.audit(actor_id, "step.delete", "step", step.id, f"campaign {campaign.id}")
+    campaign.steps.remove(step)
+    db.session.delete(step)
+    db.session.flush()
+    _renumber(campaign, remaining)
+    campaign.updated_at = clock_now()
+
+
+def move_step(step: Step, offset: int, actor_id: int | None) -> None:
+    """Move a step up (-1) or down (+1) in the sequence; drafts only."""
+    campaign = step.campaign
+    if campaign.status != "draft":
+        raise EditError("the order of steps can only change while the campaign is a draft")
+    ordered = sorted(campaign.steps, key=lambda s: s.position)
+    index = ordered.index(step)
+    target = index + offset
+    if not 0 <= target < len(ordered):
+        return
+    ordered[index], ordered[target] = ordered[target], ordered[index]
+    _renumber(campaign, ordered)
+    campaign.updated_at = clock_now()
+    staff_audit.audit(actor_id, "step.move", "step", step.id, f"to position {target + 1}")
+
+
+def is_first_sms(step: Step) -> bool:
+    """The first text of a campaign gets the brand and STOP wording when missing."""
+    sms = [s for s in sorted(step.campaign.steps, key=lambda s: s.position) if s.channel == "sms"]
+    return bool(sms) and (sms[0] is step)

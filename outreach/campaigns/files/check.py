@@ -1,0 +1,148 @@
+"""Validate a campaign file: YAML, schema, audience, templates and preflight, each
+problem with its line."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from yaml.nodes import ScalarNode
+
+from outreach.campaigns.files.parse import (
+    FILE_KEYS,
+    find_audience,
+    find_campaign,
+    parse_document,
+    transient,
+)
+from outreach.campaigns.files.problems import (
+    WARNING_PREFIX,
+    CampaignFileError,
+    Problem,
+    sorted_problems,
+)
+from outreach.campaigns.files.yaml_lines import Map
+from outreach.campaigns.preflight import check as preflight
+from outreach.campaigns.preflight import findings
+from outreach.extensions import db
+from outreach.models import Audience, Campaign
+from outreach.rendering import templates
+
+
+@dataclass
+class _Result:
+    """Everything ``examine`` found: blocking file problems, preflight findings, warnings."""
+
+    data: Map | None = None
+    audience: Audience | None = None
+    campaign: Campaign | None = None
+    file_problems: list[Problem] = field(default_factory=list)
+    preflight_errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    def all(self) -> list[Problem]:
+        return sorted_problems([*self.file_problems, *self.preflight_errors, *self.warnings])
+
+
+def _value_line(step: Map, key: str, template_line: int | None) -> int | None:
+    """File line of line ``template_line`` of a step's template value."""
+    node = step.value_nodes.get(key)
+    if node is None:
+        return step.key_lines.get(key, step.line)
+    start = node.start_mark.line + 1
+    if not template_line:
+        return start
+    if isinstance(node, ScalarNode) and node.style in ("|", ">"):
+        return start + template_line  # content starts on the line after the indicator
+    return start + template_line - 1
+
+
+def _template_problems(data: Map) -> list[Problem]:
+    problems = []
+    for index, step in enumerate(data["steps"]):
+        for key in findings.TEMPLATE_FIELDS.get(step["channel"], ()):
+            source = step.get(key)
+            if not isinstance(source, str) or not source:
+                continue
+            for problem in templates.check_template(source):
+                match = re.match(r"^line (\d+): (.*)$", problem, re.DOTALL)
+                lineno, message = (
+                    (int(match.group(1)), match.group(2)) if match else (None, problem)
+                )
+                problems.append(
+                    Problem(_value_line(step, key, lineno), f"step {index + 1} {key}: {message}")
+                )
+    return problems
+
+
+def _finding_problem(data: Map, finding: findings.Finding) -> Problem:
+    key = FILE_KEYS.get(finding.field or "", finding.field)
+    if finding.step is not None:
+        steps = data["steps"]
+        step = steps[finding.step - 1] if 0 < finding.step <= len(steps) else None
+        line = None
+        if isinstance(step, Map):
+            line = step.key_lines.get(key, step.line) if key else step.line
+        where = f"step {finding.step} {key}" if key else f"step {finding.step}"
+        message = f"{where}: {finding.message}"
+    else:
+        line = data.key_lines.get(key) if key else None
+        message = finding.message
+    if finding.level == "warning":
+        message = WARNING_PREFIX + message
+    return Problem(line, message)
+
+
+def examine(text: str) -> _Result:
+    """Check a file completely without writing anything."""
+    result = _Result()
+    try:
+        data = parse_document(text)
+    except CampaignFileError as exc:
+        result.file_problems = exc.problems
+        return result
+    result.data = data
+    audience = find_audience(data["audience"])
+    if audience is None:
+        known = list(db.session.scalars(select(Audience.slug).order_by(Audience.slug)))
+        hint = difflib.get_close_matches(data["audience"], known, n=1)
+        more = f"; did you mean '{hint[0]}'?" if hint else ""
+        result.file_problems.append(
+            Problem(data.key_lines.get("audience"), f"unknown audience '{data['audience']}'{more}")
+        )
+    result.audience = audience
+    result.file_problems += _template_problems(data)
+    campaign = transient(data, audience)
+    result.campaign = campaign
+    for finding in preflight.check_campaign(campaign, templates=False):
+        if audience is None and finding.field == "audience":
+            continue  # already reported as an unknown audience
+        problem = _finding_problem(data, finding)
+        (result.preflight_errors if finding.level == "error" else result.warnings).append(problem)
+    existing = find_campaign(data["name"])
+    if existing is not None and existing.status != "draft":
+        result.warnings.append(
+            Problem(
+                data.key_lines.get("name"),
+                f"{WARNING_PREFIX}campaign '{existing.name}' is already {existing.status}; "
+                "loading this file will be refused",
+            )
+        )
+    return result
+
+
+def validate(text: str) -> list[Problem]:
+    """Every problem in a campaign file, by file line; ``[]`` when clean. Writes nothing.
+
+    YAML and schema errors, an unknown audience, template problems, and preflight errors
+    and warnings (warnings start with ``"warning: "``). Needs an app context for the
+    audience lookup. Never raises for bad input.
+    """
+    try:
+        return examine(text).all()
+    except RecursionError:
+        return [Problem(None, "the file is nested too deeply")]
+    except Exception as exc:  # noqa: BLE001 - validation reports, never raises
+        return [Problem(None, f"could not check the file: {type(exc).__name__}: {exc}")]

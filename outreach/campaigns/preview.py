@@ -1,0 +1,221 @@
+"""Preview a step as one subscriber (or a sample) would get it, and send a test copy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+
+from outreach import transactional
+from outreach.audiences.contacts import InvalidContact, normalise_phone
+from outreach.campaigns.editing import EditError
+from outreach.channels.base import EmailBatch, EmailRecipient, Outcome
+from outreach.consent import decisions
+from outreach.extensions import db
+from outreach.models import Audience, StaffUser, Step, Subscriber
+from outreach.rendering import sms as sms_rendering
+from outreach.rendering import templates
+from outreach.sending import batch, compose
+from outreach.sending import send as sending_send
+from outreach.staff import audit as staff_audit
+
+#: public_id used for links in test sends: such links lead to "no longer valid".
+TEST_PUBLIC_ID = "test-send-not-a-subscriber"
+
+
+@dataclass
+class Preview:
+    """A step as one recipient would get it."""
+
+    channel: str
+    recipient_label: str
+    subject: str = ""
+    preheader: str = ""
+    html: str = ""
+    text: str = ""
+    from_line: str = ""
+    body: str = ""
+    segments: sms_rendering.Segments | None = None
+    added_wording: bool = False
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _recipient(subscriber: Subscriber | None, audience: Audience) -> batch.Recipient:
+    if subscriber is None:
+        return batch.Recipient(
+            0, TEST_PUBLIC_ID, "alex@example.org", "+12025550143", "Alex", audience.default_timezone
+        )
+    return batch.Recipient(
+        subscriber.id,
+        subscriber.public_id,
+        subscriber.email,
+        subscriber.phone,
+        subscriber.first_name,
+        subscriber.timezone,
+    )
+
+
+def _personalize(value: str, substitutions: dict[str, str]) -> str:
+    for key, replacement in substitutions.items():
+        value = value.replace(key, replacement)
+    return value
+
+
+def preview(step: Step, subscriber: Subscriber | None = None) -> Preview:
+    """Render a step for one subscriber (or a sample person), exactly as dispatch would."""
+    audience = step.campaign.audience
+    recipient = _recipient(subscriber, audience)
+    label = (
+        f"{subscriber.first_name or 'subscriber'} ({subscriber.email or subscriber.phone})"
+        if subscriber is not None
+        else "a sample subscriber named Alex"
+    )
+    result = Preview(channel=step.channel, recipient_label=label)
+    try:
+        if step.channel == "email":
+            rendered = compose.render_step_email(step, audience)
+            subs = compose.substitutions_for(recipient, audience, "email")
+            result.subject = _personalize(rendered.subject, subs)
+            result.preheader = _personalize(rendered.preheader, subs)
+            result.html = _personalize(rendered.html, subs)
+            result.text = _personalize(rendered.text, subs)
+            sender = audience.from_email or "(the default sender address)"
+            result.from_line = f"{audience.organisation_name or audience.name} <{sender}>"
+        else:
+            result.body = compose.compose_sms(step, audience, recipient)
+            result.segments = sms_rendering.sms_segments(result.body)
+            plain = sms_rendering.render_sms(
+                step.body,
+                {
+                    **compose.shared_context(audience),
+                    "first_name": recipient.first_name or "there",
+                },
+            )
+            result.added_wording = plain != result.body
+    except (templates.TemplateError, ValueError) as exc:
+        result.error = str(exc)
+    if subscriber is None:
+        return result
+    contact = subscriber.email if step.channel == "email" else subscriber.phone
+    if not contact:
+        kind = "email address" if step.channel == "email" else "mobile number"
+        result.notes.append(f"This subscriber has no {kind}: they would not get this step.")
+    elif not decisions.may_contact(subscriber, step.channel, audience):
+        result.notes.append(
+            "This subscriber has no active consent on this channel for this audience: "
+            "they would not get this step."
+        )
+    return result
+
+
+def find_audience_subscriber(audience: Audience, query: str) -> Subscriber | None:
+    """The first subscriber of an audience matching an email, phone or first name."""
+    from outreach.models import Subscription
+
+    query = (query or "").strip()
+    if not query:
+        return None
+    like = f"%{query.lower()}%"
+    digits = "".join(ch for ch in query if ch.isdigit())
+    match = func.lower(Subscriber.email).like(like) | func.lower(Subscriber.first_name).like(like)
+    if len(digits) >= 4:
+        match = match | Subscriber.phone.like(f"%{digits}%")
+    return db.session.scalar(
+        select(Subscriber)
+        .join(Subscription, Subscription.subscriber_id == Subscriber.id)
+        .where(Subscription.audience_id == audience.id, match)
+        .order_by(Subscriber.id)
+        .limit(1)
+    )
+
+
+def staff_emails() -> list[str]:
+    """Addresses test emails may go to: active staff members."""
+    return list(
+        db.session.scalars(
+            select(StaffUser.email).where(StaffUser.active.is_(True)).order_by(StaffUser.email)
+        )
+    )
+
+
+def send_test(
+    step: Step,
+    *,
+    to: str,
+    subscriber: Subscriber | None,
+    actor_id: int | None,
+) -> str:
+    """Send one copy of a step to a staff address (email) or phone (SMS), marked [Test].
+
+    Personal values come from ``subscriber`` (or a sample); the unsubscribe and preference
+    links lead nowhere, so a test can never change anyone's consent. Returns a
+    confirmation sentence; raises EditError when it cannot be sent.
+    """
+    audience = step.campaign.audience
+    base = _recipient(subscriber, audience)
+    if step.channel == "email":
+        address = to.strip().lower()
+        if address not in staff_emails():
+            raise EditError({"to": "test emails go to staff addresses only"})
+        recipient = batch.Recipient(
+            0, TEST_PUBLIC_ID, address, None, base.first_name, base.timezone
+        )
+        try:
+            rendered = compose.render_step_email(step, audience)
+        except (templates.TemplateError, ValueError) as exc:
+            raise EditError(f"the step cannot be rendered: {exc}") from None
+        subs = compose.substitutions_for(recipient, audience, "email")
+        email_channel, _ = sending_send.channels()
+        results = email_channel.send_batch(
+            EmailBatch(
+                from_email=audience.from_email or _default_from(),
+                from_name=audience.organisation_name or audience.name,
+                subject=f"[Test] {rendered.subject}",
+                html=rendered.html,
+                text=rendered.text,
+                recipients=(
+                    EmailRecipient(
+                        message_id=0,
+                        to=address,
+                        substitutions=subs,
+                        headers=compose.unsubscribe_headers(subs[templates.tag("unsubscribe_url")]),
+                    ),
+                ),
+                categories=("outreach", "test"),
+                reply_to=audience.support_email or None,
+            )
+        )
+        ok = all(r.outcome == Outcome.SENT for r in results)
+        where = address
+    else:
+        try:
+            phone = normalise_phone(to)
+        except InvalidContact as exc:
+            raise EditError({"to": str(exc)}) from None
+        recipient = batch.Recipient(0, TEST_PUBLIC_ID, None, phone, base.first_name, base.timezone)
+        try:
+            body = compose.compose_sms(step, audience, recipient)
+        except (templates.TemplateError, ValueError) as exc:
+            raise EditError(f"the step cannot be rendered: {exc}") from None
+        ok = transactional.send_sms_text(phone, f"[Test] {body}")
+        where = f"the phone ending {phone[-4:]}"
+    staff_audit.audit(
+        actor_id,
+        "step.test_send",
+        "step",
+        step.id,
+        f"{step.channel} to {'staff ' + where if step.channel == 'email' else where}"
+        + ("" if ok else " (refused)"),
+    )
+    if not ok:
+        raise EditError(
+            {"to": "the provider did not accept the test (or the address is suppressed)"}
+        )
+    return f"Test sent to {where}."
+
+
+def _default_from() -> str:
+    from flask import current_app
+
+    return current_app.config["OUTREACH_MAIL_FROM"]

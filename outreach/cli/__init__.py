@@ -1,0 +1,1 @@
+"""``flask outreach ...`` (also the installed ``outreach`` command), one module per area."""

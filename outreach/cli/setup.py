@@ -1,0 +1,93 @@
+"""Getting started: staff logins, API tokens, the June demo."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from sqlalchemy import select
+
+from config import PROJECT_ROOT
+from outreach.campaigns.files import load as campaign_files
+from outreach.cli.group import outreach_cli
+from outreach.extensions import db
+from outreach.models import Audience, Campaign
+from outreach.staff import accounts
+from outreach.staff import api_tokens as staff_tokens
+
+DEMO_AUDIENCE = {
+    "slug": "migraine-awareness",
+    "name": "Migraine & Headache Awareness",
+    "channels": "email,sms",
+    "double_opt_in": True,
+    "default_timezone": "America/New_York",
+    "organisation_name": "NeuroMedici",
+    "postal_address": "100 Example Avenue, Suite 200, Springfield, IL 62701, USA",
+    "support_email": "care@neuromedici.example",
+    "support_phone": "+1 (555) 010-2000",
+    "from_email": "news@neuromedici.example",
+    "sms_program_name": "NeuroMedici Migraine Awareness",
+    "sms_frequency_text": "Up to 4 msgs/month in June",
+}
+
+
+DEMO_CAMPAIGN_FILE = PROJECT_ROOT / "templates" / "campaigns" / "june-migraine-awareness.yaml"
+
+
+@outreach_cli.command("create-admin")
+@click.option("--email", prompt=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--role", type=click.Choice(["admin", "editor", "viewer"]), default="admin")
+def create_admin(email: str, password: str, role: str) -> None:
+    """Create a staff user."""
+    try:
+        user = accounts.create_staff(email, password, role)
+    except accounts.StaffError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(f"Created {user.role} {user.email}.")
+
+
+@outreach_cli.command("create-api-token")
+@click.option("--name", required=True, help="What the token is for, e.g. 'clinic CRM'.")
+def create_api_token(name: str) -> None:
+    """Create a bearer token for the JSON API; it is shown once."""
+    row, plain = staff_tokens.create_api_token(name)
+    db.session.commit()
+    click.echo(
+        f"Token {row.prefix}... created for {row.name!r}. Store it now; it is not shown again:"
+    )
+    click.echo(plain)
+
+
+@outreach_cli.command("demo")
+def demo() -> None:
+    """Load the June demo: the migraine-awareness audience, the June campaign, a staff login."""
+    pass  # import moved
+
+    audience = db.session.scalar(select(Audience).filter_by(slug=DEMO_AUDIENCE["slug"]))
+    if audience is None:
+        audience = Audience(**DEMO_AUDIENCE)
+        db.session.add(audience)
+        db.session.flush()
+        click.echo(f"Audience {audience.slug} created; public form at /subscribe/{audience.slug}")
+    else:
+        click.echo(f"Audience {audience.slug} already there.")
+    existing = db.session.scalar(select(Campaign).where(Campaign.audience_id == audience.id))
+    if existing is None:
+        campaign = campaign_files.load_path(DEMO_CAMPAIGN_FILE)
+        click.echo(
+            f"Campaign {campaign.name!r} loaded as a draft with {len(campaign.steps)} steps."
+        )
+    else:
+        click.echo(f"Campaign {existing.name!r} already there.")
+    db.session.commit()
+    from outreach.models import StaffUser
+
+    if db.session.scalar(select(StaffUser).limit(1)) is None:
+        import secrets
+
+        password = secrets.token_urlsafe(12)
+        accounts.create_staff("admin@outreach.local", password, "admin")
+        db.session.commit()
+        click.echo("Staff login (shown once): admin@outreach.local / " + password)
+        click.echo("Log in at " + current_app.config["OUTREACH_BASE_URL"] + "/admin/login")

@@ -1,0 +1,344 @@
+"""The only code that changes a subscription: request, confirm, revoke, opt out
+everywhere (STOP, 21610), opt back in. Functions flush; the caller commits, so a
+webhook's 200 is only sent after its change is stored."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from outreach.audiences.contacts import address_hash
+from outreach.clock import now as clock_now
+from outreach.consent.ledger import ACTIVE, PENDING, UNSUBSCRIBED, Evidence, ledger_row, record
+from outreach.consent.suppression import lift_suppression
+from outreach.extensions import db
+from outreach.models import (
+    Audience,
+    ConsentEvent,
+    Message,
+    Subscriber,
+    Subscription,
+    Suppression,
+)
+
+
+def get_or_create_subscription(
+    subscriber: Subscriber, audience: Audience, channel: str
+) -> tuple[Subscription, bool]:
+    """The subscription row for (subscriber, audience, channel), created pending if absent."""
+    sub = db.session.scalar(
+        select(Subscription).filter_by(
+            subscriber_id=subscriber.id, audience_id=audience.id, channel=channel
+        )
+    )
+    if sub is not None:
+        return sub, False
+    at = clock_now()
+    sub = Subscription(
+        subscriber_id=subscriber.id,
+        audience_id=audience.id,
+        channel=channel,
+        state=PENDING,
+        requested_at=at,
+        updated_at=at,
+    )
+    sub.subscriber = subscriber
+    sub.audience = audience
+    db.session.add(sub)
+    db.session.flush()
+    return sub, True
+
+
+def request_consent(
+    subscriber: Subscriber,
+    audience: Audience,
+    channel: str,
+    evidence: Evidence,
+    *,
+    confirmed: bool = False,
+) -> Subscription:
+    """Record a request to join; active at once when ``confirmed`` (single opt-in with evidence).
+
+    An already active subscription is left alone (no duplicate, nothing visible changes).
+    """
+    sub, _ = get_or_create_subscription(subscriber, audience, channel)
+    if sub.state == ACTIVE:
+        return sub
+    at = clock_now()
+    previous = sub.state
+    sub.requested_at = at
+    sub.updated_at = at
+    if confirmed:
+        sub.state = ACTIVE
+        sub.confirmed_at = at
+        action = "resubscribed" if previous in (UNSUBSCRIBED, "bounced", "complained") else None
+        record(sub, "requested", evidence, at)
+        record(sub, action or "confirmed", evidence, at)
+        lift_suppression(subscriber, channel)
+    else:
+        sub.state = PENDING
+        record(sub, "requested", evidence, at)
+    db.session.flush()
+    return sub
+
+
+def confirm(sub: Subscription, evidence: Evidence) -> bool:
+    """Confirm a pending (or withdrawn, re-requested) subscription; False if already active."""
+    if sub.state == ACTIVE:
+        return False
+    at = clock_now()
+    action = "confirmed" if sub.state == PENDING else "resubscribed"
+    sub.state = ACTIVE
+    sub.confirmed_at = at
+    sub.updated_at = at
+    record(sub, action, evidence, at)
+    lift_suppression(sub.subscriber, sub.channel)
+    db.session.flush()
+    return True
+
+
+def revoke(sub: Subscription, evidence: Evidence, *, state: str = UNSUBSCRIBED) -> bool:
+    """Withdraw one subscription; cancels its queued messages. False if already withdrawn."""
+    if sub.state == state or (state == UNSUBSCRIBED and sub.state not in (ACTIVE, PENDING)):
+        return False
+    at = clock_now()
+    sub.state = state
+    sub.updated_at = at
+    record(sub, "revoked", evidence, at)
+    cancel_queued(sub.subscriber_id, sub.channel, audience_id=sub.audience_id)
+    db.session.flush()
+    return True
+
+
+def _locked_subscriptions(subscriber_id: int, channel: str) -> Select[tuple[Subscription]]:
+    """One person's subscriptions on a channel, locked and freshly read, in id order.
+
+    PostgreSQL: FOR NO KEY UPDATE, the lock an UPDATE of these rows takes anyway, taken
+    before the states are read. SQLite ignores it (the writer lock serialises instead).
+    """
+    return (
+        select(Subscription)
+        .filter_by(subscriber_id=subscriber_id, channel=channel)
+        .order_by(Subscription.id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+
+
+def opt_out_everywhere(
+    subscriber: Subscriber,
+    channel: str,
+    evidence: Evidence,
+    *,
+    state: str = UNSUBSCRIBED,
+    suppress_reason: str | None = None,
+) -> int:
+    """Withdraw every subscription of one person on one channel, optionally suppressing;
+    returns how many subscriptions changed.
+
+    The rows are locked first (PostgreSQL), so concurrent opt-outs write one ledger row each
+    per change, not one per request, and an opt-out waits for an in-flight send. Set-based
+    (``opt_out_many``): a handful of statements however many lists the person is on, which
+    keeps a STOP reply fast.
+    """
+    request = OptOut(subscriber.id, evidence, state=state, suppress_reason=suppress_reason)
+    return opt_out_many(channel, [request])
+
+
+@dataclass(frozen=True)
+class OptOut:
+    """One person's withdrawal on a channel, for ``opt_out_many``.
+
+    ``audience_id`` None means every list (as ``opt_out_everywhere``), else that list only
+    (as ``revoke``); ``suppress_reason`` also suppresses the person's address.
+    """
+
+    subscriber_id: int
+    evidence: Evidence
+    state: str = UNSUBSCRIBED
+    audience_id: int | None = None
+    suppress_reason: str | None = None
+
+
+def opt_out_many(channel: str, requests: Iterable[OptOut]) -> int:
+    """Apply many withdrawals on one channel in a handful of statements; returns changes.
+
+    Each request has the effect ``revoke`` / ``opt_out_everywhere`` would have, applied in
+    order (one ledger row per subscription that changes, queued messages cancelled, address
+    suppressed), but the rows are locked, read, inserted and updated set-wise: for a batch
+    of provider events (bounces, spam reports) rather than one click.
+    """
+    requests = list(requests)
+    if not requests:
+        return 0
+    db.session.flush()
+    # Core statements on the session's connection: the ORM has nothing to track here (the
+    # objects it holds are expired below), and a STOP's reply waits on every statement.
+    connection = db.session.connection()
+    at = clock_now()
+    people = sorted({r.subscriber_id for r in requests})
+    subs: dict[int, list[list]] = {}
+    contact = Subscriber.email if channel == "email" else Subscriber.phone
+    addresses: dict[int, str | None] = {}  # read with the subscriptions: one round trip less
+    columns = (
+        Subscription.id,
+        Subscription.subscriber_id,
+        Subscription.audience_id,
+        Subscription.state,
+        contact,
+    )
+    for sub_id, person, audience_id, state, address in connection.execute(
+        select(*columns)
+        .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
+        .where(Subscription.subscriber_id.in_(people), Subscription.channel == channel)
+        .order_by(Subscription.id)
+        .with_for_update(key_share=True, of=Subscription)
+    ):
+        subs.setdefault(person, []).append([sub_id, audience_id, state])
+        addresses[person] = address
+    ledger: list[dict] = []
+    new_state: dict[int, str] = {}
+    cancel_all: set[int] = set()
+    cancel_list: set[tuple[int, int]] = set()
+    for request in requests:
+        if request.audience_id is None:
+            cancel_all.add(request.subscriber_id)
+        for sub in subs.get(request.subscriber_id, []):
+            sub_id, audience_id, state = sub
+            if request.audience_id is not None and audience_id != request.audience_id:
+                continue
+            target = request.state
+            if state == target or (target == UNSUBSCRIBED and state not in (ACTIVE, PENDING)):
+                continue
+            sub[2] = new_state[sub_id] = target
+            cancel_list.add((request.subscriber_id, audience_id))
+            ledger.append(
+                ledger_row(
+                    request.subscriber_id,
+                    audience_id,
+                    channel,
+                    "revoked",
+                    target,
+                    request.evidence,
+                    at,
+                )
+            )
+    if ledger:
+        connection.execute(insert(ConsentEvent.__table__), ledger)
+    by_state: dict[str, list[int]] = {}
+    for sub_id, state in new_state.items():
+        by_state.setdefault(state, []).append(sub_id)
+    for state, ids in by_state.items():
+        connection.execute(
+            update(Subscription.__table__)
+            .where(Subscription.__table__.c.id.in_(ids))
+            .values(state=state, updated_at=at)
+        )
+    per_list = {(person, a) for person, a in cancel_list if person not in cancel_all}
+    _cancel_many(channel, cancel_all, per_list, at)
+    reasons: dict[int, str] = {}
+    for request in requests:
+        if request.suppress_reason:
+            reasons.setdefault(request.subscriber_id, request.suppress_reason)
+    if reasons:
+        unread = sorted(set(reasons) - set(addresses))  # people with no subscription rows
+        if unread:
+            addresses.update(
+                connection.execute(select(Subscriber.id, contact).where(Subscriber.id.in_(unread)))
+            )
+        rows = [
+            {
+                "channel": channel,
+                "address_hash": address_hash(channel, address),
+                "address": address,
+                "reason": reason,
+                "created_at": at,
+            }
+            for person, reason in reasons.items()
+            if (address := addresses.get(person))
+        ]
+        if rows:
+            dialect = db.session.get_bind().dialect.name
+            make = pg_insert if dialect == "postgresql" else sqlite_insert
+            connection.execute(
+                make(Suppression.__table__).on_conflict_do_nothing(
+                    index_elements=["channel", "address_hash"]
+                ),
+                rows,
+            )
+    if new_state:
+        for obj in list(db.session.identity_map.values()):
+            if isinstance(obj, Subscription) and obj.id in new_state:
+                db.session.expire(obj)
+    return len(new_state)
+
+
+def _cancel_many(
+    channel: str, everywhere: set[int], per_list: set[tuple[int, int]], at: datetime
+) -> None:
+    """Cancel queued messages: all of some people's, and some people's on one list."""
+    connection = db.session.connection()
+    values = {"state": "cancelled", "skip_reason": "opted_out", "updated_at": at}
+    table = Message.__table__
+    queued = (table.c.channel == channel, table.c.state == "queued")
+    if everywhere:
+        connection.execute(
+            update(table)
+            .where(*queued, table.c.subscriber_id.in_(sorted(everywhere)))
+            .values(values)
+        )
+    lists: dict[int, list[int]] = {}
+    for person, audience_id in per_list:
+        lists.setdefault(audience_id, []).append(person)
+    for audience_id, persons in lists.items():
+        from outreach.models import Campaign
+
+        connection.execute(
+            update(table)
+            .where(
+                *queued,
+                table.c.subscriber_id.in_(sorted(persons)),
+                table.c.campaign_id.in_(
+                    select(Campaign.id).where(Campaign.audience_id == audience_id)
+                ),
+            )
+            .values(values)
+        )
+
+
+def resubscribe_everywhere(
+    subscriber: Subscriber, channel: str, evidence: Evidence
+) -> list[Subscription]:
+    """Opt back in on a channel (SMS START/YES): pending -> active, withdrawn -> active."""
+    changed = []
+    for sub in db.session.scalars(_locked_subscriptions(subscriber.id, channel)):
+        if sub.state in (PENDING, UNSUBSCRIBED) and confirm(sub, evidence):
+            changed.append(sub)
+    lift_suppression(subscriber, channel)
+    return changed
+
+
+def cancel_queued(subscriber_id: int, channel: str, *, audience_id: int | None = None) -> int:
+    """Cancel a person's queued messages on a channel (optionally only for one audience)."""
+    stmt = (
+        update(Message)
+        .where(
+            Message.subscriber_id == subscriber_id,
+            Message.channel == channel,
+            Message.state == "queued",
+        )
+        .values(state="cancelled", skip_reason="opted_out", updated_at=clock_now())
+        .execution_options(synchronize_session=False)
+    )
+    if audience_id is not None:
+        from outreach.models import Campaign
+
+        stmt = stmt.where(
+            Message.campaign_id.in_(select(Campaign.id).where(Campaign.audience_id == audience_id))
+        )
+    return db.session.execute(stmt).rowcount or 0

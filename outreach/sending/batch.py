@@ -1,0 +1,112 @@
+"""What one batch is (claimed rows and their recipients), what a pass reports, and the
+one writer of outbox row changes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import bindparam, or_, update
+
+from outreach.database import in_values
+from outreach.extensions import db
+from outreach.models import (
+    Message,
+)
+
+
+class _UndoAttempt:
+    """Marks ``attempts = attempts - 1`` in a row change (the claim was not an attempt)."""
+
+
+UNDO_ATTEMPT = _UndoAttempt()
+
+
+@dataclass
+class Report:
+    """What one dispatch pass did, by outcome."""
+
+    materialised: int = 0
+    recovered: int = 0
+    claimed: int = 0
+    sent: int = 0
+    skipped: int = 0
+    deferred: int = 0
+    retried: int = 0
+    failed: int = 0
+    unknown: int = 0
+    paused_steps: list[str] = field(default_factory=list)
+
+    def add(self, other: Report) -> None:
+        """Accumulate another report into this one."""
+        for name in ("claimed", "sent", "skipped", "deferred", "retried", "failed", "unknown"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.paused_steps.extend(other.paused_steps)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """The subscriber fields one send needs."""
+
+    id: int
+    public_id: str
+    email: str | None
+    phone: str | None
+    first_name: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row this worker holds in ``sending``."""
+
+    message_id: int
+    step_id: int
+    campaign_id: int
+    channel: str
+    attempts: int
+    recipient: Recipient
+
+
+def is_postgres() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def write(rows: list[dict[str, Any]], only_states: tuple[str, ...] | None = None) -> None:
+    """Apply per-row outbox changes (``id`` plus column values) in as few statements as can.
+
+    Rows with the same values become one ``UPDATE ... WHERE id IN (...)`` (a whole SendGrid
+    request shares its fate); the rest go in one executemany per set of columns.
+    ``attempts: UNDO_ATTEMPT`` means ``attempts - 1``. With ``only_states``, a row that is
+    no longer in one of those states (a status callback already moved it) is left alone.
+    """
+    table = Message.__table__
+    # or_ rather than IN: an expanding IN cannot be used with executemany
+    guard = or_(*(table.c.state == state for state in only_states)) if only_states else None
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for row in rows:
+        values = tuple(sorted((k, v) for k, v in row.items() if k != "id"))
+        groups[values].append(row["id"])
+
+    def column_value(name: str, value: Any) -> Any:
+        return table.c.attempts - 1 if value is UNDO_ATTEMPT else value
+
+    singles: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for values, ids in groups.items():
+        if len(ids) > 1 or any(v is UNDO_ATTEMPT for _, v in values):
+            stmt = update(table).where(in_values(table.c.id, ids))
+            if guard is not None:
+                stmt = stmt.where(guard)
+            db.session.execute(
+                stmt.values({name: column_value(name, value) for name, value in values})
+            )
+        else:
+            names = tuple(name for name, _ in values)
+            singles[names].append({"b_id": ids[0], **{f"b_{k}": v for k, v in values}})
+    for names, params in singles.items():
+        stmt = update(table).where(table.c.id == bindparam("b_id"))
+        if guard is not None:
+            stmt = stmt.where(guard)
+        stmt = stmt.values({name: bindparam(f"b_{name}") for name in names})
+        db.session.connection().execute(stmt, params)

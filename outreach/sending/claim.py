@@ -1,0 +1,315 @@
+"""Claim due rows (FOR UPDATE SKIP LOCKED + lease), re-check windows, caps and consent,
+and turn rows left past their lease into ``unknown``."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from outreach.campaigns import lifecycle, windows
+from outreach.clock import now as clock_now
+from outreach.consent import decisions
+from outreach.database import in_values
+from outreach.extensions import db
+from outreach.models import (
+    Audience,
+    Campaign,
+    Message,
+    Step,
+    Subscriber,
+)
+from outreach.sending.batch import UNDO_ATTEMPT, Claimed, Recipient, Report, is_postgres, write
+from outreach.sending.identity import claimer
+
+
+def recover_expired_leases(at: datetime | None = None) -> int:
+    """Rows left in ``sending`` past their lease were maybe sent: mark them ``unknown``."""
+    at = at or clock_now()
+    result = db.session.execute(
+        update(Message)
+        .where(Message.state == "sending", Message.lease_until < at)
+        .values(
+            state="unknown",
+            error_detail="worker stopped during the send; awaiting provider reconciliation",
+            updated_at=at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount or 0
+
+
+def _runnable_steps(channel: str) -> list[int]:
+    """Ids of the channel's steps whose campaign is running and that are not paused."""
+    return list(
+        db.session.scalars(
+            select(Step.id)
+            .join(Campaign, Campaign.id == Step.campaign_id)
+            .where(
+                Campaign.status == "running",
+                Step.paused_reason.is_(None),
+                Step.channel == channel,
+            )
+        )
+    )
+
+
+def _claim_rows(channel: str, limit: int, at: datetime) -> list[tuple[int, int, int, int, int]]:
+    lease = at + timedelta(seconds=current_app.config["OUTREACH_LEASE_SECONDS"])
+    steps = _runnable_steps(channel)
+    if not steps:
+        return []
+    # The runnable steps are resolved first (a handful of ids) and rows are taken in due_at
+    # order only: then the (state, due_at) index hands over the first ``limit`` rows. Joining
+    # campaigns and steps here, or ordering by (due_at, id), made PostgreSQL sort every
+    # queued row of a step on each claim (1.3 s per claim at a million rows).
+    due = (
+        select(Message.id)
+        .where(
+            Message.state == "queued",
+            Message.due_at <= at,
+            Message.channel == channel,
+            in_values(Message.step_id, steps),
+        )
+        .order_by(Message.due_at)
+        .limit(limit)
+    )
+    if is_postgres():
+        due = due.with_for_update(of=Message, skip_locked=True)
+    stmt = (
+        update(Message)
+        .where(Message.id.in_(due.scalar_subquery()))
+        .values(
+            state="sending",
+            lease_until=lease,
+            claimed_by=claimer(),
+            attempts=Message.attempts + 1,
+            updated_at=at,
+        )
+        .returning(
+            Message.id,
+            Message.step_id,
+            Message.campaign_id,
+            Message.subscriber_id,
+            Message.attempts,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return [tuple(row) for row in db.session.execute(stmt)]
+
+
+def _recipients(ids: list[int]) -> dict[int, Recipient]:
+    rows = db.session.execute(
+        select(
+            Subscriber.id,
+            Subscriber.public_id,
+            Subscriber.email,
+            Subscriber.phone,
+            Subscriber.first_name,
+            Subscriber.timezone,
+        ).where(in_values(Subscriber.id, ids))
+    )
+    return {row[0]: Recipient(*row) for row in rows}
+
+
+def _window(channel: str, audience: Audience, recipient: Recipient) -> windows.Window:
+    if channel == "sms":
+        return windows.sms_window_for(recipient.phone)
+    return windows.Window(
+        lifecycle.parse_hhmm(audience.email_window_start),
+        lifecycle.parse_hhmm(audience.email_window_end),
+    )
+
+
+def _sms_open_at(
+    start: datetime,
+    tz: str,
+    phone: str | None,
+    window: windows.Window,
+    next_open: Callable[[datetime, str, windows.Window], datetime],
+) -> datetime:
+    """The first instant from ``start`` when a text may go out and its batch finish inside
+    the window, in the subscriber's zone and, where a state's stricter hours apply to the
+    number, in the zone of its area code too (a Miami number stays inside Florida's hours
+    even if its owner picked another zone)."""
+    zones = [tz]
+    if phone and window != windows.SMS_DEFAULT:  # a state rule is tied to the number
+        phone_zone = windows.timezone_for_phone(phone)
+        if phone_zone and phone_zone != tz:
+            zones.append(phone_zone)
+    span = timedelta(seconds=PACED_BATCH_SECONDS)
+    when = start
+    for _ in range(6):  # converges in one or two rounds; bounded all the same
+        moved = when
+        for zone in zones:
+            moved = max(moved, next_open(moved, zone, window))
+            if not windows.is_open(moved + span, zone, window):
+                moved = max(moved, windows.next_open(moved + span, zone, window))
+        if moved == when:
+            break
+        when = moved
+    return when
+
+
+def _recent_sends(channel: str, subscriber_ids: list[int], since: datetime) -> dict[int, list]:
+    rows = db.session.execute(
+        select(Message.subscriber_id, Message.sent_at).where(
+            in_values(Message.subscriber_id, subscriber_ids),
+            Message.channel == channel,
+            Message.sent_at.is_not(None),
+            Message.sent_at > since,
+        )
+    )
+    sends: dict[int, list] = defaultdict(list)
+    for sid, sent_at in rows:
+        sends[sid].append(sent_at)
+    return sends
+
+
+def _verdicts(
+    rows: list[tuple[int, int, int, int, int]],
+    audience_of: dict[int, int],
+    channel: str,
+    known: dict[int, dict[int, str | None]],
+) -> dict[int, dict[int, str | None]]:
+    """Consent verdicts (audience -> subscriber -> reason) for these claimed rows, added to
+    ``known``; one ``consent.check_batch`` per audience."""
+    by_audience: dict[int, set[int]] = defaultdict(set)
+    for row in rows:
+        by_audience[audience_of[row[2]]].add(row[3])
+    for audience_id, sids in by_audience.items():
+        known.setdefault(audience_id, {}).update(decisions.check_batch(sids, channel, audience_id))
+    return known
+
+
+def claim(channel: str, limit: int, at: datetime | None = None) -> tuple[list[Claimed], Report]:
+    """Claim up to ``limit`` due rows of a channel and re-check each; commits.
+
+    Returns the rows that may be sent now, and a report of those skipped or deferred.
+    """
+    at = at or clock_now()
+    report = Report()
+    rows = _claim_rows(channel, limit, at)
+    report.claimed = len(rows)
+    if not rows:
+        db.session.commit()
+        return [], report
+    recipients = _recipients(sorted({row[3] for row in rows}))
+    campaign_ids = {row[2] for row in rows}
+    audience_of = dict(
+        db.session.execute(
+            select(Campaign.id, Campaign.audience_id).where(Campaign.id.in_(campaign_ids))
+        ).all()
+    )
+    audiences = {
+        a.id: a
+        for a in db.session.scalars(
+            select(Audience).where(Audience.id.in_(set(audience_of.values())))
+        )
+    }
+    # Consent is checked here only where the answer changes what the claim does: rows that
+    # would be deferred (a withdrawn row is skipped, not deferred) and people with several
+    # rows in this claim (a refused row must not use up the frequency cap). Every row that
+    # goes on to be sent is checked by ``_gate`` under the lock, moments later: checking it
+    # here too would double the cost of the claim for no change in outcome.
+    per_person = defaultdict(int)
+    for row in rows:
+        per_person[row[3]] += 1
+    verdicts = _verdicts([row for row in rows if per_person[row[3]] > 1], audience_of, channel, {})
+
+    cap_key = "OUTREACH_SMS_DAILY_CAP" if channel == "sms" else "OUTREACH_EMAIL_DAILY_CAP"
+    cap = int(current_app.config.get(cap_key) or 0)
+    recent = _recent_sends(channel, list(recipients), at - timedelta(hours=24)) if cap else {}
+    taken: dict[int, int] = defaultdict(int)
+    opens: dict[tuple[str, windows.Window], datetime] = {}  # (zone, window) -> next open
+    email_windows: dict[int, windows.Window] = {}
+
+    def next_open(when: datetime, tz: str, window: windows.Window) -> datetime:
+        if when is not at:
+            return windows.next_open(when, tz, window)
+        key = (tz, window)
+        if key not in opens:
+            opens[key] = windows.next_open(at, tz, window)
+        return opens[key]
+
+    def skip(message_id: int, reason: str) -> None:
+        changes.append(
+            {
+                "id": message_id,
+                "state": "skipped",
+                "skip_reason": reason,
+                "lease_until": None,
+                "updated_at": at,
+            }
+        )
+        report.skipped += 1
+
+    keep: list[Claimed] = []
+    changes: list[dict] = []
+    later_rows: list[tuple[tuple[int, int, int, int, int], datetime]] = []
+    for row in rows:
+        message_id, step_id, campaign_id, subscriber_id, attempts = row
+        audience = audiences[audience_of[campaign_id]]
+        recipient = recipients.get(subscriber_id)
+        if recipient is None:
+            skip(message_id, "erased")
+            continue
+        if per_person[subscriber_id] > 1:
+            reason = verdicts[audience.id].get(subscriber_id, "no_consent")
+            if reason is not None:
+                skip(message_id, reason)
+                continue
+        tz = (
+            recipient.timezone
+            if windows.is_valid_timezone(recipient.timezone)
+            else (audience.default_timezone)
+        )
+        if channel == "email":
+            if audience.id not in email_windows:
+                email_windows[audience.id] = _window(channel, audience, recipient)
+            window = email_windows[audience.id]
+        else:
+            window = _window(channel, audience, recipient)
+        later = next_open(at, tz, window)
+        if channel == "sms":
+            later = _sms_open_at(later, tz, recipient.phone, window, next_open)
+        if cap:
+            sent_times = sorted(recent.get(subscriber_id, []))
+            if len(sent_times) + taken[subscriber_id] >= cap:
+                free_at = (sent_times[0] if sent_times else at) + timedelta(hours=24)
+                later = max(later, next_open(free_at, tz, window))
+        if later > at:
+            later_rows.append((row, later))
+            continue
+        taken[subscriber_id] += 1
+        keep.append(Claimed(message_id, step_id, campaign_id, channel, attempts, recipient))
+    verdicts = _verdicts([row for row, _ in later_rows], audience_of, channel, verdicts)
+    for (message_id, _, campaign_id, subscriber_id, _), later in later_rows:
+        reason = verdicts[audience_of[campaign_id]].get(subscriber_id, "no_consent")
+        if reason is not None:
+            skip(message_id, reason)
+            continue
+        changes.append(
+            {
+                "id": message_id,
+                "state": "queued",
+                "due_at": later,
+                "lease_until": None,
+                "attempts": UNDO_ATTEMPT,
+                "updated_at": at,
+            }
+        )
+        report.deferred += 1
+    if changes:
+        write(changes)
+    db.session.commit()
+    return keep, report
+
+
+#: Longest a paced SMS batch may take: its consent lock is held while it sends, and an
+#: opt-out (STOP webhook, unsubscribe page) waits for it; Twilio gives a webhook 15 s.
+PACED_BATCH_SECONDS = 5.0

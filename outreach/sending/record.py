@@ -1,0 +1,162 @@
+"""Write a batch's results: sent, retried with backoff, failed (with suppression), or
+``unknown``; provider ids kept on rows a callback already moved."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.exc import DBAPIError
+
+from outreach.channels.base import (
+    Outcome,
+    SendResult,
+)
+from outreach.consent import ledger as consent_ledger
+from outreach.consent import subscriptions
+from outreach.database import in_values
+from outreach.extensions import db
+from outreach.models import (
+    Audience,
+    Message,
+    Subscriber,
+)
+from outreach.sending.batch import Claimed, Report, write
+from outreach.sending.outage import (
+    DATABASE_OUTAGE_SECONDS,
+    HANDED_OFF,
+    database_gone,
+    wait_for_database,
+)
+
+log = logging.getLogger(__name__)
+
+
+MAX_ATTEMPTS = 5
+
+
+def _backoff(attempts: int, retry_after: float | None) -> timedelta:
+    seconds = max(retry_after or 0.0, min(3600.0, 30.0 * (2 ** max(attempts - 1, 0))))
+    return timedelta(seconds=seconds)
+
+
+def _record(
+    results: list[SendResult],
+    batch: dict[int, Claimed],
+    at: datetime,
+    report: Report,
+    audience: Audience,
+) -> None:
+    changes: list[dict] = []
+    for result in results:
+        claimed = batch.get(result.message_id)
+        if claimed is None:
+            continue
+        row = {
+            "id": result.message_id,
+            "updated_at": at,
+            "lease_until": None,
+            "error_code": result.error_code,
+            "error_detail": result.error_detail,
+        }
+        if result.outcome == Outcome.SENT:
+            row.update(state="sent", provider_id=result.provider_id, sent_at=at)
+            report.sent += 1
+        elif result.outcome == Outcome.RETRY and claimed.attempts < MAX_ATTEMPTS:
+            row.update(state="queued", due_at=at + _backoff(claimed.attempts, result.retry_after))
+            report.retried += 1
+        elif result.outcome == Outcome.UNKNOWN:
+            row.update(state="unknown", provider_id=result.provider_id)
+            report.unknown += 1
+        else:
+            row.update(state="failed")
+            if result.outcome == Outcome.RETRY:
+                row["error_detail"] = f"gave up after {claimed.attempts} attempts: " + (
+                    result.error_detail or ""
+                )
+            report.failed += 1
+            _apply_permanent(result, claimed, audience)
+        changes.append(row)
+    if changes:
+        # A status callback or event may have moved a row on while the batch was in flight
+        # (PostgreSQL lets webhooks write during a send): never move it back.
+        write(changes, only_states=("sending", "unknown"))
+        _backfill_provider_ids(changes, at)
+
+
+def _backfill_provider_ids(changes: list[dict], at: datetime) -> None:
+    """Keep the provider id and send time on rows a callback already moved forward.
+
+    One cheap look-up finds them (usually none); only those get an UPDATE.
+    """
+    table = Message.__table__
+    wanted = {row["id"]: row["provider_id"] for row in changes if row.get("provider_id")}
+    if not wanted:
+        return
+    missing = db.session.scalars(
+        select(table.c.id).where(in_values(table.c.id, wanted), table.c.provider_id.is_(None))
+    ).all()
+    if missing:
+        db.session.connection().execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.provider_id.is_(None))
+            .values(
+                provider_id=bindparam("b_pid"),
+                sent_at=func.coalesce(
+                    table.c.sent_at, bindparam("b_at", type_=table.c.sent_at.type)
+                ),
+            ),
+            [{"b_id": mid, "b_pid": wanted[mid], "b_at": at} for mid in missing],
+        )
+
+
+def _apply_permanent(result: SendResult, claimed: Claimed, audience: Audience) -> None:
+    if result.outcome == Outcome.OPTED_OUT:
+        subscriber = db.session.get(Subscriber, claimed.recipient.id)
+        subscriptions.opt_out_everywhere(
+            subscriber,
+            "sms",
+            consent_ledger.Evidence(
+                source="provider_event",
+                provider_ref=result.provider_id or f"twilio-{result.error_code}",
+                note="Twilio error 21610",
+            ),
+            suppress_reason="carrier_opt_out",
+        )
+    elif result.outcome == Outcome.INVALID_NUMBER:
+        subscriber = db.session.get(Subscriber, claimed.recipient.id)
+        subscriber.phone_invalid = True
+
+
+def record_durably(
+    results: list[SendResult],
+    allowed: list[Claimed],
+    at: datetime,
+    report: Report,
+    audience: Audience,
+) -> None:
+    """Write a batch's results and commit; across a database outage, write them again.
+
+    Until they are written, the batch's ids are remembered as handed to the provider, so
+    no later clean-up in this process can put them back in the queue (maybe sent: they
+    become ``unknown`` after their lease instead).
+    """
+    by_id = {c.message_id: c for c in allowed}
+    HANDED_OFF.update(by_id)
+    deadline = time.monotonic() + DATABASE_OUTAGE_SECONDS
+    while True:
+        partial = Report()
+        try:
+            _record(results, by_id, at, partial, audience)
+            db.session.commit()
+        except DBAPIError as exc:
+            if not database_gone(exc) or time.monotonic() > deadline:
+                raise
+            log.warning("database unavailable while recording %d results; retrying", len(results))
+            wait_for_database(deadline)
+            continue
+        report.add(partial)
+        HANDED_OFF.difference_update(by_id)
+        return

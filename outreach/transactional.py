@@ -1,0 +1,71 @@
+"""Messages sent at once, outside campaigns (no outbox row): the double opt-in
+confirmation email and text."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from outreach.channels.base import (
+    EmailBatch,
+    EmailRecipient,
+    Outcome,
+    OutgoingSms,
+)
+from outreach.consent import suppression
+from outreach.models import (
+    Audience,
+    Subscriber,
+)
+from outreach.rendering import emails
+from outreach.sending.compose import personal_links, shared_context
+from outreach.sending.send import channels
+
+
+def send_email_confirmation(subscriber: Subscriber, audience: Audience, confirm_url: str) -> bool:
+    """Send the double opt-in email (transactional: no outbox row). True if accepted."""
+    if suppression.is_suppressed("email", subscriber.email):
+        return False
+    org = audience.organisation_name or audience.name
+    html = (
+        "<h1>Please confirm your subscription</h1>"
+        f"<p>Hi {{{{ first_name }}}}, you asked to receive {audience.name} emails from "
+        f"{org}. Press the button below to confirm.</p>"
+        f'<p><a class="button" href="{confirm_url}">Confirm my subscription</a></p>'
+        "<p>If you did not ask for this, ignore this email and nothing will happen.</p>"
+    )
+    links = personal_links(subscriber.public_id, audience, "email")
+    rendered = emails.render_email(
+        subject=f"Confirm your subscription to {audience.name}",
+        preheader="One click to confirm.",
+        html=html,
+        text=None,
+        context={**shared_context(audience), "first_name": subscriber.first_name or "there"},
+        footer={
+            "organisation": org,
+            "postal_address": audience.postal_address or "-",
+            "support_email": audience.support_email,
+            **links,
+        },
+    )
+    email_channel, _ = channels()
+    results = email_channel.send_batch(
+        EmailBatch(
+            from_email=audience.from_email or current_app.config["OUTREACH_MAIL_FROM"],
+            from_name=org,
+            subject=rendered.subject,
+            html=rendered.html,
+            text=rendered.text,
+            recipients=(EmailRecipient(message_id=0, to=subscriber.email or ""),),
+            categories=("outreach", "confirmation"),
+        )
+    )
+    return all(r.outcome == Outcome.SENT for r in results)
+
+
+def send_sms_text(phone: str, body: str) -> bool:
+    """Send one transactional text (confirmation request). True if accepted."""
+    if suppression.is_suppressed("sms", phone):
+        return False
+    _, sms_channel = channels()
+    results = sms_channel.send_many([OutgoingSms(message_id=0, to=phone, body=body)])
+    return all(r.outcome == Outcome.SENT for r in results)
