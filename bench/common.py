@@ -506,7 +506,7 @@ def states() -> dict[str, int]:
 
 
 class FakeProcess:
-    """``python -m outreach.devtools.fake_providers`` in its own process (its own core)."""
+    """``python -m tests.fakes.providers`` in its own process (its own core)."""
 
     def __init__(self, **behaviour: Any) -> None:
         self.behaviour = behaviour
@@ -516,7 +516,7 @@ class FakeProcess:
 
     def __enter__(self) -> FakeProcess:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "outreach.devtools.fake_providers", "--port", "0"],
+            [sys.executable, "-m", "tests.fakes.providers", "--port", "0"],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

@@ -225,3 +225,39 @@ def test_schemathesis_finds_no_failures(app, token, clock):
         op for op, st in wsgi.statuses.items() if not op.endswith(" -") and not st & {200, 201}
     ]
     assert not never_ok, f"never succeeded: {never_ok}"
+
+
+def test_the_documents_enums_and_limits_match_the_code() -> None:
+    """openapi.yaml is data: it names the same states, channels and limits the code uses."""
+    from outreach.api import openapi
+    from outreach.consent.evidence import LEDGER_FIELDS
+    from outreach.models.campaigns import CAMPAIGN_STATES
+    from outreach.models.consent import CONSENT_ACTIONS, CONSENT_SOURCES
+    from outreach.models.contacts import CHANNELS, SUBSCRIPTION_STATES
+    from outreach.models.outbox import MESSAGE_STATES
+    from outreach.results.reports import STATE_ORDER
+
+    doc = document()
+    schemas = doc["components"]["schemas"]
+    props = lambda name: schemas[name]["properties"]  # noqa: E731
+    assert props("Audience")["channels"]["items"]["enum"] == list(CHANNELS)
+    for name in ("Subscription", "LedgerRow", "Step", "StepStats", "Message"):
+        assert props(name)["channel"]["enum"] == list(CHANNELS), name
+    assert props("SubscriberCreate")["channels"]["items"]["enum"] == list(CHANNELS)
+    assert props("Subscription")["state"]["enum"] == list(SUBSCRIPTION_STATES)
+    assert props("Campaign")["status"]["enum"] == list(CAMPAIGN_STATES)
+    assert props("CampaignStats")["status"]["enum"] == list(CAMPAIGN_STATES)
+    assert props("Message")["state"]["enum"] == list(MESSAGE_STATES)
+    assert props("StepStats")["states"]["required"] == list(STATE_ORDER)
+    assert schemas["LedgerRow"]["required"] == list(LEDGER_FIELDS)
+    assert props("LedgerRow")["action"]["description"] == ", ".join(CONSENT_ACTIONS)
+    assert props("LedgerRow")["source"]["description"] == ", ".join(CONSENT_SOURCES)
+    outcomes = props("SubscriberCreated")["confirmations"]["additionalProperties"]["enum"]
+    assert outcomes == list(openapi.CONFIRMATION_OUTCOMES)
+    params = doc["components"]["parameters"]
+    assert params["limit"]["schema"]["maximum"] == openapi.MAX_LIMIT
+    assert params["cursor"]["schema"]["pattern"] == openapi.CURSOR_PATTERN
+    query = {p["name"]: p for p in doc["paths"]["/campaigns"]["get"]["parameters"] if "name" in p}
+    assert query["status"]["schema"]["enum"] == list(CAMPAIGN_STATES)
+    query = {p["name"]: p for p in doc["paths"]["/messages"]["get"]["parameters"] if "name" in p}
+    assert query["state"]["schema"]["enum"] == list(MESSAGE_STATES)

@@ -35,10 +35,10 @@ from bench.common import (
 from bench.faults import _has_claimed
 from outreach.campaigns import windows
 from outreach.consent import tokens
-from outreach.devtools.fake_providers import FakeProviders
 from outreach.extensions import db
 from outreach.sending import compose
 from outreach.sending import run as sending
+from tests.fakes.providers import FakeProviders
 from tests.helpers import BASE_URL, TWILIO_TOKEN, sendgrid_headers
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from outreach.channels.base import EmailBatch, EmailRecipient, Outcome
 from outreach.channels.sendgrid import SendGridChannel
-from outreach.devtools.fake_providers import FakeProviders
+from tests.fakes.providers import FakeProviders
 
 
 @pytest.fixture(scope="module")

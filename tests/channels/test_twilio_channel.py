@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from outreach.channels.base import Outcome, OutgoingSms
 from outreach.channels.twilio import Pacer, TwilioChannel, threads_for_latency
-from outreach.devtools.fake_providers import FakeProviders
+from tests.fakes.providers import FakeProviders
 
 ACCOUNT_SID = "AC" + "0" * 32
 SERVICE_SID = "MG" + "1" * 32

@@ -21,10 +21,10 @@ from sqlalchemy import func, insert, select
 
 from bench.common import dispatch_command
 from outreach.campaigns import lifecycle
-from outreach.devtools.fake_providers import FakeProviders
 from outreach.extensions import db
 from outreach.models import Campaign, Message, Step, Subscriber, Subscription
 from tests.factories import make_audience
+from tests.fakes.providers import FakeProviders
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -19,7 +19,7 @@ properly: ``slow_rate`` (answered after ``slow_latency``: a client read timeout)
 ``accepted_error_rate`` (a gateway ``accepted_error_status``, 504 by default). Retrying
 either duplicates the message, which the counters show.
 
-Run standalone: ``python -m outreach.devtools.fake_providers --port 8025 --latency 0.005``.
+Run standalone: ``python -m tests.fakes.providers --port 8025 --latency 0.005``.
 """
 
 from __future__ import annotations

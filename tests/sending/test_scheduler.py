@@ -10,7 +10,7 @@ import time
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from outreach import scheduler
-from tests.dispatch.test_workers import ROOT, seed_audience, states
+from tests.sending.test_workers import ROOT, seed_audience, states
 
 
 def test_jobs_are_data_with_stable_unique_ids(app):

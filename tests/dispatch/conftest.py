@@ -1,3 +1,0 @@
-"""Fixtures shared by the worker-process tests."""
-
-from tests.dispatch.test_workers import fake, worker_env  # noqa: F401
