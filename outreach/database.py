@@ -1,15 +1,38 @@
-"""Small SQL helpers shared by the services."""
+"""What differs between PostgreSQL and SQLite, decided in one place for every service."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, any_, bindparam
+from sqlalchemy import BigInteger, ColumnElement, Table, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeEngine
 
 from outreach.extensions import db
+
+
+def dialect() -> str:
+    """The session's database dialect name: ``postgresql`` or ``sqlite``."""
+    return db.session.get_bind().dialect.name
+
+
+def is_postgres() -> bool:
+    """True on PostgreSQL (SKIP LOCKED, row locks, parallel connections)."""
+    return dialect() == "postgresql"
+
+
+def insert(table: Table | Any) -> Insert:
+    """The dialect's INSERT (it knows ``on_conflict_do_nothing``) for a table or model."""
+    return (pg_insert if is_postgres() else sqlite_insert)(table)
+
+
+def insert_ignore(table: Table | Any, index_elements: list[str] | None = None) -> Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING`` (on ``index_elements``, else any conflict)."""
+    return insert(table).on_conflict_do_nothing(index_elements=index_elements)
 
 
 def in_values(
@@ -18,6 +41,6 @@ def in_values(
     """``column IN values``: one array parameter on PostgreSQL (not one parameter per value,
     which costs more to plan than to run for a thousand ids), a plain IN elsewhere."""
     values = list(values)
-    if db.session.get_bind().dialect.name == "postgresql":
+    if is_postgres():
         return column == any_(bindparam(None, values, type_=ARRAY(item_type)))
     return column.in_(values)

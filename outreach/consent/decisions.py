@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import String, select
 
+from outreach import database
 from outreach.audiences.contacts import address_hash
 from outreach.consent.ledger import ACTIVE
 from outreach.database import in_values
@@ -46,7 +47,7 @@ def check_batch(
         )
         .order_by(Subscription.id)
     )
-    if lock and db.session.get_bind().dialect.name == "postgresql":
+    if lock and database.is_postgres():
         query = query.with_for_update(read=True, of=Subscription)
     digests: dict[int, str] = {}
     for sid, address, invalid, unreachable in db.session.execute(query):

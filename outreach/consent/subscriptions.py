@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from outreach import database
 from outreach.audiences.contacts import address_hash
 from outreach.clock import now as clock_now
 from outreach.consent.ledger import ACTIVE, PENDING, UNSUBSCRIBED, Evidence, ledger_row, record
@@ -263,13 +262,8 @@ def opt_out_many(channel: str, requests: Iterable[OptOut]) -> int:
             if (address := addresses.get(person))
         ]
         if rows:
-            dialect = db.session.get_bind().dialect.name
-            make = pg_insert if dialect == "postgresql" else sqlite_insert
             connection.execute(
-                make(Suppression.__table__).on_conflict_do_nothing(
-                    index_elements=["channel", "address_hash"]
-                ),
-                rows,
+                database.insert_ignore(Suppression.__table__, ["channel", "address_hash"]), rows
             )
     if new_state:
         for obj in list(db.session.identity_map.values()):

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from outreach import database
 from outreach.audiences.contacts import address_hash
 from outreach.clock import now as clock_now
 from outreach.extensions import db
@@ -30,9 +29,8 @@ def suppress(channel: str, address: str, reason: str, *, keep_address: bool = Tr
     """
     db.session.flush()
     table = Suppression.__table__
-    dialect = db.session.get_bind().dialect.name
     stmt = (
-        (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+        database.insert_ignore(table, ["channel", "address_hash"])
         .values(
             channel=channel,
             address_hash=address_hash(channel, address),
@@ -40,7 +38,6 @@ def suppress(channel: str, address: str, reason: str, *, keep_address: bool = Tr
             reason=reason,
             created_at=clock_now(),
         )
-        .on_conflict_do_nothing(index_elements=["channel", "address_hash"])
         .execution_options(preserve_rowcount=True)
     )
     return db.session.execute(stmt).rowcount > 0

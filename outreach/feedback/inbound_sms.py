@@ -8,12 +8,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from outreach import database
 from outreach.audiences.contacts import InvalidContact, normalise_phone
 from outreach.clock import now as clock_now
 from outreach.consent import keywords, subscriptions, suppression, wording
 from outreach.consent import ledger as consent_ledger
 from outreach.extensions import db
-from outreach.feedback.writes import begin_write, insert_ignore
+from outreach.feedback.writes import begin_write
 from outreach.models import (
     Audience,
     InboundSms,
@@ -122,7 +123,7 @@ def handle_inbound_sms(
     intent = keywords.classify(body, opt_out_type)
     # One statement stores the text and finds its sender (a STOP's reply waits on this).
     inserted = db.session.execute(
-        insert_ignore(InboundSms)
+        database.insert(InboundSms)
         .values(
             message_sid=message_sid,
             from_phone=phone,

@@ -9,9 +9,8 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from outreach import database
 from outreach.clock import now as clock_now
 from outreach.extensions import db
 from outreach.models import (
@@ -41,14 +40,6 @@ CHUNK = 500
 
 #: How long an SQLite handler keeps trying for the writer lock (the busy timeout's length).
 _SQLITE_LOCK_SECONDS = 30.0
-
-
-def _dialect() -> str:
-    return db.session.get_bind().dialect.name
-
-
-def insert_ignore(model: Any) -> Any:
-    return (pg_insert if _dialect() == "postgresql" else sqlite_insert)(model)
 
 
 def begin_write(timeout: float = _SQLITE_LOCK_SECONDS) -> None:
@@ -118,7 +109,7 @@ def record_events(rows: list[dict[str, Any]]) -> set[str]:
         return set()
     table = DeliveryEvent.__table__
     at = clock_now()
-    if _dialect() == "postgresql":
+    if database.is_postgres():
         # One array parameter per column, unnested by the server: a thousand events cost
         # one small statement to plan instead of a VALUES list of 7,000 parameters.
         names = list(rows[0])
@@ -130,14 +121,14 @@ def record_events(rows: list[dict[str, Any]]) -> set[str]:
         ]
         source = select(*columns, bindparam("at", at, type_=table.c.created_at.type))
         stmt = (
-            pg_insert(table)
+            database.insert(table)
             .from_select([*names, "created_at"], source)
             .on_conflict_do_nothing(index_elements=["provider", "provider_event_id"])
             .returning(table.c.provider_event_id)
         )
         return set(db.session.execute(stmt).scalars())
     stmt = (
-        insert_ignore(table)
+        database.insert(table)
         .on_conflict_do_nothing(index_elements=["provider", "provider_event_id"])
         .returning(table.c.provider_event_id)
     )

@@ -32,6 +32,7 @@ from sqlalchemy import Interval, and_, distinct, exists, func, literal, or_, sel
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from outreach import database
 from outreach.clock import now as clock_now
 from outreach.extensions import db
 from outreach.models import Campaign, ConsentEvent, DeliveryEvent, Message, Step
@@ -183,7 +184,7 @@ def format_rate(rate: float | None) -> str:
 
 
 def _dialect() -> str:
-    return db.session.get_bind().dialect.name
+    return database.dialect()
 
 
 def _days_before(column: ColumnElement, days: int) -> ColumnElement:

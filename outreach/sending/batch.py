@@ -69,10 +69,6 @@ class Claimed:
     recipient: Recipient
 
 
-def is_postgres() -> bool:
-    return db.session.get_bind().dialect.name == "postgresql"
-
-
 def write(rows: list[dict[str, Any]], only_states: tuple[str, ...] | None = None) -> None:
     """Apply per-row outbox changes (``id`` plus column values) in as few statements as can.
 

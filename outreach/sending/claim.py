@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select, update
 
+from outreach import database
 from outreach.campaigns import lifecycle, windows
 from outreach.clock import now as clock_now
 from outreach.consent import decisions
@@ -22,7 +23,7 @@ from outreach.models import (
     Step,
     Subscriber,
 )
-from outreach.sending.batch import UNDO_ATTEMPT, Claimed, Recipient, Report, is_postgres, write
+from outreach.sending.batch import UNDO_ATTEMPT, Claimed, Recipient, Report, write
 from outreach.sending.identity import claimer
 
 
@@ -78,7 +79,7 @@ def _claim_rows(channel: str, limit: int, at: datetime) -> list[tuple[int, int, 
         .order_by(Message.due_at)
         .limit(limit)
     )
-    if is_postgres():
+    if database.is_postgres():
         due = due.with_for_update(of=Message, skip_locked=True)
     stmt = (
         update(Message)

@@ -21,10 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, and_, func, literal, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 
+from outreach import database
 from outreach.campaigns import lifecycle
 from outreach.clock import now as clock_now
 from outreach.extensions import db
@@ -57,10 +56,8 @@ _COLUMNS = [
 
 
 def _insert_stmt(select_stmt):  # noqa: ANN001, ANN202
-    dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     return (
-        insert(Message.__table__)
+        database.insert(Message.__table__)
         .from_select(_COLUMNS, select_stmt)
         .on_conflict_do_nothing(index_elements=["step_id", "subscriber_id", "channel"])
         .execution_options(preserve_rowcount=True)
@@ -185,11 +182,7 @@ def materialise_calendar_step(
         work.append((tz, due, _zone_select(campaign, step, tz, due, at), size))
     rows_by_zone: dict[str, int] = {}
     total = sum(size[0] for *_, size in work)
-    if (
-        parallel
-        and total >= PARALLEL_MIN_ROWS
-        and db.session.get_bind().dialect.name == "postgresql"
-    ):
+    if parallel and total >= PARALLEL_MIN_ROWS and database.is_postgres():
         jobs = [(tz, _insert_stmt(p)) for tz, _, query, size in work for p in _parts(query, size)]
         for (tz, _), rows in zip(jobs, _run_parallel([stmt for _, stmt in jobs]), strict=True):
             rows_by_zone[tz] = rows_by_zone.get(tz, 0) + rows
@@ -203,17 +196,15 @@ def materialise_calendar_step(
 
 
 def _mark_zone_done(step: Step, tz: str, due: datetime, rows: int, at: datetime) -> None:
-    dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     db.session.execute(
-        insert(StepZone.__table__)
-        .values(step_id=step.id, timezone=tz, due_at=due, rows=rows, materialised_at=at)
-        .on_conflict_do_nothing(index_elements=["step_id", "timezone"])
+        database.insert_ignore(StepZone.__table__, ["step_id", "timezone"]).values(
+            step_id=step.id, timezone=tz, due_at=due, rows=rows, materialised_at=at
+        )
     )
 
 
 def _plus_minutes(column, minutes: int):  # noqa: ANN001, ANN202
-    if db.session.get_bind().dialect.name == "postgresql":
+    if database.is_postgres():
         return column + text(f"interval '{int(minutes)} minutes'")
     return db.func.strftime("%Y-%m-%d %H:%M:%f", column, f"+{int(minutes)} minutes")
 
@@ -271,7 +262,7 @@ def refresh_statistics() -> None:
     """After a big fan-out, update PostgreSQL's statistics on the outbox (ANALYZE samples a
     fixed number of rows: tens of milliseconds at any size). Until autovacuum gets to it,
     the planner would plan the first claims for the table as it was before the fan-out."""
-    if db.session.get_bind().dialect.name != "postgresql":
+    if not database.is_postgres():
         return
     try:
         # Never queue behind an autovacuum that will not yield (anti-wraparound).

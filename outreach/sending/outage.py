@@ -9,6 +9,7 @@ import time
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from outreach import database
 from outreach.database import in_values
 from outreach.extensions import db
 from outreach.models import (
@@ -30,9 +31,7 @@ def database_gone(exc: DBAPIError) -> bool:
     """
     if exc.connection_invalidated:
         return True
-    return db.engine.dialect.name == "postgresql" and isinstance(
-        exc, OperationalError | InterfaceError
-    )
+    return database.is_postgres() and isinstance(exc, OperationalError | InterfaceError)
 
 
 def wait_for_database(deadline: float | None = None) -> None:

@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
+from outreach import database
 from outreach.campaigns import lifecycle
 from outreach.clock import now as clock_now
 from outreach.extensions import db
@@ -23,7 +24,7 @@ from outreach.models import (
     Message,
 )
 from outreach.sending import materialise as materialising
-from outreach.sending.batch import Claimed, Report, is_postgres
+from outreach.sending.batch import Claimed, Report
 from outreach.sending.claim import PACED_BATCH_SECONDS, claim, recover_expired_leases
 from outreach.sending.health import check_step_health, health_due
 from outreach.sending.identity import WORKER_ID, current_lane
@@ -84,7 +85,7 @@ def dispatch_channel(
     batch in flight, so a crash leaves at most one batch ``unknown``, as with one lane.
     """
     lanes = email_lanes(current_app.config) if channel == "email" else 1
-    if lanes > 1 and max_batches is None and is_postgres():
+    if lanes > 1 and max_batches is None and database.is_postgres():
         _dispatch_lanes(channel, at, report, progress, lanes)
     else:
         _dispatch_lane(channel, at, report, progress, max_batches)

@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError
 
+from outreach import database
 from outreach.campaigns import lifecycle
 from outreach.channels.base import (
     EmailChannel,
@@ -26,7 +27,7 @@ from outreach.models import (
     Step,
 )
 from outreach.rendering import templates
-from outreach.sending.batch import UNDO_ATTEMPT, Claimed, Report, is_postgres, write
+from outreach.sending.batch import UNDO_ATTEMPT, Claimed, Report, write
 from outreach.sending.compose import provider_call
 from outreach.sending.identity import claimer
 from outreach.sending.outage import database_gone, release, wait_for_database
@@ -44,7 +45,7 @@ def channels() -> tuple[EmailChannel, SmsChannel]:
 
 def _gate(batch: list[Claimed], channel: str, audience_id: int) -> dict[int, str | None]:
     """Final consent check, holding the lock described in the module docstring."""
-    if not is_postgres():
+    if not database.is_postgres():
         # Take SQLite's single writer lock now, so an opt-out waits for this send (writing
         # one row takes the lock for the whole database).
         db.session.execute(
