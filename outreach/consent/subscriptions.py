@@ -10,11 +10,9 @@ from datetime import datetime
 
 from sqlalchemy import Select, insert, select, update
 
-from outreach import database
-from outreach.audiences.contacts import address_hash
 from outreach.clock import now as clock_now
 from outreach.consent.ledger import ACTIVE, PENDING, UNSUBSCRIBED, Evidence, ledger_row, record
-from outreach.consent.suppression import lift_suppression
+from outreach.consent.suppression import lift_suppression, suppress_many
 from outreach.extensions import db
 from outreach.models import (
     Audience,
@@ -22,7 +20,6 @@ from outreach.models import (
     Message,
     Subscriber,
     Subscription,
-    Suppression,
 )
 
 
@@ -103,15 +100,8 @@ def confirm(sub: Subscription, evidence: Evidence) -> bool:
 
 def revoke(sub: Subscription, evidence: Evidence, *, state: str = UNSUBSCRIBED) -> bool:
     """Withdraw one subscription; cancels its queued messages. False if already withdrawn."""
-    if sub.state == state or (state == UNSUBSCRIBED and sub.state not in (ACTIVE, PENDING)):
-        return False
-    at = clock_now()
-    sub.state = state
-    sub.updated_at = at
-    record(sub, "revoked", evidence, at)
-    cancel_queued(sub.subscriber_id, sub.channel, audience_id=sub.audience_id)
-    db.session.flush()
-    return True
+    request = OptOut(sub.subscriber_id, evidence, state=state, audience_id=sub.audience_id)
+    return opt_out_many(sub.channel, [request]) > 0
 
 
 def _locked_subscriptions(subscriber_id: int, channel: str) -> Select[tuple[Subscription]]:
@@ -250,21 +240,15 @@ def opt_out_many(channel: str, requests: Iterable[OptOut]) -> int:
             addresses.update(
                 connection.execute(select(Subscriber.id, contact).where(Subscriber.id.in_(unread)))
             )
-        rows = [
-            {
-                "channel": channel,
-                "address_hash": address_hash(channel, address),
-                "address": address,
-                "reason": reason,
-                "created_at": at,
-            }
-            for person, reason in reasons.items()
-            if (address := addresses.get(person))
-        ]
-        if rows:
-            connection.execute(
-                database.insert_ignore(Suppression.__table__, ["channel", "address_hash"]), rows
-            )
+        suppress_many(
+            channel,
+            [
+                (address, reason)
+                for person, reason in reasons.items()
+                if (address := addresses.get(person))
+            ],
+            at=at,
+        )
     if new_state:
         for obj in list(db.session.identity_map.values()):
             if isinstance(obj, Subscription) and obj.id in new_state:
@@ -315,24 +299,3 @@ def resubscribe_everywhere(
             changed.append(sub)
     lift_suppression(subscriber, channel)
     return changed
-
-
-def cancel_queued(subscriber_id: int, channel: str, *, audience_id: int | None = None) -> int:
-    """Cancel a person's queued messages on a channel (optionally only for one audience)."""
-    stmt = (
-        update(Message)
-        .where(
-            Message.subscriber_id == subscriber_id,
-            Message.channel == channel,
-            Message.state == "queued",
-        )
-        .values(state="cancelled", skip_reason="opted_out", updated_at=clock_now())
-        .execution_options(synchronize_session=False)
-    )
-    if audience_id is not None:
-        from outreach.models import Campaign
-
-        stmt = stmt.where(
-            Message.campaign_id.in_(select(Campaign.id).where(Campaign.audience_id == audience_id))
-        )
-    return db.session.execute(stmt).rowcount or 0

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import select
 
 from outreach import database
@@ -21,26 +25,38 @@ def contact_for(subscriber: Subscriber, channel: str) -> str | None:
     return subscriber.email if channel == "email" else subscriber.phone
 
 
-def suppress(channel: str, address: str, reason: str, *, keep_address: bool = True) -> bool:
-    """Add (channel, address) to the suppression list; False if it was already there.
+def _row(channel: str, address: str, reason: str, keep_address: bool, at: datetime) -> dict:
+    return {
+        "channel": channel,
+        "address_hash": address_hash(channel, address),
+        "address": address if keep_address else None,
+        "reason": reason,
+        "created_at": at,
+    }
 
-    One ``INSERT ... ON CONFLICT DO NOTHING``: two webhooks suppressing the same address at
-    the same moment (a STOP and a carrier error, a bounce and a spam report) both succeed.
-    """
+
+def _insert() -> Any:
+    """One ``INSERT ... ON CONFLICT DO NOTHING``: two webhooks suppressing the same address
+    at the same moment (a STOP and a carrier error, a bounce and a spam report) both succeed."""
+    return database.insert_ignore(Suppression.__table__, ["channel", "address_hash"])
+
+
+def suppress(channel: str, address: str, reason: str, *, keep_address: bool = True) -> bool:
+    """Add (channel, address) to the suppression list; False if it was already there."""
     db.session.flush()
-    table = Suppression.__table__
-    stmt = (
-        database.insert_ignore(table, ["channel", "address_hash"])
-        .values(
-            channel=channel,
-            address_hash=address_hash(channel, address),
-            address=address if keep_address else None,
-            reason=reason,
-            created_at=clock_now(),
-        )
-        .execution_options(preserve_rowcount=True)
-    )
+    row = _row(channel, address, reason, keep_address, clock_now())
+    stmt = _insert().values(row).execution_options(preserve_rowcount=True)
     return db.session.execute(stmt).rowcount > 0
+
+
+def suppress_many(
+    channel: str, entries: Iterable[tuple[str, str]], *, at: datetime | None = None
+) -> None:
+    """``suppress`` for many (address, reason) pairs in one statement (addresses kept)."""
+    at = at or clock_now()
+    rows = [_row(channel, address, reason, True, at) for address, reason in entries]
+    if rows:
+        db.session.connection().execute(_insert(), rows)
 
 
 def is_suppressed(channel: str, address: str | None) -> bool:
