@@ -3,10 +3,7 @@ confirmation email and text."""
 
 from __future__ import annotations
 
-from flask import current_app
-
 from outreach.channels.base import (
-    EmailBatch,
     EmailRecipient,
     Outcome,
     OutgoingSms,
@@ -17,7 +14,7 @@ from outreach.models import (
     Subscriber,
 )
 from outreach.rendering import emails
-from outreach.sending.compose import personal_links, shared_context
+from outreach.sending import compose
 from outreach.sending.send import channels
 
 
@@ -25,40 +22,35 @@ def send_email_confirmation(subscriber: Subscriber, audience: Audience, confirm_
     """Send the double opt-in email (transactional: no outbox row). True if accepted."""
     if suppression.is_suppressed("email", subscriber.email):
         return False
-    org = audience.organisation_name or audience.name
     html = (
         "<h1>Please confirm your subscription</h1>"
-        f"<p>Hi {{{{ first_name }}}}, you asked to receive {audience.name} emails from "
-        f"{org}. Press the button below to confirm.</p>"
-        f'<p><a class="button" href="{confirm_url}">Confirm my subscription</a></p>'
+        "<p>Hi {{ first_name }}, you asked to receive {{ audience }} emails from "
+        "{{ organisation or audience }}. Press the button below to confirm.</p>"
+        '<p><a class="button" href="{{ confirm_url }}">Confirm my subscription</a></p>'
         "<p>If you did not ask for this, ignore this email and nothing will happen.</p>"
     )
-    links = personal_links(subscriber.public_id, audience, "email")
+    links = compose.personal_links(subscriber.public_id, audience, "email")
     rendered = emails.render_email(
-        subject=f"Confirm your subscription to {audience.name}",
+        subject="Confirm your subscription to {{ audience }}",
         preheader="One click to confirm.",
         html=html,
         text=None,
-        context={**shared_context(audience), "first_name": subscriber.first_name or "there"},
+        context={
+            **compose.shared_context(audience),
+            "first_name": subscriber.first_name or "there",
+            "confirm_url": confirm_url,
+        },
         footer={
-            "organisation": org,
+            "organisation": audience.organisation_name or audience.name,
             "postal_address": audience.postal_address or "-",
             "support_email": audience.support_email,
             **links,
         },
     )
+    to = EmailRecipient(message_id=0, to=subscriber.email or "")
+    email = compose.email_batch(audience, rendered, [to], categories=("outreach", "confirmation"))
     email_channel, _ = channels()
-    results = email_channel.send_batch(
-        EmailBatch(
-            from_email=audience.from_email or current_app.config["OUTREACH_MAIL_FROM"],
-            from_name=org,
-            subject=rendered.subject,
-            html=rendered.html,
-            text=rendered.text,
-            recipients=(EmailRecipient(message_id=0, to=subscriber.email or ""),),
-            categories=("outreach", "confirmation"),
-        )
-    )
+    results = email_channel.send_batch(email)
     return all(r.outcome == Outcome.SENT for r in results)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from outreach import transactional
 from outreach.audiences.contacts import InvalidContact, normalise_phone
 from outreach.campaigns.editing import EditError
-from outreach.channels.base import EmailBatch, EmailRecipient, Outcome
+from outreach.channels.base import Outcome
 from outreach.consent import decisions
 from outreach.extensions import db
 from outreach.models import Audience, StaffUser, Step, Subscriber
@@ -165,25 +165,14 @@ def send_test(
             rendered = compose.render_step_email(step, audience)
         except (templates.TemplateError, ValueError) as exc:
             raise EditError(f"the step cannot be rendered: {exc}") from None
-        subs = compose.substitutions_for(recipient, audience, "email")
         email_channel, _ = sending_send.channels()
         results = email_channel.send_batch(
-            EmailBatch(
-                from_email=audience.from_email or _default_from(),
-                from_name=audience.organisation_name or audience.name,
-                subject=f"[Test] {rendered.subject}",
-                html=rendered.html,
-                text=rendered.text,
-                recipients=(
-                    EmailRecipient(
-                        message_id=0,
-                        to=address,
-                        substitutions=subs,
-                        headers=compose.unsubscribe_headers(subs[templates.tag("unsubscribe_url")]),
-                    ),
-                ),
+            compose.email_batch(
+                audience,
+                rendered,
+                [compose.email_recipient(0, recipient, audience)],
                 categories=("outreach", "test"),
-                reply_to=audience.support_email or None,
+                subject_prefix="[Test] ",
             )
         )
         ok = all(r.outcome == Outcome.SENT for r in results)

@@ -299,3 +299,24 @@ def resubscribe_everywhere(
             changed.append(sub)
     lift_suppression(subscriber, channel)
     return changed
+
+
+def carrier_opt_out(subscriber: Subscriber | None, phone: str | None, provider_ref: str) -> None:
+    """Twilio 21610: the person opted out at the carrier. Revoke every text subscription of
+    the number's holder and suppress it (a number nobody holds is suppressed all the same)."""
+    if subscriber is None and phone:
+        subscriber = db.session.scalar(select(Subscriber).filter_by(phone=phone))
+    if subscriber is None:
+        if phone:
+            suppress_many("sms", [(phone, "carrier_opt_out")])
+        return
+    opt_out_everywhere(
+        subscriber,
+        "sms",
+        Evidence(
+            source="provider_event",
+            provider_ref=provider_ref,
+            note="Twilio error 21610: opted out at the carrier",
+        ),
+        suppress_reason="carrier_opt_out",
+    )

@@ -9,8 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 
 from outreach.clock import now as clock_now
-from outreach.consent import ledger as consent_ledger
-from outreach.consent import subscriptions, suppression
+from outreach.consent import subscriptions
 from outreach.extensions import db
 from outreach.feedback.inbound_sms import normalised_phone
 from outreach.feedback.writes import advance_many, begin_write, outbox, record_events
@@ -87,7 +86,7 @@ def handle_twilio_status(
         return False
     if message is None:
         if error_code == CARRIER_OPT_OUT and to_number:
-            _carrier_opt_out(None, normalised_phone(to_number), message_sid)
+            subscriptions.carrier_opt_out(None, normalised_phone(to_number), message_sid)
         db.session.commit()
         return True
     message_pk, subscriber_id = message.id, message.subscriber_id
@@ -139,30 +138,9 @@ def handle_twilio_status(
     return True
 
 
-def _carrier_opt_out(subscriber: Subscriber | None, phone: str | None, message_sid: str) -> None:
-    """Twilio 21610: the person opted out at the carrier; revoke and suppress the number."""
-    if subscriber is not None:
-        subscriptions.opt_out_everywhere(
-            subscriber,
-            "sms",
-            consent_ledger.Evidence(
-                source="provider_event",
-                provider_ref=message_sid,
-                note="Twilio error 21610: opted out at the carrier",
-            ),
-            suppress_reason="carrier_opt_out",
-        )
-    elif phone:
-        holder = db.session.scalar(select(Subscriber).filter_by(phone=phone))
-        if holder is not None:
-            _carrier_opt_out(holder, None, message_sid)
-        else:
-            suppression.suppress("sms", phone, "carrier_opt_out")
-
-
 def _apply_sms_error(subscriber_id: int, code: str, message_sid: str) -> None:
     if code == CARRIER_OPT_OUT:
-        _carrier_opt_out(db.session.get(Subscriber, subscriber_id), None, message_sid)
+        subscriptions.carrier_opt_out(db.session.get(Subscriber, subscriber_id), None, message_sid)
         return
     if code not in UNREACHABLE_CODES:
         return

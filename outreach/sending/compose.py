@@ -194,6 +194,48 @@ def compose_sms(step: Step, audience: Audience, recipient: Recipient) -> str:
     return SmsComposer(step, audience).compose(recipient)
 
 
+_UNSUBSCRIBE_TAG = templates.tag("unsubscribe_url")
+
+
+def email_recipient(
+    message_id: int,
+    recipient: Recipient,
+    audience: Audience,
+    signer: LinkSigner | None = None,
+    mailto: str | None = None,
+) -> EmailRecipient:
+    """One recipient of a rendered step: personal values and one-click unsubscribe headers."""
+    subs = substitutions_for(recipient, audience, "email", signer)
+    return EmailRecipient(
+        message_id=message_id,
+        to=recipient.email or "",
+        substitutions=subs,
+        headers=unsubscribe_headers(subs[_UNSUBSCRIBE_TAG], mailto),
+    )
+
+
+def email_batch(
+    audience: Audience,
+    rendered: emails.RenderedEmail,
+    recipients: list[EmailRecipient],
+    *,
+    categories: tuple[str, ...],
+    subject_prefix: str = "",
+) -> EmailBatch:
+    """The provider request for one rendered email: the audience's sender identity, reply-to
+    its support address, and categories that carry no personal data."""
+    return EmailBatch(
+        from_email=audience.from_email or current_app.config["OUTREACH_MAIL_FROM"],
+        from_name=audience.organisation_name or audience.name,
+        subject=subject_prefix + rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        recipients=tuple(recipients),
+        categories=categories,
+        reply_to=audience.support_email or None,
+    )
+
+
 def provider_call(
     step: Step,
     audience: Audience,
@@ -207,28 +249,12 @@ def provider_call(
     if step.channel == "email":
         rendered = render_step_email(step, audience)
         mailto = current_app.config["OUTREACH_UNSUBSCRIBE_MAILTO"]
-        unsubscribe_tag = templates.tag("unsubscribe_url")
         signer = _link_signer()
-        recipients = []
-        for c in allowed:
-            subs = substitutions_for(c.recipient, audience, "email", signer)
-            recipients.append(
-                EmailRecipient(
-                    message_id=c.message_id,
-                    to=c.recipient.email or "",
-                    substitutions=subs,
-                    headers=unsubscribe_headers(subs[unsubscribe_tag], mailto),
-                )
-            )
-        email = EmailBatch(
-            from_email=audience.from_email or current_app.config["OUTREACH_MAIL_FROM"],
-            from_name=audience.organisation_name or audience.name,
-            subject=rendered.subject,
-            html=rendered.html,
-            text=rendered.text,
-            recipients=tuple(recipients),
+        email = email_batch(
+            audience,
+            rendered,
+            [email_recipient(c.message_id, c.recipient, audience, signer, mailto) for c in allowed],
             categories=("outreach", f"campaign-{step.campaign_id}", f"step-{step.id}"),
-            reply_to=audience.support_email or None,
         )
         return lambda: email_channel.send_batch(email)
     callback = tokens.public_url("/webhooks/twilio/status")

@@ -14,7 +14,6 @@ from outreach.channels.base import (
     Outcome,
     SendResult,
 )
-from outreach.consent import ledger as consent_ledger
 from outreach.consent import subscriptions
 from outreach.database import in_values
 from outreach.extensions import db
@@ -114,16 +113,10 @@ def _backfill_provider_ids(changes: list[dict], at: datetime) -> None:
 
 def _apply_permanent(result: SendResult, claimed: Claimed, audience: Audience) -> None:
     if result.outcome == Outcome.OPTED_OUT:
-        subscriber = db.session.get(Subscriber, claimed.recipient.id)
-        subscriptions.opt_out_everywhere(
-            subscriber,
-            "sms",
-            consent_ledger.Evidence(
-                source="provider_event",
-                provider_ref=result.provider_id or f"twilio-{result.error_code}",
-                note="Twilio error 21610",
-            ),
-            suppress_reason="carrier_opt_out",
+        subscriptions.carrier_opt_out(
+            db.session.get(Subscriber, claimed.recipient.id),
+            claimed.recipient.phone,
+            result.provider_id or f"twilio-{result.error_code}",
         )
     elif result.outcome == Outcome.INVALID_NUMBER:
         subscriber = db.session.get(Subscriber, claimed.recipient.id)
