@@ -329,9 +329,3 @@ def move_step(step: Step, offset: int, actor_id: int | None) -> None:
     _renumber(campaign, ordered)
     campaign.updated_at = clock_now()
     staff_audit.audit(actor_id, "step.move", "step", step.id, f"to position {target + 1}")
-
-
-def is_first_sms(step: Step) -> bool:
-    """The first text of a campaign gets the brand and STOP wording when missing."""
-    sms = [s for s in sorted(step.campaign.steps, key=lambda s: s.position) if s.channel == "sms"]
-    return bool(sms) and (sms[0] is step)

@@ -1,4 +1,5 @@
-"""A campaign's steps as a timeline staff can read ("June 3, 10:00", "2 days after")."""
+"""A campaign's steps in order: a timeline staff can read ("June 3, 10:00", "2 days after"),
+and which step is the campaign's first text."""
 
 from __future__ import annotations
 
@@ -46,3 +47,15 @@ def timeline(campaign: Campaign) -> list[TimelineEntry]:
             key = (step.after_minutes, 0)
         entries.append(TimelineEntry(step, number, when, day, key))
     return sorted(entries, key=lambda e: (e.sort_key, e.number))
+
+
+def first_text_step(steps: list[Step]) -> Step | None:
+    """The campaign's first text: the first SMS step in position order (it must carry the
+    brand and the STOP wording)."""
+    ordered = sorted(steps, key=lambda s: s.position or 0)
+    return next((s for s in ordered if s.channel == "sms"), None)
+
+
+def is_first_text(step: Step) -> bool:
+    """Is this step its campaign's first text?"""
+    return first_text_step(list(step.campaign.steps)) is step

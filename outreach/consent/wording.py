@@ -75,3 +75,13 @@ def sms_stopped(audience: SenderIdentity | None) -> str:
     """The one confirmation text after an opt-out: no marketing in it."""
     name = program(audience) if audience is not None else "Outreach"
     return f"{name}: you're unsubscribed and will get no more texts. Reply START to rejoin."
+
+
+def with_brand_and_stop(body: str, brand: str | None) -> str:
+    """A campaign's first text names the program and says how to stop (CTIA): the brand is
+    put in front and "Reply STOP to opt out." after, where the copy lacks them."""
+    if brand and not body.lower().startswith(brand.lower()):
+        body = f"{brand}: {body}"
+    if "stop" not in body.lower():
+        body = f"{body} Reply STOP to opt out."
+    return body

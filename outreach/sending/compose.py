@@ -11,6 +11,7 @@ from flask import current_app
 from itsdangerous.encoding import base64_encode
 from itsdangerous.signer import HMACAlgorithm
 
+from outreach.campaigns import timeline as campaign_timeline
 from outreach.channels.base import (
     EmailBatch,
     EmailChannel,
@@ -141,21 +142,6 @@ def substitutions_for(
     return {tag: values[name] for name, tag in _TAGS}
 
 
-def is_first_sms_step(step: Step) -> bool:
-    """Is this the campaign's first text message?"""
-    sms_steps = [s for s in step.campaign.steps if s.channel == "sms"]
-    return bool(sms_steps) and sms_steps[0].id == step.id
-
-
-def with_brand_and_stop(body: str, brand: str | None) -> str:
-    """A campaign's first text names the program and says how to stop (CTIA)."""
-    if brand and not body.lower().startswith(brand.lower()):
-        body = f"{brand}: {body}"
-    if "stop" not in body.lower():
-        body = f"{body} Reply STOP to opt out."
-    return body
-
-
 class SmsComposer:
     """One SMS step's text for many recipients: the template is rendered once, with
     substitution tags for the personal values, which are filled in per recipient.
@@ -169,8 +155,8 @@ class SmsComposer:
         for name in templates.PERSONAL_VARIABLES:
             context[name] = templates.tag(name)
         body = sms_rendering.render_sms(step.body, context)
-        if is_first_sms_step(step):
-            body = with_brand_and_stop(body, wording.program(audience))
+        if campaign_timeline.is_first_text(step):
+            body = wording.with_brand_and_stop(body, wording.program(audience))
         self._body = body
         self._audience = audience
         self._signer = signer or _link_signer()

@@ -24,7 +24,8 @@ from outreach.campaigns.preflight.delivery_rules import (
     rule_send_time,
     rule_sms_length,
 )
-from outreach.campaigns.preflight.findings import Finding, first_sms_step, numbered, step_copy
+from outreach.campaigns.preflight.findings import Finding, numbered, step_copy
+from outreach.campaigns.timeline import first_text_step
 from outreach.clock import now as clock_now
 from outreach.models import Campaign, Step
 
@@ -45,7 +46,7 @@ def check_campaign(
     found += rule_anchor(campaign, steps, today)
     found += rule_audience(campaign, steps)
     found += rule_first_sms_order(campaign, steps)
-    first_sms = first_sms_step(steps)
+    first_sms = first_text_step(steps)
     step_rules: list[Callable[[int, Step], list[Finding]]] = [
         lambda n, s: rule_channel(n, s, campaign),
         rule_required_content,

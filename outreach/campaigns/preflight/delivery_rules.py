@@ -9,7 +9,6 @@ from outreach.campaigns.preflight.findings import (
     TEMPLATE_FIELDS,
     Finding,
     as_time,
-    compose_first_sms,
     context,
     error,
     text,
@@ -49,7 +48,7 @@ def rule_sms_length(no: int, step: Step, audience: Audience | None, first: bool)
     found = []
     sent = body
     if first:
-        sent = compose_first_sms(body, audience)
+        sent = wording.with_brand_and_stop(body, wording.program(audience) if audience else "")
         missing = []
         brand = wording.program(audience) if audience is not None else ""
         if brand and not body.lower().startswith(brand.lower()):

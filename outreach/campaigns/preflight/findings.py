@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import time
 
 from outreach.campaigns.lifecycle import parse_hhmm
-from outreach.consent import wording
 from outreach.models import Audience, Step
 from outreach.rendering import plain_text, templates
 from outreach.rendering import sms as sms_rendering
@@ -126,18 +125,3 @@ def as_time(value: object) -> time | None:
         return parse_hhmm(value) if isinstance(value, str) else None
     except ValueError:
         return None
-
-
-def first_sms_step(steps: list[Step]) -> Step | None:
-    """The step dispatch treats as the campaign's first text: the first SMS in list order."""
-    return next((s for s in steps if s.channel == "sms"), None)
-
-
-def compose_first_sms(body: str, audience: Audience | None) -> str:
-    """What dispatch sends for the first SMS step: brand prefix and STOP wording added."""
-    brand = wording.program(audience) if audience is not None else ""
-    if brand and not body.lower().startswith(brand.lower()):
-        body = f"{brand}: {body}"
-    if "stop" not in body.lower():
-        body = f"{body} Reply STOP to opt out."
-    return body
