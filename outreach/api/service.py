@@ -133,9 +133,7 @@ def _check(data: SubscriberInput) -> tuple[Audience, str | None, str | None, tup
         errors["timezone"] = "not an IANA time zone like America/Chicago"
     if errors:
         raise InputError(errors)
-    if timezone is None:
-        derived = windows.timezone_for_phone(phone) if phone else None
-        timezone = derived or audience.default_timezone
+    timezone = windows.choose_timezone(timezone, phone, audience.default_timezone)
     return audience, email, phone, channels, timezone
 
 
@@ -163,7 +161,7 @@ def create_subscriber(data: SubscriberInput, *, actor_id: int | None, actor_note
     audience, email, phone, channels, timezone = _check(data)
     person = _on_file(email, phone)
     created = person is None
-    allows_single = audience.single_opt_in_for_imports or not audience.double_opt_in
+    allows_single = signups.single_opt_in_allowed(audience)
     proof = data.consent
     existing = {}
     if person is not None:
@@ -269,7 +267,7 @@ def audience_dict(audience: Audience) -> dict[str, Any]:
         "name": audience.name,
         "channels": audience.channel_list,
         "double_opt_in": audience.double_opt_in,
-        "api_single_opt_in": audience.single_opt_in_for_imports or not audience.double_opt_in,
+        "api_single_opt_in": signups.single_opt_in_allowed(audience),
         "default_timezone": audience.default_timezone,
         "organisation_name": audience.organisation_name,
         "created_at": audience.created_at.isoformat(),

@@ -310,3 +310,31 @@ def _common_zones() -> tuple[str, ...]:
 def common_zones() -> list[str]:
     """Sorted IANA zone names to offer in a picker (region/city names plus "UTC")."""
     return list(_common_zones())
+
+
+#: Zones a browser (or a spreadsheet) reports when the real one is hidden or unknown.
+GENERIC_ZONES = frozenset({"UTC", "UCT", "GMT", "Greenwich", "Universal", "Zulu"})
+
+
+def is_specific_timezone(name: str | None) -> bool:
+    """A valid zone that names a place (not UTC, GMT or an ``Etc/`` offset)."""
+    if not name or len(name) > 64 or not is_valid_timezone(name):
+        return False
+    return name not in GENERIC_ZONES and not name.startswith("Etc/")
+
+
+def choose_timezone(given: str | None, phone: str | None, default: str) -> str:
+    """A new subscriber's zone: the one given (form, file or API) when it names a place,
+    else the zone of their mobile number's area code, else the audience's default.
+
+    A generic zone (UTC, Etc/...) usually means the real one is unknown, so it counts as
+    missing: a text at 08:00 UTC is 03:00 in New York.
+    """
+    if is_specific_timezone(given):
+        return given  # type: ignore[return-value]
+    return (timezone_for_phone(phone) if phone else None) or default
+
+
+def zone_or(tz: str | None, default: str) -> str:
+    """The zone to send in: the subscriber's if valid, else the audience's default."""
+    return tz if is_valid_timezone(tz) else default  # type: ignore[return-value]

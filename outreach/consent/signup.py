@@ -34,6 +34,15 @@ class Signup:
     channels: tuple[str, ...]
 
 
+def single_opt_in_allowed(audience: Audience) -> bool:
+    """May people with consent evidence from elsewhere (an import, the API) start active?
+
+    Only when the audience allows it (or does not use double opt-in at all). The public
+    form always asks for a confirmation, whatever this says.
+    """
+    return audience.single_opt_in_for_imports or not audience.double_opt_in
+
+
 def find_subscriber(email: str | None = None, phone: str | None = None) -> Subscriber | None:
     """The subscriber holding this normalised email, else this E.164 phone."""
     if email:

@@ -76,31 +76,6 @@ def _audience_or_404(slug: str) -> Audience:
     return audience
 
 
-#: Zones a browser reports when it hides its real one (privacy modes, servers, emulators).
-GENERIC_ZONES = {"UTC", "UCT", "GMT", "Greenwich", "Universal", "Zulu"}
-
-
-def _usable_browser_zone(name: str | None) -> bool:
-    if not name or len(name) > 64 or not windows.is_valid_timezone(name):
-        return False
-    return name not in GENERIC_ZONES and not name.startswith("Etc/")
-
-
-def choose_timezone(browser_tz: str | None, phone: str | None, audience: Audience) -> str:
-    """Browser zone if valid, else one derived from the phone number, else the audience's.
-
-    A generic browser zone (UTC, Etc/...) usually means the real one is hidden, so it
-    counts as missing: a text at 08:00 UTC is 03:00 in New York.
-    """
-    if browser_tz and _usable_browser_zone(browser_tz):
-        return browser_tz
-    if phone:
-        derived = windows.timezone_for_phone(phone)
-        if derived:
-            return derived
-    return audience.default_timezone
-
-
 @bp.errorhandler(CSRFError)
 def _csrf_error(exc: CSRFError) -> ResponseReturnValue:
     """A safety net: any CSRF failure on a public page is a clear 400 page."""
@@ -271,7 +246,7 @@ def subscribe(slug: str) -> ResponseReturnValue:
         audience,
         checked,
         clean_name(form.first_name.data),
-        choose_timezone(form.timezone.data, checked.phone, audience),
+        windows.choose_timezone(form.timezone.data, checked.phone, audience.default_timezone),
     )
     evidence = {
         c: _evidence("web_form", wording.consent_wording(audience, c)) for c in checked.chosen

@@ -264,11 +264,7 @@ def claim(channel: str, limit: int, at: datetime | None = None) -> tuple[list[Cl
             if reason is not None:
                 skip(message_id, reason)
                 continue
-        tz = (
-            recipient.timezone
-            if windows.is_valid_timezone(recipient.timezone)
-            else (audience.default_timezone)
-        )
+        tz = windows.zone_or(recipient.timezone, audience.default_timezone)
         if channel == "email":
             if audience.id not in email_windows:
                 email_windows[audience.id] = _window(channel, audience, recipient)

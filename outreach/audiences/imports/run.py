@@ -110,12 +110,9 @@ def _parse(line: int, record: dict[str, str], settings: ImportSettings, audience
         row.problems.append(f"no {need}")
     row.channels = wanted
     row.first_name = clean_name(row.raw_name)
-    tz = cell_value(record, mapping.timezone)
-    if tz and windows.is_valid_timezone(tz):
-        row.timezone = tz
-    else:
-        derived = windows.timezone_for_phone(row.phone) if row.phone else None
-        row.timezone = derived or audience.default_timezone
+    row.timezone = windows.choose_timezone(
+        cell_value(record, mapping.timezone), row.phone, audience.default_timezone
+    )
     return row
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from outreach.clock import now as clock_now
+from outreach.consent import signup
 from outreach.models import Audience
 
 
@@ -55,7 +56,7 @@ class ImportSettings:
 
 def import_mode(audience: Audience, consent_source: str | None, consent_date: date | None) -> str:
     """``"active"`` when rows may come in confirmed, else ``"pending"`` (double opt-in)."""
-    allowed = audience.single_opt_in_for_imports or not audience.double_opt_in
+    allowed = signup.single_opt_in_allowed(audience)
     return "active" if (consent_source and consent_date and allowed) else "pending"
 
 
