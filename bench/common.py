@@ -437,7 +437,6 @@ def make_campaign(
     """A running one-step campaign due now (its local day is today in ``zone``)."""
     from zoneinfo import ZoneInfo
 
-    pass  # import moved
     from outreach.extensions import db
     from outreach.models import Audience, Campaign, Step
 
@@ -482,7 +481,6 @@ def queued_step(
 
 def materialise(at: datetime | None = None) -> tuple[int, float]:
     """Materialise everything due; returns (rows, seconds)."""
-    pass  # import moved
 
     started = time.perf_counter()
     rows = materialising.materialise_due(at)

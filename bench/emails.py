@@ -45,7 +45,6 @@ def naive_loop(fake_url: str, seconds: float) -> float:
     import sendgrid
     from sendgrid.helpers.mail import CustomArg, Mail, Personalization, To
 
-    pass  # import moved
     from outreach.extensions import db
     from outreach.models import Audience, Message, Step, Subscriber
 
@@ -107,7 +106,6 @@ def ceiling(fake_url: str, bodies: list[bytes], per_body: int, seconds: float) -
 
 def prebuilt_bodies(count: int, per_body: int = 1000) -> list[bytes]:
     """Request bodies shaped exactly like SendGridChannel's (rendered once, outside timing)."""
-    pass  # import moved
     from outreach.channels.base import EmailBatch, EmailRecipient
     from outreach.channels.sendgrid import SendGridChannel, _dumps
     from outreach.extensions import db

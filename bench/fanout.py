@@ -34,7 +34,6 @@ AT = datetime(2027, 6, 1, 21, 0, tzinfo=UTC)
 
 
 def _campaign(audience_id: int, name: str) -> tuple[int, int]:
-    pass  # import moved
     from outreach.extensions import db
     from outreach.models import Audience, Campaign, Step
 
@@ -56,7 +55,6 @@ def _campaign(audience_id: int, name: str) -> tuple[int, int]:
 
 def orm_baseline(audience_id: int, campaign_id: int, step_id: int, limit: int) -> float:
     """The row-by-row ORM fan-out of the first ``limit`` eligible subscribers; seconds."""
-    pass  # import moved
     from outreach.extensions import db
     from outreach.models import Campaign, Message, Step, Subscriber, Subscription
 

@@ -30,6 +30,9 @@ class JobSpec:
 
 JOBS: tuple[JobSpec, ...] = (
     JobSpec(id="outreach.dispatch", func="outreach.sending.run:dispatch_once", seconds=15),
+    JobSpec(
+        id="outreach.confirmations", func="outreach.consent.confirmations:send_due", seconds=60
+    ),
 )
 
 

@@ -10,13 +10,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from outreach import transactional
 from outreach.audiences.contacts import InvalidContact, clean_name, normalise_email, normalise_phone
 from outreach.campaigns import windows
 from outreach.clock import now as clock_now
+from outreach.consent import confirmations, suppression
 from outreach.consent import ledger as consent_ledger
 from outreach.consent import signup as signups
-from outreach.consent import suppression, tokens, wording
 from outreach.extensions import db
 from outreach.models import Audience, Campaign, Message, Subscriber, Subscription
 
@@ -224,40 +223,18 @@ def create_subscriber(data: SubscriberInput, *, actor_id: int | None, actor_note
 
 
 def send_confirmations(result: Created) -> dict[str, str]:
-    """Send the double opt-in message of each pending channel; returns outcome by channel.
+    """Ask for confirmation on each channel; returns the outcome by channel (``sent``,
+    ``outside_hours`` — queued for the next window —, ``not_sent``, ``not_needed``).
 
-    Call after committing: a failed send never loses the stored request.
+    Call after committing the sign-up: a failed send never loses the stored request.
+    Commits the deferred texts it queues.
     """
-    outcomes: dict[str, str] = {}
-    subscriber, audience = result.subscriber, result.audience
-    for channel, sub in result.subscriptions.items():
-        if sub.state != consent_ledger.PENDING:
-            outcomes[channel] = "not_needed"
-            continue
-        try:
-            if channel == "email":
-                link = tokens.LinkToken(subscriber.public_id, audience.slug, "email")
-                url = tokens.public_url(f"/confirm/{tokens.confirm_token(link)}")
-                sent = transactional.send_email_confirmation(subscriber, audience, url)
-            else:
-                phone = subscriber.phone or ""
-                tz = (
-                    subscriber.timezone
-                    if windows.is_valid_timezone(subscriber.timezone)
-                    else audience.default_timezone
-                )
-                if not windows.is_open(clock_now(), tz, windows.sms_window_for(phone)):
-                    outcomes[channel] = "outside_hours"
-                    continue
-                sent = transactional.send_sms_text(phone, wording.sms_confirmation(audience))
-        except Exception as exc:  # noqa: BLE001 - the request is stored; report, never 500
-            log.warning("api confirmation %s not sent: %s", channel, type(exc).__name__)
-            sent = False
-        outcomes[channel] = "sent" if sent else "not_sent"
+    outcomes = {
+        channel: confirmations.request_confirmation(sub)
+        for channel, sub in result.subscriptions.items()
+    }
+    db.session.commit()
     return outcomes
-
-
-# --------------------------------------------------------------------------- shapes
 
 
 def audience_dict(audience: Audience) -> dict[str, Any]:

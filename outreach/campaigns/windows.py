@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -34,6 +35,11 @@ __all__ = [
     "sms_window_for",
     "state_for_phone",
     "timezone_for_phone",
+    "GENERIC_ZONES",
+    "choose_timezone",
+    "is_specific_timezone",
+    "sms_open_at",
+    "zone_or",
 ]
 
 
@@ -338,3 +344,36 @@ def choose_timezone(given: str | None, phone: str | None, default: str) -> str:
 def zone_or(tz: str | None, default: str) -> str:
     """The zone to send in: the subscriber's if valid, else the audience's default."""
     return tz if is_valid_timezone(tz) else default  # type: ignore[return-value]
+
+
+def sms_open_at(
+    start: datetime,
+    tz: str,
+    phone: str | None,
+    window: Window | None = None,
+    *,
+    span: timedelta = timedelta(0),
+    opening: Callable[[datetime, str, Window], datetime] | None = None,
+) -> datetime:
+    """The first instant from ``start`` when a text may go out (and ``span`` later still be
+    inside the window), in the subscriber's zone and, where a state's stricter hours apply
+    to the number, in the zone of its area code too (a Miami number stays inside Florida's
+    hours even if its owner picked another zone). ``opening`` may be a cached ``next_open``."""
+    window = window or sms_window_for(phone)
+    opening = opening or next_open
+    zones = [tz]
+    if phone and window != SMS_DEFAULT:  # a state rule is tied to the number
+        phone_zone = timezone_for_phone(phone)
+        if phone_zone and phone_zone != tz:
+            zones.append(phone_zone)
+    when = start
+    for _ in range(6):  # converges in one or two rounds; bounded all the same
+        moved = when
+        for zone in zones:
+            moved = max(moved, opening(moved, zone, window))
+            if span and not is_open(moved + span, zone, window):
+                moved = max(moved, next_open(moved + span, zone, window))
+        if moved == when:
+            break
+        when = moved
+    return when

@@ -58,7 +58,6 @@ def import_command(
     for imports) rows come in subscribed; otherwise they come in pending and each person
     gets a confirmation message. Suppressed and unsubscribed people are never re-subscribed.
     """
-    pass  # import moved
 
     audience = db.session.scalar(select(Audience).filter_by(slug=audience_slug))
     if audience is None:
@@ -120,7 +119,8 @@ def import_command(
     )
     if result.pending:
         click.echo(
-            f"Confirmation messages sent: {result.confirmations_sent}, "
+            f"Confirmation messages sent: {result.confirmations_sent}; texts waiting for "
+            f"the morning where the person lives: {result.confirmations_deferred}; "
             f"not sent: {result.confirmations_not_sent}"
         )
     if result.rejected or result.partial:

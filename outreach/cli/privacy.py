@@ -18,7 +18,6 @@ from outreach.extensions import db
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json")
 def export_consent(who: str, fmt: str) -> None:
     """Print one subscriber's consent ledger (WHO: email or phone)."""
-    pass  # import moved
     from outreach.audiences.contacts import InvalidContact, normalise_email, normalise_phone
 
     try:
@@ -42,7 +41,6 @@ def privacy_cli() -> None:
 
 
 def _privacy_subject(who: str):  # noqa: ANN202
-    pass  # import moved
     from outreach.audiences.contacts import InvalidContact
 
     try:
@@ -64,7 +62,6 @@ def _privacy_subject(who: str):  # noqa: ANN202
 )
 def privacy_export(who: str, output: Path | None) -> None:
     """Everything held on one subscriber as JSON (WHO: email, phone or subscriber id)."""
-    pass  # import moved
 
     document = privacy.export(_privacy_subject(who))
     db.session.commit()
@@ -84,7 +81,6 @@ def privacy_export(who: str, output: Path | None) -> None:
 def privacy_erase(who: str, note: str, yes: bool) -> None:
     """Erase one subscriber (WHO: email, phone or subscriber id), keeping a hashed suppression
     so the address or number is never contacted again; the consent ledger is kept."""
-    pass  # import moved
 
     subscriber = _privacy_subject(who)
     if not yes:

@@ -10,6 +10,7 @@ import click
 from flask import current_app
 
 from outreach.cli.group import find_campaign, outreach_cli
+from outreach.consent import confirmations
 from outreach.results import reports
 from outreach.sending import identity
 from outreach.sending import materialise as materialising
@@ -21,7 +22,6 @@ from outreach.sending import run as sending
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def dispatch_command(once: bool, quiet: bool) -> None:
     """Materialise due steps and send everything due now."""
-    pass  # import moved
 
     materialised = materialising.materialise_due()
     total = sending.due_count()
@@ -38,6 +38,9 @@ def dispatch_command(once: bool, quiet: bool) -> None:
     )
     for reason in report.paused_steps:
         click.echo(f"paused: {reason}")
+    texts = confirmations.send_due()
+    if texts:
+        click.echo(f"deferred confirmation texts sent: {texts}")
 
 
 @outreach_cli.command("worker")
@@ -66,7 +69,6 @@ def worker(interval: int) -> None:
 def stats(campaign_ref: str, as_json: bool) -> None:
     """The results dashboard's numbers for a campaign (id or name): by step and state,
     skip reasons, opt-outs, complaints."""
-    pass  # import moved
 
     campaign = find_campaign(campaign_ref)
     if as_json:

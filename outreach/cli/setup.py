@@ -62,7 +62,6 @@ def create_api_token(name: str) -> None:
 @outreach_cli.command("demo")
 def demo() -> None:
     """Load the June demo: the migraine-awareness audience, the June campaign, a staff login."""
-    pass  # import moved
 
     audience = db.session.scalar(select(Audience).filter_by(slug=DEMO_AUDIENCE["slug"]))
     if audience is None:

@@ -6,9 +6,12 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 
 from outreach.audiences.contacts import address_hash
+from outreach.campaigns import windows
 from outreach.clock import now as clock_now
+from outreach.consent import confirmations
 from outreach.consent.ledger import ACTIVE, PENDING, Evidence, ledger_row
 from outreach.consent.subscriptions import request_consent
 from outreach.consent.suppression import contact_for
@@ -174,3 +177,74 @@ def sign_up_new(
         db.session.execute(insert(Subscription.__table__), subscriptions)
         db.session.execute(insert(ConsentEvent.__table__), events)
     return [(sid, row["public_id"]) for sid, row in zip(ids, people, strict=True)]
+
+
+def form_signups(
+    audience: Audience,
+    email: str | None,
+    phone: str | None,
+    chosen: list[str],
+    first_name: str,
+    timezone: str,
+) -> list[Signup]:
+    """A public form's submission as sign-ups: one for a new person; one per channel when a
+    contact is already on file.
+
+    An unverified form never attaches a contact to someone else's record: a record on file
+    only gets a request for its own contact, and new contacts make a new record.
+    """
+    email = email if "email" in chosen else None
+    phone = phone if "sms" in chosen else None
+    on_file = {
+        "email": find_subscriber(email=email) if email else None,
+        "sms": find_subscriber(phone=phone) if phone else None,
+    }
+
+    def signup(channels: list[str]) -> Signup:
+        return Signup(
+            audience=audience,
+            email=email if "email" in channels else None,
+            phone=phone if "sms" in channels else None,
+            first_name=first_name,
+            timezone=timezone,
+            channels=tuple(channels),
+        )
+
+    if not any(on_file.values()):
+        return [signup(chosen)]
+    fresh = [c for c in chosen if on_file[c] is None]
+    known = [signup([c]) for c in chosen if on_file[c] is not None]
+    return known + ([signup(fresh)] if fresh else [])
+
+
+def sign_up_from_form(
+    audience: Audience,
+    *,
+    email: str | None,
+    phone: str | None,
+    chosen: list[str],
+    first_name: str,
+    browser_timezone: str | None,
+    evidence: dict[str, Evidence],
+) -> None:
+    """Store a public form's sign-up (always double opt-in) and ask for confirmation on each
+    new pending channel; commits. The answer to the visitor is the same whatever happened
+    (no enumeration), so nothing is returned.
+
+    A concurrent twin submission (two clicks) is retried once.
+    """
+    timezone = windows.choose_timezone(browser_timezone, phone, audience.default_timezone)
+    signups = form_signups(audience, email, phone, chosen, first_name, timezone)
+    for attempt in (1, 2):
+        try:
+            results = [sign_up(signup, evidence) for signup in signups]
+            db.session.commit()
+            break
+        except IntegrityError:
+            db.session.rollback()
+            if attempt == 2:
+                raise
+    for _, pending in results:
+        for sub in pending:
+            confirmations.request_confirmation(sub)
+    db.session.commit()

@@ -2,7 +2,7 @@
 
 from outreach.models.base import utcnow
 from outreach.models.campaigns import Campaign, Step, StepZone
-from outreach.models.consent import ConsentEvent, Suppression
+from outreach.models.consent import ConsentEvent, PendingConfirmation, Suppression
 from outreach.models.contacts import Audience, Subscriber, Subscription
 from outreach.models.outbox import DeliveryEvent, InboundSms, Message
 from outreach.models.staff import ApiToken, AuditLog, StaffUser
@@ -16,6 +16,7 @@ __all__ = [
     "DeliveryEvent",
     "InboundSms",
     "Message",
+    "PendingConfirmation",
     "StaffUser",
     "Step",
     "StepZone",

@@ -70,3 +70,23 @@ class Suppression(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (UniqueConstraint("channel", "address_hash"),)
+
+
+CONFIRMATION_STATES = ("queued", "sending", "sent", "cancelled", "failed")
+
+
+class PendingConfirmation(db.Model):
+    """A double opt-in text that could not go out at sign-up (outside the legal hours where
+    the person lives): deferred to the next window, never dropped. One per subscription."""
+
+    __tablename__ = "pending_confirmations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"), unique=True)
+    state: Mapped[str] = mapped_column(String(12), default="queued")
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    detail: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (Index("ix_pending_confirmations_due", "state", "due_at"),)

@@ -11,17 +11,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from flask import abort, render_template, request, url_for
+from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from outreach import transactional
 from outreach.audiences.contacts import InvalidContact, clean_name, normalise_email, normalise_phone
 from outreach.campaigns import windows
 from outreach.consent import ledger as consent_ledger
-from outreach.consent import signup as consent_signup
+from outreach.consent import preferences as preferences_service
+from outreach.consent import signup as signups
 from outreach.consent import subscriptions, tokens, wording
 from outreach.extensions import csrf, db, limiter
 from outreach.models import Audience, Subscriber, Subscription
@@ -153,77 +152,6 @@ def _thank_you(audience: Audience, chosen: list[str]) -> ResponseReturnValue:
     return render_template("public/check_inbox.html", audience=audience, chosen=chosen)
 
 
-def _signups(
-    audience: Audience, checked: _Checked, first_name: str, timezone: str
-) -> list[consent_signup.Signup]:
-    """One sign-up for a new person; one per channel when a contact is already on file.
-
-    An unverified form never attaches a contact to someone else's record: a record on file
-    only gets a request for its own contact, and new contacts make a new record.
-    """
-    email = checked.email if "email" in checked.chosen else None
-    phone = checked.phone if "sms" in checked.chosen else None
-    on_file = {
-        "email": consent_signup.find_subscriber(email=email) if email else None,
-        "sms": consent_signup.find_subscriber(phone=phone) if phone else None,
-    }
-
-    def signup(channels: list[str]) -> consent_signup.Signup:
-        return consent_signup.Signup(
-            audience=audience,
-            email=email if "email" in channels else None,
-            phone=phone if "sms" in channels else None,
-            first_name=first_name,
-            timezone=timezone,
-            channels=tuple(channels),
-        )
-
-    if not any(on_file.values()):
-        return [signup(checked.chosen)]
-    fresh = [c for c in checked.chosen if on_file[c] is None]
-    known = [signup([c]) for c in checked.chosen if on_file[c] is not None]
-    return known + ([signup(fresh)] if fresh else [])
-
-
-def _store_signups(
-    signups: list[consent_signup.Signup], evidence: dict[str, consent_ledger.Evidence]
-) -> list[tuple[Subscriber, list[Subscription]]]:
-    """``consent.sign_up`` each and commit; a concurrent twin submission is retried once."""
-    for attempt in (1, 2):
-        try:
-            results = [consent_signup.sign_up(signup, evidence) for signup in signups]
-            db.session.commit()
-            return results
-        except IntegrityError:
-            db.session.rollback()
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _send_confirmations(
-    subscriber: Subscriber, audience: Audience, pending: list[Subscription]
-) -> None:
-    """The double opt-in messages: an email with a signed link, a text asking for YES."""
-    for sub in pending:
-        try:
-            if sub.channel == "email":
-                link = tokens.LinkToken(subscriber.public_id, audience.slug, "email")
-                url = tokens.public_url(url_for("public.confirm", token=tokens.confirm_token(link)))
-                transactional.send_email_confirmation(subscriber, audience, url)
-            else:
-                transactional.send_sms_text(
-                    subscriber.phone or "", wording.sms_confirmation(audience)
-                )
-        except Exception as exc:  # noqa: BLE001 - the sign-up is stored; never a 500 for this
-            log.warning(
-                "confirmation %s for audience %s not sent: %s",
-                sub.channel,
-                audience.slug,
-                type(exc).__name__,
-            )
-
-
 @bp.route("/subscribe/<slug>", methods=["GET", "POST"])
 @csrf.exempt
 @limiter.limit(SUBSCRIBE_LIMIT, methods=["POST"])
@@ -242,17 +170,18 @@ def subscribe(slug: str) -> ResponseReturnValue:
     checked = _check_subscription(form, offered)
     if checked.errors:
         return _subscribe_page(audience, form, checked.errors, 400)
-    signups = _signups(
-        audience,
-        checked,
-        clean_name(form.first_name.data),
-        windows.choose_timezone(form.timezone.data, checked.phone, audience.default_timezone),
-    )
     evidence = {
         c: _evidence("web_form", wording.consent_wording(audience, c)) for c in checked.chosen
     }
-    for subscriber, pending in _store_signups(signups, evidence):
-        _send_confirmations(subscriber, audience, pending)
+    signups.sign_up_from_form(
+        audience,
+        email=checked.email,
+        phone=checked.phone,
+        chosen=checked.chosen,
+        first_name=clean_name(form.first_name.data),
+        browser_timezone=form.timezone.data,
+        evidence=evidence,
+    )
     return _thank_you(audience, checked.chosen)
 
 
@@ -342,29 +271,18 @@ def unsubscribe(token: str) -> ResponseReturnValue:
             "public/unsubscribe.html", done=False, error=SESSION_EXPIRED, **page
         ), 400
     if form.everything.data:
-        for channel in ("email", "sms"):
-            subscriptions.opt_out_everywhere(
-                subscriber,
-                channel,
-                _evidence("preference_page", form.everything.label.text, note="unsubscribe page"),
-            )
-    elif sub is not None:
-        subscriptions.revoke(
-            sub,
-            _evidence("preference_page", "Unsubscribe button", note="unsubscribe page"),
-        )
-    db.session.commit()
+        evidence = _evidence("preference_page", form.everything.label.text, note="unsubscribe page")
+    else:
+        evidence = _evidence("preference_page", "Unsubscribe button", note="unsubscribe page")
+    preferences_service.unsubscribe(
+        subscriber, sub, everything=bool(form.everything.data), evidence=evidence
+    )
     return render_template(
         "public/unsubscribe.html", done=True, error=None, everything=form.everything.data, **page
     )
 
 
 # --------------------------------------------------------------------------- preferences
-
-
-def _key(sub: Subscription) -> str:
-    """A subscription's checkbox value: audience slug and channel, never a database id."""
-    return f"{sub.audience.slug}:{sub.channel}"
 
 
 def _mask(subscriber: Subscriber) -> dict[str, str]:
@@ -378,30 +296,6 @@ def _mask(subscriber: Subscriber) -> dict[str, str]:
     return shown
 
 
-def _apply_preferences(
-    subscriber: Subscriber, subs: list[Subscription], wanted: set[str], link_channel: str
-) -> list[Subscription]:
-    """Revoke unticked subscriptions, re-request ticked withdrawn ones.
-
-    Returns the subscriptions that now wait for a confirmation message.
-    """
-    waiting = []
-    for sub in subs:
-        shown = wording.consent_wording(sub.audience, sub.channel)
-        if sub.state in ("active", "pending") and _key(sub) not in wanted:
-            subscriptions.revoke(
-                sub, _evidence("preference_page", shown, note="unticked on the preferences page")
-            )
-        elif sub.state == "unsubscribed" and _key(sub) in wanted:
-            evidence = _evidence("preference_page", shown, note="ticked on the preferences page")
-            if sub.channel == "email" and link_channel == "email":
-                subscriptions.confirm(sub, evidence)  # the link came to this inbox: proof enough
-            else:  # texts always need a YES reply; email from a texted link needs its link
-                subscriptions.request_consent(subscriber, sub.audience, sub.channel, evidence)
-                waiting.append(sub)
-    return waiting
-
-
 @bp.route("/preferences/<token>", methods=["GET", "POST"])
 @csrf.exempt
 @limiter.limit(PREFERENCES_LIMIT, methods=["POST"])
@@ -413,11 +307,6 @@ def preferences(token: str) -> ResponseReturnValue:
     except tokens.TokenError as exc:
         return _bad_link(exc)
     form = PreferencesForm()
-    subs = list(
-        db.session.scalars(
-            select(Subscription).filter_by(subscriber_id=subscriber.id).order_by(Subscription.id)
-        )
-    )
     error = None
     notices: list[str] = []
     saved = False
@@ -425,23 +314,26 @@ def preferences(token: str) -> ResponseReturnValue:
         tz = (form.timezone.data or "").strip() if form.validate() else ""
         if "csrf_token" in form.errors:
             error = SESSION_EXPIRED
-        elif form.errors or (tz and not windows.is_valid_timezone(tz)):
+        elif form.errors:
             error = "Choose a time zone from the list."
         else:
-            if tz:
-                subscriber.timezone = tz
-            wanted = {v for v in request.form.getlist("keep") if isinstance(v, str)}
-            waiting = _apply_preferences(subscriber, subs, wanted, link.channel)
-            db.session.commit()
-            for sub in waiting:
-                _send_confirmations(subscriber, sub.audience, [sub])
-            notices = [sub.channel for sub in waiting]
-            saved = True
+            try:
+                notices = preferences_service.update_preferences(
+                    subscriber,
+                    {v for v in request.form.getlist("keep") if isinstance(v, str)},
+                    timezone=tz,
+                    link_channel=link.channel,
+                    evidence_for=lambda shown, note: _evidence("preference_page", shown, note),
+                )
+                saved = True
+            except preferences_service.PreferencesError as exc:
+                error = str(exc)
+    subs = preferences_service.subscriptions_of(subscriber)
     return render_template(
         "public/preferences.html",
         form=form,
         subs=subs,
-        key=_key,
+        key=preferences_service.key,
         subscriber=subscriber,
         contacts=_mask(subscriber),
         channel_names=CHANNEL_NAMES,

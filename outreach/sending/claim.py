@@ -4,7 +4,6 @@ and turn rows left past their lease into ``unknown``."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -25,6 +24,12 @@ from outreach.models import (
 )
 from outreach.sending.batch import UNDO_ATTEMPT, Claimed, Recipient, Report, write
 from outreach.sending.identity import claimer
+
+#: Longest a paced SMS batch may take: its consent lock is held while it sends, and an
+#: opt-out (STOP webhook, unsubscribe page) waits for it; Twilio gives a webhook 15 s.
+PACED_BATCH_SECONDS = 5.0
+#: A text is only started if its whole batch can finish inside the window.
+BATCH_SPAN = timedelta(seconds=PACED_BATCH_SECONDS)
 
 
 def recover_expired_leases(at: datetime | None = None) -> int:
@@ -124,36 +129,6 @@ def _window(channel: str, audience: Audience, recipient: Recipient) -> windows.W
         lifecycle.parse_hhmm(audience.email_window_start),
         lifecycle.parse_hhmm(audience.email_window_end),
     )
-
-
-def _sms_open_at(
-    start: datetime,
-    tz: str,
-    phone: str | None,
-    window: windows.Window,
-    next_open: Callable[[datetime, str, windows.Window], datetime],
-) -> datetime:
-    """The first instant from ``start`` when a text may go out and its batch finish inside
-    the window, in the subscriber's zone and, where a state's stricter hours apply to the
-    number, in the zone of its area code too (a Miami number stays inside Florida's hours
-    even if its owner picked another zone)."""
-    zones = [tz]
-    if phone and window != windows.SMS_DEFAULT:  # a state rule is tied to the number
-        phone_zone = windows.timezone_for_phone(phone)
-        if phone_zone and phone_zone != tz:
-            zones.append(phone_zone)
-    span = timedelta(seconds=PACED_BATCH_SECONDS)
-    when = start
-    for _ in range(6):  # converges in one or two rounds; bounded all the same
-        moved = when
-        for zone in zones:
-            moved = max(moved, next_open(moved, zone, window))
-            if not windows.is_open(moved + span, zone, window):
-                moved = max(moved, windows.next_open(moved + span, zone, window))
-        if moved == when:
-            break
-        when = moved
-    return when
 
 
 def _recent_sends(channel: str, subscriber_ids: list[int], since: datetime) -> dict[int, list]:
@@ -273,7 +248,9 @@ def claim(channel: str, limit: int, at: datetime | None = None) -> tuple[list[Cl
             window = _window(channel, audience, recipient)
         later = next_open(at, tz, window)
         if channel == "sms":
-            later = _sms_open_at(later, tz, recipient.phone, window, next_open)
+            later = windows.sms_open_at(
+                later, tz, recipient.phone, window, span=BATCH_SPAN, opening=next_open
+            )
         if cap:
             sent_times = sorted(recent.get(subscriber_id, []))
             if len(sent_times) + taken[subscriber_id] >= cap:
@@ -305,8 +282,3 @@ def claim(channel: str, limit: int, at: datetime | None = None) -> tuple[list[Cl
         write(changes)
     db.session.commit()
     return keep, report
-
-
-#: Longest a paced SMS batch may take: its consent lock is held while it sends, and an
-#: opt-out (STOP webhook, unsubscribe page) waits for it; Twilio gives a webhook 15 s.
-PACED_BATCH_SECONDS = 5.0

@@ -116,7 +116,8 @@
       });
       if (result.pending) {
         $("#import-confirmations").textContent = "Confirmation messages sent: " +
-          result.confirmations_sent + ", not sent: " + result.confirmations_not_sent + ".";
+          result.confirmations_sent + "; texts waiting for the morning where the person lives: " +
+          (result.confirmations_deferred || 0) + "; not sent: " + result.confirmations_not_sent + ".";
       }
       if (data.error) {
         $("#import-error").textContent = data.error;

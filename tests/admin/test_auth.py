@@ -71,8 +71,6 @@ def test_logout_ends_the_session(editor):
 def test_login_is_rate_limited(database_template, tmp_path):
     limited = make_app(database_template, tmp_path, RATELIMIT_ENABLED=True)
     with limited.app_context():
-        pass  # import moved
-
         accounts.create_staff("editor@clinic.example", PASSWORD, "editor")
         db.session.commit()
         client = limited.test_client()

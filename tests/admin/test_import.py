@@ -159,7 +159,7 @@ def test_page_import_with_consent_evidence(clock, editor, staff_users):
     assert "Finished" in status and "Download rejected rows" in status
 
 
-def test_without_evidence_rows_wait_for_their_own_confirmation(clock, editor):
+def test_without_evidence_rows_wait_for_their_own_confirmation(clock, editor, cli):
     audience = make_audience(single_opt_in_for_imports=True)
     clock.set(datetime(2027, 6, 1, 14, 30))  # 10:30 in New York, 04:30 in Honolulu
     listing = "email,phone,first_name\nann@example.org,+19175550142,Ann\n,+18082345678,Kai\n"
@@ -171,7 +171,9 @@ def test_without_evidence_rows_wait_for_their_own_confirmation(clock, editor):
     )
     result = progress["result"]
     assert (result["active"], result["pending"]) == (0, 3)
-    assert (result["confirmations_sent"], result["confirmations_not_sent"]) == (2, 1)
+    sent = (result["confirmations_sent"], result["confirmations_deferred"])
+    assert sent == (2, 1)  # Kai's text waits for 08:00 in Honolulu: deferred, never dropped
+    assert result["confirmations_not_sent"] == 0
     assert set(_states(audience.id).values()) == {"pending"}
 
     mailbox = console_mailbox.recent_messages(limit=100)
@@ -181,9 +183,19 @@ def test_without_evidence_rows_wait_for_their_own_confirmation(clock, editor):
     assert "/confirm/" in emails[0]["html"]
     assert [m["to"] for m in texts] == ["+19175550142"]
     assert "reply YES" in texts[0]["body"]
-    report = _report(editor, job_url)
-    assert [r["status"] for r in report] == ["partly imported"]
-    assert "confirmation text not sent: it is outside 08:00-21:00" in report[0]["reason"]
+    assert _report(editor, job_url) == []  # nothing rejected: every row is on file
+
+    clock.set(datetime(2027, 6, 1, 17, 59))  # 07:59 in Honolulu: still too early
+    cli.invoke(args=["outreach", "dispatch", "--once"])
+    texts = [m for m in console_mailbox.recent_messages(limit=100) if m["kind"] == "sms"]
+    assert [m["to"] for m in texts] == ["+19175550142"]
+    clock.set(datetime(2027, 6, 1, 18, 0))  # 08:00 in Honolulu
+    result = cli.invoke(args=["outreach", "dispatch", "--once"])
+    assert "deferred confirmation texts sent: 1" in result.output
+    texts = [m for m in console_mailbox.recent_messages(limit=100) if m["kind"] == "sms"]
+    assert sorted(m["to"] for m in texts) == ["+18082345678", "+19175550142"]
+    cli.invoke(args=["outreach", "dispatch", "--once"])  # sent once, never twice
+    assert len([m for m in console_mailbox.recent_messages(limit=100) if m["kind"] == "sms"]) == 2
 
 
 def test_an_audience_that_insists_on_double_opt_in_gets_pending_rows(editor):

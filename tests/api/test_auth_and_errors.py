@@ -140,8 +140,6 @@ def test_rate_limit_is_per_token_and_answers_429_problem(database_template, tmp_
         OUTREACH_API_RATE_LIMIT="3 per minute",
     )
     with app.app_context():
-        pass  # import moved
-
         _, first = staff_tokens.create_api_token("one")
         _, second = staff_tokens.create_api_token("two")
         db.session.commit()

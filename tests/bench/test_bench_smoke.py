@@ -184,7 +184,6 @@ def test_two_sigkills_mid_dispatch_lose_and_duplicate_nothing(app, fake, env):
 
 
 def test_fast_link_signer_makes_exactly_the_tokens_of_link_token(app):
-    pass  # import moved
     from outreach.models import Audience
 
     audience = Audience(slug="migraine-awareness", name="Migraine")

@@ -112,7 +112,6 @@ def add_spam_report(message_id: int, event_id: str) -> None:
 def seed_campaign(clock: Any, people: int = 4, steps: list[dict] | None = None) -> tuple[Any, list]:
     """An audience, ``people`` confirmed a week before June 1, a running campaign (email step
     then SMS step by default), its outbox rows materialised (all queued)."""
-    pass  # import moved
     from tests.factories import make_audience, make_campaign, make_subscriber
 
     now = clock.current

@@ -188,7 +188,6 @@ def test_opt_out_attribution_rules(app, clock):
         people=5,
         steps=[{"channel": "email"}, {"channel": "email", "day_offset": 3}],
     )
-    pass  # import moved
 
     materialising.materialise_due(start + timedelta(days=5))
     first, second = campaign.steps

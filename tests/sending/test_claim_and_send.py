@@ -56,7 +56,6 @@ def test_withdrawn_after_materialising_is_skipped_with_reason(audience, channels
     bounced = make_subscriber(audience, email="bounced@example.org")
     make_campaign(audience, [{"channel": "email", "send_time": "10:00"}])
     clock.set(datetime(2027, 6, 1, 14, 0, tzinfo=UTC))
-    pass  # import moved
 
     materialising.materialise_due()
     sub = db.session.scalar(select(Subscription).filter_by(subscriber_id=leave.id))
@@ -183,7 +182,6 @@ def test_paused_campaign_is_not_claimed_and_cancel_cancels_queued(audience, chan
         make_subscriber(audience, email=f"p{i}@example.org")
     campaign = make_campaign(audience, [{"channel": "email", "send_time": "10:00"}])
     clock.set(datetime(2027, 6, 1, 14, 0, tzinfo=UTC))
-    pass  # import moved
 
     materialising.materialise_due()
     lifecycle.pause(campaign, "copy check")
@@ -280,7 +278,6 @@ def test_expired_lease_becomes_unknown_never_queued(audience, channels, clock):
     make_subscriber(audience, email="a@example.org")
     make_campaign(audience, [{"channel": "email", "send_time": "10:00"}])
     clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
-    pass  # import moved
 
     materialising.materialise_due()
     claimed, _ = claiming.claim("email", 10)  # a worker claims, then dies before sending
@@ -299,7 +296,6 @@ def test_a_lane_puts_back_only_the_rows_it_claimed_itself(audience, channels, cl
         make_subscriber(audience, email=f"lane{i}@example.org")
     make_campaign(audience, [{"channel": "email", "send_time": "10:00"}])
     clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
-    pass  # import moved
 
     materialising.materialise_due()
     first, _ = claiming.claim("email", 1)  # the first lane claims one row

@@ -176,7 +176,6 @@ def test_subscribers_confirmed_before_a_welcome_series_started_are_not_enrolled(
 
 
 def test_draft_and_paused_campaigns_do_not_materialise(world, clock):
-    pass  # import moved
 
     _, _, campaign = world
     lifecycle.pause(campaign, "checking copy")

@@ -15,7 +15,7 @@ from tests.sending.test_workers import ROOT, seed_audience, states
 
 def test_jobs_are_data_with_stable_unique_ids(app):
     ids = [job.id for job in scheduler.JOBS]
-    assert ids == ["outreach.dispatch"]
+    assert ids == ["outreach.dispatch", "outreach.confirmations"]
     assert len(set(ids)) == len(ids)
     sched = BackgroundScheduler(timezone="UTC")
     sched.start(paused=True)

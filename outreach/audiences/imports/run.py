@@ -13,7 +13,6 @@ from typing import IO, Any
 
 from sqlalchemy import select
 
-from outreach import transactional
 from outreach.audiences.contacts import (
     InvalidContact,
     address_hash,
@@ -24,10 +23,10 @@ from outreach.audiences.contacts import (
 from outreach.audiences.imports.reading import cell_value, chunks, csv_rows
 from outreach.audiences.imports.settings import ImportProblem, ImportSettings, import_mode
 from outreach.campaigns import windows
-from outreach.clock import now as clock_now
+from outreach.consent import confirmations
 from outreach.consent import ledger as consent_ledger
 from outreach.consent import signup as signups
-from outreach.consent import tokens, wording
+from outreach.database import in_values
 from outreach.extensions import db
 from outreach.models import Audience, Subscriber, Subscription, Suppression
 from outreach.staff import audit as staff_audit
@@ -60,6 +59,7 @@ class ImportResult:
     partial: int = 0
     confirmations_sent: int = 0
     confirmations_not_sent: int = 0
+    confirmations_deferred: int = 0
     bytes_read: int = 0
     bytes_total: int = 0
 
@@ -181,40 +181,22 @@ def _evidence(settings: ImportSettings, mode: str, line: int) -> consent_ledger.
 
 
 def _send_confirmations(
-    pending: list[tuple[_Row, Subscriber, str]],
-    audience: Audience,
+    pending: list[tuple[_Row, Subscription]],
     result: ImportResult,
     problems: dict[int, list[str]],
 ) -> None:
-    at = clock_now()
-    for row, subscriber, channel in pending:
-        link = tokens.LinkToken(subscriber.public_id, audience.slug, channel)
-        if channel == "email":
-            url = tokens.public_url(f"/confirm/{tokens.confirm_token(link)}")
-            ok = transactional.send_email_confirmation(subscriber, audience, url)
-        else:
-            phone = subscriber.phone or ""
-            tz = (
-                subscriber.timezone
-                if windows.is_valid_timezone(subscriber.timezone)
-                else (audience.default_timezone)
-            )
-            if not windows.is_open(at, tz, windows.sms_window_for(phone)):
-                result.confirmations_not_sent += 1
-                problems.setdefault(row.line, []).append(
-                    "confirmation text not sent: it is outside 08:00-21:00 where the person "
-                    "lives; import the file again during the day to send it"
-                )
-                continue
-            ok = transactional.send_sms_text(phone, wording.sms_confirmation(audience))
-        if ok:
+    """Ask each new pending subscription to confirm; texts outside the person's legal
+    hours are queued for their next window (counted, not reported as problems)."""
+    for row, sub in pending:
+        outcome = confirmations.request_confirmation(sub)
+        if outcome == confirmations.SENT:
             result.confirmations_sent += 1
-        else:
+        elif outcome == confirmations.DEFERRED:
+            result.confirmations_deferred += 1
+        elif outcome == confirmations.NOT_SENT:
             result.confirmations_not_sent += 1
-            problems.setdefault(row.line, []).append(
-                f"{'confirmation email' if channel == 'email' else 'confirmation text'} "
-                "could not be sent"
-            )
+            what = "confirmation email" if sub.channel == "email" else "confirmation text"
+            problems.setdefault(row.line, []).append(f"{what} could not be sent")
 
 
 _PHONE_LIKE = re.compile(r"^[+-]?[\d\s().\-/]*$")
@@ -252,7 +234,7 @@ def _process_chunk(
             else:
                 seen[(channel, address)] = row.line
     by_email, by_phone, states, suppressed = _prefetch(rows, audience)
-    pending: list[tuple[_Row, Subscriber, str]] = []
+    pending: list[tuple[_Row, int, str]] = []  # (row, subscriber id, channel)
     fresh: list[tuple[_Row, signups.Signup, consent_ledger.Evidence]] = []
     outcome: dict[int, bool] = {}
     for row in rows:
@@ -316,7 +298,7 @@ def _process_chunk(
         for channel in row.channels:
             if channel in waiting_channels:
                 result.pending += 1
-                pending.append((row, subscriber, channel))
+                pending.append((row, subscriber.id, channel))
             else:
                 result.active += 1
         outcome[row.line] = True
@@ -332,14 +314,25 @@ def _process_chunk(
             if mode == "active":
                 result.active += len(row.channels)
                 continue
-            subscriber = db.session.get(Subscriber, subscriber_id)
             for channel in row.channels:
                 result.pending += 1
-                pending.append((row, subscriber, channel))
+                pending.append((row, subscriber_id, channel))
     db.session.commit()
     problems: dict[int, list[str]] = {}
     if pending:
-        _send_confirmations(pending, audience, result, problems)
+        subs = {
+            (sub.subscriber_id, sub.channel): sub
+            for sub in db.session.scalars(
+                select(Subscription).where(
+                    Subscription.audience_id == audience.id,
+                    in_values(Subscription.subscriber_id, {sid for _, sid, _ in pending}),
+                )
+            )
+        }
+        _send_confirmations(
+            [(row, subs[(sid, channel)]) for row, sid, channel in pending], result, problems
+        )
+        db.session.commit()
     for row in rows:
         result.rows += 1
         reasons = row.problems + problems.get(row.line, [])
