@@ -25,6 +25,7 @@ from bench.common import (
     materialise,
     report,
     seed,
+    start_campaign,
 )
 from outreach.campaigns import lifecycle
 
@@ -48,7 +49,7 @@ def _campaign(audience_id: int, name: str) -> tuple[int, int]:
     )
     db.session.add(campaign)
     db.session.flush()
-    lifecycle.schedule(campaign)
+    start_campaign(campaign)
     db.session.commit()
     return campaign.id, campaign.steps[0].id
 

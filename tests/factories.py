@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from outreach.campaigns import lifecycle
+from outreach.clock import now as clock_now
 from outreach.consent import ledger as consent_ledger
 from outreach.consent import signup as signups
 from outreach.extensions import db
@@ -73,6 +74,16 @@ def make_campaign(
     db.session.add(campaign)
     db.session.flush()
     if schedule:
-        lifecycle.schedule(campaign)
+        start_campaign(campaign)
     db.session.commit()
     return campaign
+
+
+def start_campaign(campaign: Campaign) -> None:
+    """Start a campaign as if staff had scheduled it after preflight. Set-up only: these
+    steps are built to exercise the engine (a text at 22:00, bare copy), not to pass
+    preflight, which ``lifecycle.schedule`` applies to every real scheduling (tested in
+    tests/admin and tests/campaigns)."""
+    campaign.status = "scheduled"
+    campaign.updated_at = clock_now()
+    lifecycle.start_due(clock_now())

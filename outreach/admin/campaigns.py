@@ -14,9 +14,10 @@ from outreach.admin.auth import editor_required
 from outreach.admin.common import confirmed, form_bool, form_int, form_str, form_text, get_or_404
 from outreach.audiences import editing as audience_editing
 from outreach.campaigns import editing as campaign_editing
-from outreach.campaigns import preview, staff_actions
+from outreach.campaigns import lifecycle, preview
 from outreach.campaigns import timeline as campaign_timeline
 from outreach.campaigns.editing import CampaignInput, EditError, StepInput
+from outreach.campaigns.preflight import check as preflight
 from outreach.campaigns.preflight import findings as preflight_findings
 from outreach.consent import wording
 from outreach.extensions import db
@@ -364,7 +365,7 @@ def campaign_preflight(campaign_id: int):  # noqa: ANN201
 
 
 def _preflight_page(campaign: Campaign, errors: dict, status: int = 200):  # noqa: ANN202
-    findings = staff_actions.check(campaign)
+    findings = preflight.check_campaign(campaign)
     steps = sorted(campaign.steps, key=lambda s: s.position)
     return render_template(
         "admin/preflight.html",
@@ -386,10 +387,10 @@ def campaign_schedule(campaign_id: int):  # noqa: ANN201
     if not confirmed():
         return _preflight_page(campaign, {"": "Press the Schedule button to confirm."}, 400)
     try:
-        staff_actions.schedule(
+        lifecycle.schedule(
             campaign, acknowledged=form_bool("acknowledge"), actor_id=current_user.id
         )
-    except EditError as exc:
+    except lifecycle.LifecycleError as exc:
         db.session.rollback()
         campaign = db.session.get(Campaign, campaign_id)
         return _preflight_page(campaign, exc.errors, 400)
@@ -419,15 +420,15 @@ def campaign_lifecycle(campaign_id: int, action: str):  # noqa: ANN201
         )
     try:
         if action == "pause":
-            staff_actions.pause(campaign, form_str("reason"), current_user.id)
+            lifecycle.pause(campaign, form_str("reason"), current_user.id)
             done = "paused"
         elif action == "resume":
-            staff_actions.resume(campaign, current_user.id)
+            lifecycle.resume(campaign, current_user.id)
             done = "resumed"
         else:
-            count = staff_actions.cancel(campaign, current_user.id)
+            count = lifecycle.cancel(campaign, current_user.id)
             done = f"cancelled; {count} queued message(s) will not be sent"
-    except EditError as exc:
+    except lifecycle.LifecycleError as exc:
         db.session.rollback()
         flash(str(exc), "error")
         return redirect(url_for("admin.campaign", campaign_id=campaign_id), 303)

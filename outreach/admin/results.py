@@ -18,7 +18,6 @@ from outreach.admin import bp
 from outreach.admin.auth import admin_required
 from outreach.admin.common import confirmed, form_str, get_or_404
 from outreach.audiences.contacts import InvalidContact
-from outreach.clock import now as clock_now
 from outreach.consent import evidence, privacy
 from outreach.extensions import db
 from outreach.models import ApiToken, AuditLog, Campaign, StaffUser, Subscriber
@@ -302,15 +301,7 @@ def api_token_revoke(token_id: int):  # noqa: ANN201
     row = get_or_404(ApiToken, token_id)
     if not confirmed():
         return redirect(url_for("admin.api_tokens"), 303)
-    if row.revoked_at is None:
-        row.revoked_at = clock_now()
-        staff_audit.audit(
-            current_user.id,
-            "api_token.revoke",
-            "api_token",
-            row.id,
-            f"{row.name} ({row.prefix}...)",
-        )
+    if staff_tokens.revoke_token(row, current_user.id):
         db.session.commit()
         flash(f"Token {row.name!r} revoked.")
     return redirect(url_for("admin.api_tokens"), 303)

@@ -33,8 +33,7 @@ from outreach.api.service import (
     subscribers_dicts,
 )
 from outreach.audiences.contacts import InvalidContact, normalise_email, normalise_phone
-from outreach.campaigns import staff_actions
-from outreach.campaigns.editing import EditError
+from outreach.campaigns import lifecycle
 from outreach.consent import evidence
 from outreach.extensions import db
 from outreach.models import Audience, Campaign, Message, Subscriber
@@ -237,8 +236,8 @@ def campaign_pause(campaign_id: int) -> Response:
     reason = " ".join((body.get("reason") or "").split()) or "paused through the API"
     token = current_token()
     try:
-        staff_actions.pause(found, f"{reason} [API: {token.name}]", token.staff_user_id)
-    except EditError as exc:
+        lifecycle.pause(found, f"{reason} [API: {token.name}]", token.staff_user_id)
+    except lifecycle.LifecycleError as exc:
         raise ApiError(409, "Conflict", str(exc)) from None
     db.session.commit()
     return jsonify(campaigns_dicts([found])[0])
@@ -251,8 +250,8 @@ def campaign_resume(campaign_id: int) -> Response:
     found = _campaign_or_404(campaign_id)
     token = current_token()
     try:
-        staff_actions.resume(found, token.staff_user_id)
-    except EditError as exc:
+        lifecycle.resume(found, token.staff_user_id)
+    except lifecycle.LifecycleError as exc:
         raise ApiError(409, "Conflict", str(exc)) from None
     db.session.commit()
     return jsonify(campaigns_dicts([found])[0])

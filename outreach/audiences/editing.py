@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 
 from outreach.audiences.contacts import InvalidContact, normalise_email
 from outreach.campaigns import windows
-from outreach.campaigns.lifecycle import parse_hhmm
 from outreach.extensions import db
 from outreach.models import Audience, Subscription
 from outreach.models.contacts import CHANNELS
@@ -107,8 +106,8 @@ def validate(data: AudienceInput, audience: Audience | None = None) -> dict[str,
         if not (data.support_phone or data.support_email):
             errors["support_phone"] = "the HELP reply needs a support phone or email"
     try:
-        start = parse_hhmm(data.email_window_start)
-        end = parse_hhmm(data.email_window_end)
+        start = windows.parse_hhmm(data.email_window_start)
+        end = windows.parse_hhmm(data.email_window_end)
     except ValueError:
         errors["email_window_start"] = "times look like 08:00"
     else:

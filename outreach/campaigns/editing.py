@@ -8,7 +8,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from outreach.campaigns import lifecycle
+from outreach.campaigns import windows
 from outreach.clock import now as clock_now
 from outreach.extensions import db
 from outreach.models import Audience, Campaign, Message, Step, StepZone
@@ -184,7 +184,7 @@ def _check_step(campaign: Campaign, data: StepInput) -> dict[str, str]:
         if data.day_offset is None or not 0 <= data.day_offset <= MAX_DAY_OFFSET:
             errors["day_offset"] = f"a whole number of days from 0 to {MAX_DAY_OFFSET}"
         try:
-            lifecycle.parse_hhmm(data.send_time)
+            windows.parse_hhmm(data.send_time)
         except ValueError:
             errors["send_time"] = "a local time like 10:00"
     elif data.after_minutes is None or not 0 <= data.after_minutes <= MAX_AFTER_MINUTES:
@@ -211,7 +211,7 @@ def _check_step(campaign: Campaign, data: StepInput) -> dict[str, str]:
 
 def _hhmm(value: str) -> str:
     """ "9:05" -> "09:05" (the value has been checked with parse_hhmm)."""
-    return lifecycle.parse_hhmm(value).strftime("%H:%M")
+    return windows.parse_hhmm(value).strftime("%H:%M")
 
 
 def _apply_step(step: Step, data: StepInput, calendar: bool) -> None:

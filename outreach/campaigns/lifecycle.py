@@ -3,14 +3,17 @@ due times of steps in each recipient's zone."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
 from outreach.campaigns import windows
+from outreach.campaigns.preflight import check as preflight
+from outreach.campaigns.preflight import findings as preflight_findings
 from outreach.clock import now as clock_now
 from outreach.extensions import db
 from outreach.models import Campaign, Message, Step
+from outreach.staff import audit as staff_audit
 
 #: Which transitions staff may ask for, from which states.
 TRANSITIONS = {
@@ -22,15 +25,11 @@ TRANSITIONS = {
 
 
 class LifecycleError(ValueError):
-    """A transition that is not allowed from the campaign's current state."""
+    """A transition that is not allowed now; ``errors`` maps form fields to problems."""
 
-
-def parse_hhmm(value: str) -> time:
-    """Parse "HH:MM" (24-hour) into a time, or raise ValueError."""
-    hours, _, minutes = (value or "").strip().partition(":")
-    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
-        raise ValueError(f"{value!r} is not a time like 10:00")
-    return time(int(hours), int(minutes))
+    def __init__(self, errors: dict[str, str] | str) -> None:
+        self.errors = errors if isinstance(errors, dict) else {"": errors}
+        super().__init__("; ".join(self.errors.values()))
 
 
 def step_due_at(campaign: Campaign, step: Step, tz: str) -> datetime | None:
@@ -38,7 +37,7 @@ def step_due_at(campaign: Campaign, step: Step, tz: str) -> datetime | None:
     if campaign.anchor_kind != "date" or campaign.anchor_date is None:
         return None
     day = campaign.anchor_date + timedelta(days=step.day_offset)
-    return windows.local_to_utc(day, parse_hhmm(step.send_time), tz)
+    return windows.local_to_utc(day, windows.parse_hhmm(step.send_time), tz)
 
 
 def first_due_at(campaign: Campaign) -> datetime | None:
@@ -53,14 +52,28 @@ def _transition(campaign: Campaign, action: str) -> None:
         raise LifecycleError(f"cannot {action} a campaign that is {campaign.status}")
 
 
-def schedule(campaign: Campaign) -> None:
-    """Draft -> scheduled (or running at once if its first step may already be due)."""
+def schedule(
+    campaign: Campaign, *, acknowledged: bool = False, actor_id: int | None = None
+) -> None:
+    """Draft -> scheduled (or running at once if its first step may already be due).
+
+    The preflight gate: refused while preflight finds errors, and while it finds warnings
+    nobody acknowledged. Audit-logged; flushes, the caller commits.
+    """
     _transition(campaign, "schedule")
     if not campaign.steps:
         raise LifecycleError("a campaign needs at least one step before it can be scheduled")
+    findings = preflight.check_campaign(campaign)
+    if preflight_findings.has_errors(findings):
+        raise LifecycleError("fix the errors preflight lists before scheduling")
+    warnings = preflight_findings.warnings(findings)
+    if warnings and not acknowledged:
+        raise LifecycleError({"acknowledge": "tick the box to confirm you have read the warnings"})
     at = clock_now()
     campaign.status = "scheduled"
     campaign.updated_at = at
+    detail = f"{len(warnings)} warning(s) acknowledged" if warnings else None
+    staff_audit.audit(actor_id, "campaign.schedule", "campaign", campaign.id, detail)
     start_due(at)
 
 
@@ -83,18 +96,22 @@ def start_due(at: datetime | None = None) -> int:
     return started
 
 
-def pause(campaign: Campaign, reason: str) -> None:
-    """Stop claiming this campaign's rows; queued rows stay queued."""
+def pause(campaign: Campaign, reason: str, actor_id: int | None = None) -> None:
+    """Stop claiming this campaign's rows; queued rows stay queued. Audit-logged."""
     _transition(campaign, "pause")
+    reason = " ".join((reason or "").split())[:300] or "paused by staff"
     campaign.status = "paused"
     campaign.paused_reason = reason
     campaign.updated_at = clock_now()
+    staff_audit.audit(actor_id, "campaign.pause", "campaign", campaign.id, reason)
     db.session.flush()
 
 
-def resume(campaign: Campaign) -> None:
-    """Paused -> running (or scheduled if it had not started yet)."""
+def resume(campaign: Campaign, actor_id: int | None = None) -> None:
+    """Paused -> running (or scheduled if it had not started yet); messages due meanwhile
+    go out, inside their windows. Audit-logged."""
     _transition(campaign, "resume")
+    staff_audit.audit(actor_id, "campaign.resume", "campaign", campaign.id)
     campaign.status = "running" if campaign.started_at else "scheduled"
     campaign.paused_reason = None
     for step in campaign.steps:
@@ -103,8 +120,8 @@ def resume(campaign: Campaign) -> None:
     db.session.flush()
 
 
-def cancel(campaign: Campaign) -> int:
-    """Cancel a campaign; its queued rows become cancelled. Returns how many."""
+def cancel(campaign: Campaign, actor_id: int | None = None) -> int:
+    """Cancel a campaign; its queued rows become cancelled. Returns how many. Audit-logged."""
     _transition(campaign, "cancel")
     at = clock_now()
     campaign.status = "cancelled"
@@ -116,8 +133,11 @@ def cancel(campaign: Campaign) -> int:
         .values(state="cancelled", skip_reason="campaign_cancelled", updated_at=at)
         .execution_options(synchronize_session=False)
     )
+    count = result.rowcount or 0
+    detail = f"{count} queued cancelled"
+    staff_audit.audit(actor_id, "campaign.cancel", "campaign", campaign.id, detail)
     db.session.flush()
-    return result.rowcount or 0
+    return count
 
 
 def pause_step(step: Step, reason: str) -> None:

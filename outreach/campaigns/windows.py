@@ -40,6 +40,7 @@ __all__ = [
     "is_specific_timezone",
     "sms_open_at",
     "zone_or",
+    "parse_hhmm",
 ]
 
 
@@ -377,3 +378,11 @@ def sms_open_at(
             break
         when = moved
     return when
+
+
+def parse_hhmm(value: str) -> time:
+    """Parse "HH:MM" (24-hour) into a time, or raise ValueError."""
+    hours, _, minutes = (value or "").strip().partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+        raise ValueError(f"{value!r} is not a time like 10:00")
+    return time(int(hours), int(minutes))

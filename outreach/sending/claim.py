@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from outreach import database
-from outreach.campaigns import lifecycle, windows
+from outreach.campaigns import windows
 from outreach.clock import now as clock_now
 from outreach.consent import decisions
 from outreach.database import in_values
@@ -126,8 +126,8 @@ def _window(channel: str, audience: Audience, recipient: Recipient) -> windows.W
     if channel == "sms":
         return windows.sms_window_for(recipient.phone)
     return windows.Window(
-        lifecycle.parse_hhmm(audience.email_window_start),
-        lifecycle.parse_hhmm(audience.email_window_end),
+        windows.parse_hhmm(audience.email_window_start),
+        windows.parse_hhmm(audience.email_window_end),
     )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from outreach.clock import now as clock_now
 from outreach.extensions import db
 from outreach.models import ApiToken
+from outreach.staff import audit
 
 
 def hash_token(token: str) -> str:
@@ -38,3 +39,16 @@ def token_owner(plain: str) -> ApiToken | None:
         return None
     row.last_used_at = clock_now()
     return row
+
+
+def revoke_token(token: ApiToken, actor_id: int | None) -> bool:
+    """Revoke a token at once (it stops working on its next request), audit-logged; flushes.
+    False when it was already revoked."""
+    if token.revoked_at is not None:
+        return False
+    token.revoked_at = clock_now()
+    audit.audit(
+        actor_id, "api_token.revoke", "api_token", token.id, f"{token.name} ({token.prefix}...)"
+    )
+    db.session.flush()
+    return True

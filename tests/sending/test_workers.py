@@ -23,7 +23,7 @@ from bench.common import dispatch_command
 from outreach.campaigns import lifecycle
 from outreach.extensions import db
 from outreach.models import Campaign, Message, Step, Subscriber, Subscription
-from tests.factories import make_audience
+from tests.factories import make_audience, start_campaign
 from tests.fakes.providers import FakeProviders
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,7 +76,7 @@ def seed_audience(count: int) -> Campaign:
     )
     db.session.add(campaign)
     db.session.flush()
-    lifecycle.schedule(campaign)
+    start_campaign(campaign)
     db.session.commit()
     return campaign
 

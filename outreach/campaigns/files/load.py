@@ -18,7 +18,8 @@ def load(text: str, *, schedule: bool = False) -> Campaign:
 
     Refuses (CampaignFileError, nothing changed) on file problems, on an unknown audience or
     template errors, when the campaign exists and is not a draft, and with ``schedule=True``
-    when preflight finds errors. Flushes; the caller commits.
+    when preflight finds errors (the session is rolled back then: the draft had been flushed).
+    Flushes; the caller commits.
     """
     result = examine(text)
     if result.file_problems:
@@ -31,10 +32,6 @@ def load(text: str, *, schedule: bool = False) -> Campaign:
             f"campaign '{existing.name}' is already {existing.status}; only a draft can be "
             "replaced from a file: export a copy and load it under a new name",
             data.key_lines.get("name"),
-        )
-    if schedule and result.preflight_errors:
-        raise CampaignFileError(
-            [Problem(None, "not scheduled: preflight found errors"), *result.preflight_errors]
         )
     if existing is None:
         campaign = result.campaign
@@ -52,8 +49,14 @@ def load(text: str, *, schedule: bool = False) -> Campaign:
         db.session.flush()  # delete the old steps before inserting positions again
         campaign.steps.extend(build_steps(data, kind == "date"))
     db.session.flush()
-    if schedule:
-        lifecycle.schedule(campaign)
+    if schedule:  # asking for it on the command line acknowledges the warnings
+        try:
+            lifecycle.schedule(campaign, acknowledged=True)
+        except lifecycle.LifecycleError as exc:
+            db.session.rollback()  # the draft was flushed: refused means nothing changes
+            raise CampaignFileError(
+                [Problem(None, f"not scheduled: {exc}"), *result.preflight_errors]
+            ) from None
     return campaign
 
 

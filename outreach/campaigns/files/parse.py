@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from outreach.campaigns import lifecycle
+from outreach.campaigns import windows
 from outreach.campaigns.files.problems import CampaignFileError, Problem, sorted_problems
 from outreach.campaigns.files.schema import schema_problems, validator
 from outreach.campaigns.files.yaml_lines import Map, read_yaml
@@ -104,7 +104,7 @@ def parse_document(text: str) -> Map:
             problems.append(Problem(data.key_lines["anchor"], "anchor: not a valid date"))
     for index, step in enumerate(data["steps"]):
         if "at" in step:
-            step["at"] = lifecycle.parse_hhmm(step["at"]).strftime("%H:%M")
+            step["at"] = windows.parse_hhmm(step["at"]).strftime("%H:%M")
         if "day" in step:
             step["day"] = int(step["day"])
         if "after" in step:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import time
 
-from outreach.campaigns.lifecycle import parse_hhmm
+from outreach.campaigns import windows
 from outreach.models import Audience, Step
 from outreach.rendering import plain_text, templates
 from outreach.rendering import sms as sms_rendering
@@ -122,6 +122,6 @@ def numbered(steps: list[Step]) -> Iterator[tuple[int, Step]]:
 
 def as_time(value: object) -> time | None:
     try:
-        return parse_hhmm(value) if isinstance(value, str) else None
+        return windows.parse_hhmm(value) if isinstance(value, str) else None
     except ValueError:
         return None
