@@ -43,6 +43,9 @@ def create_app(
     from outreach.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
+    from outreach.consent.ledger import install_ledger_guard
+
+    install_ledger_guard()
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)

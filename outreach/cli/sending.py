@@ -56,7 +56,7 @@ def worker(interval: int) -> None:
     for job in scheduler.get_jobs():
         job.reschedule("interval", seconds=interval)
     signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
-    click.echo(f"worker {identity.WORKER_ID} running; Ctrl-C to stop")
+    click.echo(f"worker {identity.worker_id()} running; Ctrl-C to stop")
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
         scheduler.start()
 

@@ -31,11 +31,17 @@ class LedgerIsAppendOnly(RuntimeError):
     """Raised when code tries to change or remove a consent ledger row."""
 
 
-@event.listens_for(Session, "before_flush")
 def _guard_ledger(session: Session, flush_context, instances) -> None:  # noqa: ANN001
     for obj in list(session.dirty) + list(session.deleted):
         if isinstance(obj, ConsentEvent):
             raise LedgerIsAppendOnly("consent ledger rows are never updated or deleted")
+
+
+def install_ledger_guard() -> None:
+    """Refuse, at flush, any ORM update or delete of a ledger row (``create_app`` calls this;
+    the database's own triggers refuse the same for any other writer)."""
+    if not event.contains(db.session, "before_flush", _guard_ledger):
+        event.listen(db.session, "before_flush", _guard_ledger)
 
 
 @dataclass(frozen=True)

@@ -7,16 +7,24 @@ import secrets
 import socket
 import threading
 
-#: Unique per process start (a restarted container may reuse the pid): rows claimed by an
-#: earlier process are never mistaken for ours.
-WORKER_ID = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+_identity: tuple[int, str] | None = None  # (pid, id): a forked child makes its own
 
-
-#: The sending lane of this thread (see ``dispatch_channel``): extra lanes claim as
-#: ``WORKER_ID/<lane>``, so each releases only rows it claimed itself.
+#: The sending lane of this thread (see ``run.dispatch_channel``): extra lanes claim as
+#: ``<worker id>/<lane>``, so each releases only rows it claimed itself.
 current_lane = threading.local()
+
+
+def worker_id() -> str:
+    """This process's id, made at its first claim: host, pid and a random part, unique per
+    process start (a restarted container may reuse the pid), so rows claimed by an earlier
+    process are never mistaken for ours."""
+    global _identity
+    pid = os.getpid()
+    if _identity is None or _identity[0] != pid:
+        _identity = (pid, f"{socket.gethostname()[:40]}:{pid}:{secrets.token_hex(4)}")
+    return _identity[1]
 
 
 def claimer() -> str:
     """``claimed_by`` for rows this thread claims: the process, plus its lane if not the first."""
-    return getattr(current_lane, "claimer", WORKER_ID)
+    return getattr(current_lane, "claimer", None) or worker_id()

@@ -59,7 +59,7 @@ def release(message_ids: list[int] | None = None) -> int:
     """Put rows this process claimed but did not send back to ``queued``; commits.
 
     With no ids: every row this process holds in ``sending`` (used between batches, when
-    nothing is in this lane's flight). WORKER_ID is unique per process start, so a
+    nothing is in this lane's flight). The worker id is unique per process start, so a
     predecessor's rows (maybe sent) are never touched, nor another lane's.
     """
     conditions = [Message.state == "sending", Message.claimed_by == claimer()]

@@ -27,7 +27,7 @@ from outreach.sending import materialise as materialising
 from outreach.sending.batch import Claimed, Report
 from outreach.sending.claim import PACED_BATCH_SECONDS, claim, recover_expired_leases
 from outreach.sending.health import check_step_health, health_due
-from outreach.sending.identity import WORKER_ID, current_lane
+from outreach.sending.identity import current_lane, worker_id
 from outreach.sending.outage import recover_between_batches
 from outreach.sending.send import send_batch
 
@@ -124,7 +124,7 @@ def _dispatch_lanes(
 
     def lane(index: int) -> None:
         with app.app_context():
-            current_lane.claimer = f"{WORKER_ID}/{index}"
+            current_lane.claimer = f"{worker_id()}/{index}"
             try:
                 run(index)
             finally:

@@ -299,7 +299,7 @@ def test_a_lane_puts_back_only_the_rows_it_claimed_itself(audience, channels, cl
 
     materialising.materialise_due()
     first, _ = claiming.claim("email", 1)  # the first lane claims one row
-    identity.current_lane.claimer = f"{identity.WORKER_ID}/1"
+    identity.current_lane.claimer = f"{identity.worker_id()}/1"
     try:
         second, _ = claiming.claim("email", 1)  # a second lane claims the other
         assert outage.release() == 1  # the second lane recovers from an outage
