@@ -1,9 +1,5 @@
-"""WSGI entry point: ``gunicorn wsgi:app``."""
+"""WSGI entry point in a source checkout: ``gunicorn wsgi:app`` (installed: outreach.wsgi)."""
 
-from config import ConfigError
-from outreach import create_app
+from outreach.wsgi import app
 
-try:
-    app = create_app()
-except ConfigError as exc:
-    raise SystemExit(f"outreach: {exc}") from None
+__all__ = ["app"]

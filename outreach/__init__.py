@@ -10,7 +10,8 @@ from typing import Any
 from flask import Flask, jsonify
 from sqlalchemy import text
 
-from config import PROJECT_ROOT, load_config
+from config import load_config
+from outreach import resources
 
 __version__ = "0.1.0"
 
@@ -24,7 +25,7 @@ def create_app(
         settings.update(config)
     app = Flask(
         __name__,
-        template_folder=str(PROJECT_ROOT / "templates"),
+        template_folder=str(resources.templates_dir()),
         static_folder=str(Path(__file__).parent / "static"),
         instance_path=settings["OUTREACH_INSTANCE_DIR"],
     )
@@ -46,7 +47,7 @@ def create_app(
     from outreach.consent.ledger import install_ledger_guard
 
     install_ledger_guard()
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    migrate.init_app(app, db, directory=str(resources.migrations_dir()))
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

@@ -6,7 +6,7 @@ import click
 from flask import current_app
 from sqlalchemy import select
 
-from config import PROJECT_ROOT
+from outreach import resources
 from outreach.campaigns.files import load as campaign_files
 from outreach.cli.group import outreach_cli
 from outreach.extensions import db
@@ -28,9 +28,6 @@ DEMO_AUDIENCE = {
     "sms_program_name": "NeuroMedici Migraine Awareness",
     "sms_frequency_text": "Up to 4 msgs/month in June",
 }
-
-
-DEMO_CAMPAIGN_FILE = PROJECT_ROOT / "templates" / "campaigns" / "june-migraine-awareness.yaml"
 
 
 @outreach_cli.command("create-admin")
@@ -73,7 +70,7 @@ def demo() -> None:
         click.echo(f"Audience {audience.slug} already there.")
     existing = db.session.scalar(select(Campaign).where(Campaign.audience_id == audience.id))
     if existing is None:
-        campaign = campaign_files.load_path(DEMO_CAMPAIGN_FILE)
+        campaign = campaign_files.load_path(resources.demo_campaign_file())
         click.echo(
             f"Campaign {campaign.name!r} loaded as a draft with {len(campaign.steps)} steps."
         )

@@ -6,16 +6,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import css_inline
 import jinja2
 from markupsafe import Markup
 
+from outreach import resources
 from outreach.rendering.plain_text import html_to_text
 from outreach.rendering.templates import TemplateError, render_html, render_text
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
+TEMPLATES_DIR = resources.templates_dir()
 
 
 EMAIL_LAYOUT = "messages/email_base.html"

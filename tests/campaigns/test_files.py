@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from config import PROJECT_ROOT
+from outreach import resources
 from outreach.campaigns.files import export as campaign_export
 from outreach.campaigns.files import load as campaign_files
 from outreach.campaigns.files import schema as file_schema
@@ -26,7 +26,7 @@ from outreach.models import Audience, Campaign, Step
 from outreach.rendering import sms as sms_rendering
 from tests.factories import make_audience
 
-JUNE = PROJECT_ROOT / "templates" / "campaigns" / "june-migraine-awareness.yaml"
+JUNE = resources.demo_campaign_file()
 
 
 def doc(text: str) -> str:
