@@ -44,7 +44,7 @@ from twilio.rest import Client
 from urllib3.util import make_headers
 
 from outreach.channels.base import Outcome, OutgoingSms, SendResult
-from outreach.channels.sendgrid import MAYBE_SENT_STATUSES, parse_retry_after, reached_server
+from outreach.channels.http import MAYBE_SENT_STATUSES, parse_retry_after, reached_server
 
 log = logging.getLogger(__name__)
 
