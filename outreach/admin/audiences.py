@@ -1,4 +1,4 @@
-"""Audience pages: list, create, edit (the rules live in outreach.audience_editing)."""
+"""Audience pages: list, create, edit (the rules live in outreach.audiences.editing)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Campaign pages: list, create, the sequence editor, preview, preflight and lifecycle.
 
-Views only parse forms and call ``outreach.campaign_editing``; the rules live there.
+Views only parse forms and call the campaign services (``outreach.campaigns``); the rules
+live there.
 """
 
 from __future__ import annotations

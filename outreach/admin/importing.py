@@ -1,6 +1,7 @@
 """CSV import pages: upload, map columns, watch progress, download rejected rows.
 
-The import itself runs in a background thread (``outreach.imports.start_job``); the page
+The import itself runs in a background thread
+(``outreach.audiences.imports.jobs.start_job``); the page
 polls ``progress.json``. Job state lives in files under the instance folder, so any web
 process on the machine can answer.
 """

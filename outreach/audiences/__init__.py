@@ -1,0 +1,1 @@
+"""Audiences (the lists people opt in to): contact details, audience settings, CSV imports."""

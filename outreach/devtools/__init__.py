@@ -1,0 +1,1 @@
+"""Development aids: the dev mailbox of the console channels."""

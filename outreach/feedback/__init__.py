@@ -1,0 +1,1 @@
+"""Feedback from the providers: inbound texts, status callbacks, email events."""

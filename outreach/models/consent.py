@@ -46,7 +46,7 @@ class ConsentEvent(db.Model):
 
     __table_args__ = (
         Index("ix_consent_events_subscriber", "subscriber_id", "id"),
-        # Withdrawals by audience and time (opt-outs attributed to steps, outreach/reports.py).
+        # Withdrawals by audience and time (opt-outs attributed to steps: results/reports.py).
         Index(
             "ix_consent_events_revoked",
             "audience_id",

@@ -68,7 +68,7 @@ class Message(db.Model):
             sqlite_where=text("provider_id IS NOT NULL"),
         ),
         Index("ix_outbox_messages_subscriber", "subscriber_id", "channel", "sent_at"),
-        # Covers the results dashboard's GROUP BY (index-only scan): see outreach/reports.py.
+        # Covers the results dashboard's GROUP BY (index-only scan): see results/reports.py.
         Index(
             "ix_outbox_messages_campaign_state", "campaign_id", "step_id", "state", "skip_reason"
         ),

@@ -1,0 +1,1 @@
+"""What a message looks like: sandboxed templates, the email layout, plain text, SMS."""

@@ -1,0 +1,1 @@
+"""Campaign results for staff, the CLI and the API."""

@@ -1,0 +1,1 @@
+"""Staff accounts, API tokens and the audit log."""

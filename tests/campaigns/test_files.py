@@ -1,4 +1,4 @@
-"""Tests for outreach.campaign_files and ``flask outreach campaign ...``."""
+"""Tests for outreach.campaigns.files and ``flask outreach campaign ...``."""
 
 from __future__ import annotations
 

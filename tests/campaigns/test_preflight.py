@@ -1,4 +1,5 @@
-"""Tests for outreach.preflight: each COMPLIANCE.md rule, at its level, on unsaved objects."""
+"""Tests for outreach.campaigns.preflight: each COMPLIANCE.md rule, at its level, on unsaved
+objects."""
 
 from __future__ import annotations
 

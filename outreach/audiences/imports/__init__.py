@@ -1,0 +1,1 @@
+"""CSV imports into an audience: settings, reading, the import pass, web jobs."""

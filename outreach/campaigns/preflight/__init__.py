@@ -1,0 +1,1 @@
+"""Preflight: the rules a campaign must pass before it can be scheduled."""
