@@ -3,16 +3,9 @@ confirmation email and text."""
 
 from __future__ import annotations
 
-from outreach.channels.base import (
-    EmailRecipient,
-    Outcome,
-    OutgoingSms,
-)
+from outreach.channels.base import EmailRecipient, Outcome, OutgoingSms
 from outreach.consent import suppression
-from outreach.models import (
-    Audience,
-    Subscriber,
-)
+from outreach.models import Audience, Subscriber
 from outreach.rendering import emails
 from outreach.sending import compose
 from outreach.sending.send import channels

@@ -14,13 +14,7 @@ from outreach.admin.common import confirmed, form_str, get_or_404
 from outreach.consent import evidence, subscriptions
 from outreach.consent import ledger as consent_ledger
 from outreach.extensions import db
-from outreach.models import (
-    Audience,
-    Message,
-    StaffUser,
-    Subscriber,
-    Subscription,
-)
+from outreach.models import Audience, Message, StaffUser, Subscriber, Subscription
 from outreach.staff import audit as staff_audit
 
 PAGE = 50

@@ -17,13 +17,7 @@ from email.utils import formataddr
 from pathlib import Path
 from typing import Any
 
-from outreach.channels.base import (
-    EmailBatch,
-    Outcome,
-    OutgoingSms,
-    SendResult,
-    personalize,
-)
+from outreach.channels.base import EmailBatch, Outcome, OutgoingSms, SendResult, personalize
 
 _TEMP_PREFIX = ".tmp-"
 _last_ns = 0

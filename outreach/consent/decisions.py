@@ -11,12 +11,7 @@ from outreach.audiences.contacts import address_hash
 from outreach.consent.ledger import ACTIVE
 from outreach.database import in_values
 from outreach.extensions import db
-from outreach.models import (
-    Audience,
-    Subscriber,
-    Subscription,
-    Suppression,
-)
+from outreach.models import Audience, Subscriber, Subscription, Suppression
 
 
 def check_batch(

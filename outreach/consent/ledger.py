@@ -11,11 +11,7 @@ from sqlalchemy.orm import Session
 
 from outreach.clock import now as clock_now
 from outreach.extensions import db
-from outreach.models import (
-    ConsentEvent,
-    Subscriber,
-    Subscription,
-)
+from outreach.models import ConsentEvent, Subscriber, Subscription
 
 #: State a subscription ends in after each ledger action.
 ACTIVE = "active"

@@ -16,13 +16,7 @@ from outreach.consent.ledger import ACTIVE, PENDING, Evidence, ledger_row
 from outreach.consent.subscriptions import request_consent
 from outreach.consent.suppression import contact_for
 from outreach.extensions import db
-from outreach.models import (
-    Audience,
-    ConsentEvent,
-    Subscriber,
-    Subscription,
-    Suppression,
-)
+from outreach.models import Audience, ConsentEvent, Subscriber, Subscription, Suppression
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,7 @@ from outreach.clock import now as clock_now
 from outreach.consent.ledger import ACTIVE, PENDING, UNSUBSCRIBED, Evidence, ledger_row, record
 from outreach.consent.suppression import lift_suppression, suppress_many
 from outreach.extensions import db
-from outreach.models import (
-    Audience,
-    ConsentEvent,
-    Message,
-    Subscriber,
-    Subscription,
-)
+from outreach.models import Audience, ConsentEvent, Message, Subscriber, Subscription
 
 
 def get_or_create_subscription(

@@ -12,10 +12,7 @@ from outreach import database
 from outreach.audiences.contacts import address_hash
 from outreach.clock import now as clock_now
 from outreach.extensions import db
-from outreach.models import (
-    Subscriber,
-    Suppression,
-)
+from outreach.models import Subscriber, Suppression
 
 #: Suppression reasons that the subscriber can lift by opting back in (e.g. texting START).
 LIFTABLE_BY_OPT_IN = {"sms_stop", "carrier_opt_out", "unsubscribe"}

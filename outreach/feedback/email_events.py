@@ -18,11 +18,7 @@ from outreach.consent import ledger as consent_ledger
 from outreach.consent import subscriptions, suppression
 from outreach.extensions import db
 from outreach.feedback.writes import CHUNK, advance_many, begin_write, outbox, record_events
-from outreach.models import (
-    Campaign,
-    Message,
-    Subscriber,
-)
+from outreach.models import Campaign, Message, Subscriber
 
 log = logging.getLogger(__name__)
 

@@ -15,12 +15,7 @@ from outreach.consent import keywords, subscriptions, suppression, wording
 from outreach.consent import ledger as consent_ledger
 from outreach.extensions import db
 from outreach.feedback.writes import begin_write
-from outreach.models import (
-    Audience,
-    InboundSms,
-    Subscriber,
-    Subscription,
-)
+from outreach.models import Audience, InboundSms, Subscriber, Subscription
 
 log = logging.getLogger(__name__)
 

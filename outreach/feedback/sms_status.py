@@ -13,10 +13,7 @@ from outreach.consent import subscriptions
 from outreach.extensions import db
 from outreach.feedback.inbound_sms import normalised_phone
 from outreach.feedback.writes import advance_many, begin_write, outbox, record_events
-from outreach.models import (
-    Message,
-    Subscriber,
-)
+from outreach.models import Message, Subscriber
 
 log = logging.getLogger(__name__)
 

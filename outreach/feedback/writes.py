@@ -13,10 +13,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from outreach import database
 from outreach.clock import now as clock_now
 from outreach.extensions import db
-from outreach.models import (
-    DeliveryEvent,
-    Message,
-)
+from outreach.models import DeliveryEvent, Message
 
 #: Forward-only ordering of outbox states for provider reports. A report moves a row only to
 #: a higher rank; rows that never went out (queued, skipped, cancelled) rank lowest, so a

@@ -11,9 +11,7 @@ from sqlalchemy import bindparam, or_, update
 
 from outreach.database import in_values
 from outreach.extensions import db
-from outreach.models import (
-    Message,
-)
+from outreach.models import Message
 
 
 class _UndoAttempt:

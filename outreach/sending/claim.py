@@ -15,13 +15,7 @@ from outreach.clock import now as clock_now
 from outreach.consent import decisions
 from outreach.database import in_values
 from outreach.extensions import db
-from outreach.models import (
-    Audience,
-    Campaign,
-    Message,
-    Step,
-    Subscriber,
-)
+from outreach.models import Audience, Campaign, Message, Step, Subscriber
 from outreach.sending.batch import UNDO_ATTEMPT, Claimed, Recipient, Report, write
 from outreach.sending.identity import claimer
 

@@ -21,10 +21,7 @@ from outreach.channels.base import (
     SmsChannel,
 )
 from outreach.consent import tokens, wording
-from outreach.models import (
-    Audience,
-    Step,
-)
+from outreach.models import Audience, Step
 from outreach.rendering import emails, templates
 from outreach.rendering import sms as sms_rendering
 from outreach.sending.batch import Claimed, Recipient

@@ -9,11 +9,7 @@ from sqlalchemy import func, select
 
 from outreach.campaigns import lifecycle
 from outreach.extensions import db
-from outreach.models import (
-    DeliveryEvent,
-    Message,
-    Step,
-)
+from outreach.models import DeliveryEvent, Message, Step
 
 HEALTH_MIN_VOLUME = 50
 

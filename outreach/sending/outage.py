@@ -12,9 +12,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from outreach import database
 from outreach.database import in_values
 from outreach.extensions import db
-from outreach.models import (
-    Message,
-)
+from outreach.models import Message
 from outreach.sending.identity import claimer
 
 log = logging.getLogger(__name__)

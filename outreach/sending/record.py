@@ -10,18 +10,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import DBAPIError
 
-from outreach.channels.base import (
-    Outcome,
-    SendResult,
-)
+from outreach.channels.base import Outcome, SendResult
 from outreach.consent import subscriptions
 from outreach.database import in_values
 from outreach.extensions import db
-from outreach.models import (
-    Audience,
-    Message,
-    Subscriber,
-)
+from outreach.models import Audience, Message, Subscriber
 from outreach.sending.batch import Claimed, Report, write
 from outreach.sending.outage import (
     DATABASE_OUTAGE_SECONDS,

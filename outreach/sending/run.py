@@ -19,10 +19,7 @@ from outreach import database
 from outreach.campaigns import lifecycle
 from outreach.clock import now as clock_now
 from outreach.extensions import db
-from outreach.models import (
-    Campaign,
-    Message,
-)
+from outreach.models import Campaign, Message
 from outreach.sending import materialise as materialising
 from outreach.sending.batch import Claimed, Report
 from outreach.sending.claim import PACED_BATCH_SECONDS, claim, recover_expired_leases

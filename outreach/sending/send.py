@@ -12,20 +12,12 @@ from sqlalchemy.exc import DBAPIError
 
 from outreach import database
 from outreach.campaigns import lifecycle
-from outreach.channels.base import (
-    EmailChannel,
-    SendResult,
-    SmsChannel,
-)
+from outreach.channels.base import EmailChannel, SendResult, SmsChannel
 from outreach.channels.registry import build_email_channel, build_sms_channel
 from outreach.clock import now as clock_now
 from outreach.consent import decisions
 from outreach.extensions import db
-from outreach.models import (
-    Audience,
-    Message,
-    Step,
-)
+from outreach.models import Audience, Message, Step
 from outreach.rendering import templates
 from outreach.sending.batch import UNDO_ATTEMPT, Claimed, Report, write
 from outreach.sending.compose import provider_call

@@ -8,15 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from outreach.extensions import db
-from outreach.models import (
-    Audience,
-    AuditLog,
-    Campaign,
-    ConsentEvent,
-    StaffUser,
-    Step,
-    Subscriber,
-)
+from outreach.models import Audience, AuditLog, Campaign, ConsentEvent, StaffUser, Step, Subscriber
 from outreach.staff import accounts
 from tests.admin.support import PASSWORD, login, post, text, token
 from tests.conftest import make_app

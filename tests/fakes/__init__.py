@@ -7,13 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from outreach.channels.base import (
-    EmailBatch,
-    Outcome,
-    OutgoingSms,
-    SendResult,
-    personalize,
-)
+from outreach.channels.base import EmailBatch, Outcome, OutgoingSms, SendResult, personalize
 
 
 class RecordingChannels:

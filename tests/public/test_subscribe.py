@@ -12,14 +12,7 @@ from outreach.extensions import db
 from outreach.models import ConsentEvent
 from tests.factories import make_audience, make_subscriber
 from tests.helpers import csrf_token
-from tests.public.support import (
-    FORM,
-    counts,
-    mailbox,
-    states,
-    subscribe,
-    subscriber,
-)
+from tests.public.support import FORM, counts, mailbox, states, subscribe, subscriber
 
 
 @pytest.fixture

@@ -20,13 +20,7 @@ from outreach.sending import materialise as materialising
 from outreach.sending import run as sending
 from tests.factories import make_subscriber
 from tests.helpers import post_sendgrid, post_twilio
-from tests.results.support import (
-    isolated_client,
-    login,
-    make_staff,
-    seed_campaign,
-    set_states,
-)
+from tests.results.support import isolated_client, login, make_staff, seed_campaign, set_states
 
 ROW = re.compile(r'<tr data-step="(\w+)" data-channel="(\w+)">(.*?)</tr>', re.S)
 CELL = re.compile(r'<td data-key="(\w+)">(?:<b>)?([^<]*)(?:</b>)?</td>')

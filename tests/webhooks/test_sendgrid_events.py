@@ -15,22 +15,10 @@ from sqlalchemy import func, insert, select
 from outreach.consent import ledger as consent_ledger
 from outreach.consent import subscriptions, suppression
 from outreach.extensions import db
-from outreach.models import (
-    ConsentEvent,
-    DeliveryEvent,
-    Message,
-    Step,
-    Subscription,
-    Suppression,
-)
+from outreach.models import ConsentEvent, DeliveryEvent, Message, Step, Subscription, Suppression
 from outreach.sending import health
 from tests.helpers import post_sendgrid, sendgrid_headers
-from tests.webhooks.conftest import (
-    add_message,
-    bulk_email_messages,
-    snapshot,
-    subscription_states,
-)
+from tests.webhooks.conftest import add_message, bulk_email_messages, snapshot, subscription_states
 
 URL = "/webhooks/sendgrid/events"
 STAMP = int(datetime(2027, 6, 1, 15, 30, tzinfo=UTC).timestamp())
