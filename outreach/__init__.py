@@ -10,8 +10,8 @@ from typing import Any
 from flask import Flask, jsonify
 from sqlalchemy import text
 
-from config import load_config
 from outreach import resources
+from outreach.config import load_config
 
 __version__ = "0.1.0"
 

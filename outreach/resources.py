@@ -39,3 +39,12 @@ def migrations_dir() -> Path:
 def demo_campaign_file() -> Path:
     """The June demo campaign, as a campaign file."""
     return templates_dir() / "campaigns" / "june-migraine-awareness.yaml"
+
+
+def default_instance_dir() -> Path:
+    """Where the SQLite database, dev mailbox and dev signing key live unless
+    ``OUTREACH_INSTANCE_DIR`` says otherwise: ``instance/`` of a checkout, else of the
+    working directory."""
+    if (SOURCE_ROOT / "pyproject.toml").is_file():
+        return SOURCE_ROOT / "instance"
+    return Path.cwd() / "instance"

@@ -1,7 +1,7 @@
 """WSGI entry point of an installed Outreach: ``gunicorn outreach.wsgi:app``."""
 
-from config import ConfigError
 from outreach import create_app
+from outreach.config import ConfigError
 
 try:
     app = create_app()

@@ -1,4 +1,4 @@
-"""config.py reads every contract variable in one place and refuses unsafe production starts."""
+"""outreach/config.py reads every contract variable in one place, refuses unsafe starts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from config import ConfigError, load_config
+from outreach.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

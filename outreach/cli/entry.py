@@ -22,8 +22,8 @@ def register_cli(app: Flask) -> None:
 
 def main() -> None:
     """Entry point of the installed ``outreach`` command (same as ``flask outreach``)."""
-    from config import ConfigError
     from outreach import create_app
+    from outreach.config import ConfigError
 
     try:
         app = create_app()
