@@ -8,6 +8,9 @@ Pure functions: no Flask, no database. See ``COMPLIANCE.md`` (SMS section):
 * Revocation "by any reasonable means" (47 CFR 64.1200(a)(10)): plain sentences that clearly
   ask to stop ("please stop texting me", "take me off your list") are opt-outs too.
 * Opt-in keywords START, YES, UNSTOP and help keywords HELP, INFO match the whole message.
+* Spanish keywords and sentences (ALTO, BAJA, "no más mensajes", INICIO, SÍ, AYUDA ...) live
+  in ``keywords_es``; ``read`` also says which language a keyword was in, so the reply can
+  answer in it.
 
 When in doubt between an opt-out and anything else, the opt-out wins: a false opt-out costs
 one subscriber, a missed one breaks the law. Ordinary messages that merely contain a keyword
@@ -19,7 +22,10 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
+from dataclasses import dataclass
 from enum import StrEnum
+
+from outreach.consent import keywords_es
 
 __all__ = [
     "HELP_WORDS",
@@ -27,8 +33,10 @@ __all__ = [
     "OPT_IN_WORDS",
     "OPT_OUT_PHRASES",
     "OPT_OUT_WORDS",
+    "Reading",
     "classify",
     "normalize",
+    "read",
 ]
 
 
@@ -39,6 +47,15 @@ class Intent(StrEnum):
     OPT_IN = "opt_in"
     HELP = "help"
     OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a text asks for, and the language of the keyword that said so (``"en"`` or
+    ``"es"``; None when the words are the same in both, like INFO, or nothing matched)."""
+
+    intent: Intent
+    language: str | None = None
 
 
 #: Single-word opt-out keywords (whole message).
@@ -280,43 +297,71 @@ def classify(body: str | None, opt_out_type: str | None = None) -> Intent:
       NFKC-normalised) is an opt-out keyword -> ``OPT_OUT`` (polite filler such as
       "please"/"now" is allowed around it, and repeats like "STOP STOP");
     * exactly START, YES or UNSTOP -> ``OPT_IN``; exactly HELP or INFO -> ``HELP``;
-    * a sentence that clearly asks to stop ("please stop texting me", "remove me from this
-      list", "no more texts please") -> ``OPT_OUT``;
+    * the same in Spanish (``keywords_es``): ALTO, BAJA, "NO MÁS" ... -> ``OPT_OUT``;
+      INICIO, SÍ, COMENZAR -> ``OPT_IN``; AYUDA -> ``HELP``;
+    * a sentence that clearly asks to stop, in English or Spanish ("please stop texting
+      me", "remove me from this list", "ya no me manden mensajes") -> ``OPT_OUT``;
     * anything else -> ``OTHER``.
 
     Never raises: any string (emoji, control characters, megabytes) or None is accepted; only
     the first 2,000 characters are looked at, the sentence rules read the first 500 and the
     last 200 normalised characters.
     """
+    return read(body, opt_out_type).intent
+
+
+def read(body: str | None, opt_out_type: str | None = None) -> Reading:
+    """``classify``, plus the language of the keyword or sentence that decided it."""
     try:
-        return _classify(body, opt_out_type)
+        return _read(body, opt_out_type)
     except Exception:  # noqa: BLE001 - classification must never take the webhook down
-        return Intent.OTHER
+        return Reading(Intent.OTHER)
 
 
-def _classify(body: str | None, opt_out_type: str | None) -> Intent:
-    if isinstance(opt_out_type, str):
-        hint = _OPT_OUT_TYPE.get(opt_out_type.strip().casefold())
-        if hint is not None:
-            return hint
+def _read(body: str | None, opt_out_type: str | None) -> Reading:
     if isinstance(body, bytes | bytearray):
         body = bytes(body[: _MAX_RAW * 4]).decode("utf-8", errors="replace")
+    if isinstance(opt_out_type, str):
+        hint = _OPT_OUT_TYPE.get(opt_out_type.strip().casefold())
+        if hint is not None:  # Twilio decided; the body still tells the language
+            found = _read(body, None) if isinstance(body, str) else Reading(hint)
+            return Reading(hint, found.language if found.intent == hint else None)
     if not isinstance(body, str):
-        return Intent.OTHER
+        return Reading(Intent.OTHER)
     raw = body.strip(_EDGE)[:_MAX_RAW]
     if not raw:
-        return Intent.OTHER
+        return Reading(Intent.OTHER)
     text = normalize(raw)
     tokens = _tokens(text)
     if not tokens:
-        return Intent.OTHER
+        return Reading(Intent.OTHER)
     if len(tokens) <= _MAX_KEYWORD_TOKENS:
         if _is_opt_out_keyword(tokens):
-            return Intent.OPT_OUT
+            return Reading(Intent.OPT_OUT, "en")
         if len(tokens) == 1 and tokens[0] in OPT_IN_WORDS:
-            return Intent.OPT_IN
+            return Reading(Intent.OPT_IN, "en")
         if len(tokens) == 1 and tokens[0] in HELP_WORDS:
-            return Intent.HELP
+            return Reading(Intent.HELP, None if tokens[0] == "info" else "en")
+        spanish = keywords_es.keyword_intent(_tokens(keywords_es.fold(text)))
+        if spanish is not None:
+            return Reading(Intent(spanish), "es")
     if _sentence_rules(text, raw):
-        return Intent.OPT_OUT
-    return Intent.OTHER
+        return Reading(Intent.OPT_OUT, "en")
+    if _spanish_sentence_rules(keywords_es.fold(text)):
+        return Reading(Intent.OPT_OUT, "es")
+    return Reading(Intent.OTHER)
+
+
+def _spanish_sentence_rules(folded: str) -> bool:
+    chunks = [folded[:_MAX_SENTENCE]]
+    if len(folded) > _MAX_SENTENCE:
+        tail = folded[-_MAX_TAIL:]
+        cut = re.search(r"[\s.]", tail)
+        chunks.append(tail[cut.end() :] if cut else "")
+    for chunk in chunks:
+        for sentence in _sentences(chunk):
+            if keywords_es.strong_sentence(tuple(sentence.split(" "))):
+                return True
+            if keywords_es.asks_to_stop(sentence):
+                return True
+    return False

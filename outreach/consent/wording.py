@@ -6,10 +6,15 @@ records) exactly the text the subscriber agreed to.
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
 STOP_WORDING = "Reply HELP for help, STOP to opt out."
 RATES_WORDING = "Msg & data rates may apply."
+#: The same in Spanish, in the wording CTIA's Spanish examples use.
+STOP_WORDING_ES = "Responde AYUDA para ayuda y ALTO para cancelar."
+RATES_WORDING_ES = "Pueden aplicarse tarifas de mensajes y datos."
+LANGUAGES = ("en", "es")
 
 
 class SenderIdentity(Protocol):
@@ -53,8 +58,13 @@ def sms_confirmation(audience: SenderIdentity) -> str:
     )
 
 
-def sms_welcome(audience: SenderIdentity) -> str:
-    """The reply to YES/START: subscribed, frequency, rates, HELP/STOP."""
+def sms_welcome(audience: SenderIdentity, language: str | None = "en") -> str:
+    """The reply to YES/START (SÍ/INICIO): subscribed, frequency, rates, HELP/STOP."""
+    if language == "es":
+        return (
+            f"{program(audience)}: ya tienes la suscripción activa. "
+            f"{_frequency_es(audience)} {RATES_WORDING_ES} {STOP_WORDING_ES}"
+        )
     frequency = audience.sms_frequency_text or "Message frequency varies"
     return (
         f"{program(audience)}: you're subscribed. {frequency.rstrip('.')}. "
@@ -62,8 +72,16 @@ def sms_welcome(audience: SenderIdentity) -> str:
     )
 
 
-def sms_help(audience: SenderIdentity) -> str:
-    """The HELP/INFO reply: program, support contact, how to stop."""
+def sms_help(audience: SenderIdentity, language: str | None = "en") -> str:
+    """The HELP/INFO (AYUDA) reply: program, support contact, how to stop."""
+    if language == "es":
+        contact = " o ".join(c for c in (audience.support_phone, audience.support_email) if c)
+        return (
+            f"{program(audience)}: mensajes informativos de "
+            f"{audience.organisation_name or audience.name}. Ayuda: "
+            f"{contact or 'responde a este mensaje'}. {RATES_WORDING_ES} "
+            "Responde ALTO para cancelar."
+        )
     contact = " or ".join(c for c in (audience.support_phone, audience.support_email) if c)
     return (
         f"{program(audience)}: awareness texts from {audience.organisation_name or audience.name}."
@@ -71,10 +89,47 @@ def sms_help(audience: SenderIdentity) -> str:
     )
 
 
-def sms_stopped(audience: SenderIdentity | None) -> str:
-    """The one confirmation text after an opt-out: no marketing in it."""
+def sms_stopped(audience: SenderIdentity | None, language: str | None = "en") -> str:
+    """The one confirmation text after an opt-out (FCC 24-24): no marketing in it, in the
+    language of the keyword that asked for it."""
     name = program(audience) if audience is not None else "Outreach"
+    if language == "es":
+        return (
+            f"{name}: cancelaste tu suscripción y no recibirás más mensajes de texto. "
+            "Responde INICIO para volver."
+        )
     return f"{name}: you're unsubscribed and will get no more texts. Reply START to rejoin."
+
+
+_PERIOD_ES = {"month": "al mes", "week": "por semana", "day": "al día", "year": "al año"}
+_MONTH_ES = {
+    "january": "enero", "february": "febrero", "march": "marzo", "april": "abril",
+    "may": "mayo", "june": "junio", "july": "julio", "august": "agosto",
+    "september": "septiembre", "october": "octubre", "november": "noviembre",
+    "december": "diciembre",
+}  # fmt: skip
+_FREQUENCY = re.compile(
+    r"^up to (\d+) (?:msgs?|messages?|texts?)\s*(?:/|per |a |each )\s*(month|week|day|year)"
+    r"(?: in (\w+))?$",
+    re.IGNORECASE,
+)
+
+
+def _frequency_es(audience: SenderIdentity) -> str:
+    """The frequency in Spanish. Staff write it in English ("Up to 4 msgs/month in June"):
+    the usual shape is said in Spanish, anything else is quoted as written."""
+    frequency = (audience.sms_frequency_text or "").strip().rstrip(".")
+    if not frequency or frequency.lower() == "message frequency varies":
+        return "La frecuencia de los mensajes varía."
+    match = _FREQUENCY.match(frequency)
+    if match is None:
+        return f"Frecuencia: {frequency}."
+    count, period, month = match.groups()
+    month_es = _MONTH_ES.get((month or "").lower())
+    noun = "mensaje" if count == "1" else "mensajes"
+    return f"Hasta {count} {noun} {_PERIOD_ES[period.lower()]}" + (
+        f" en {month_es}." if month_es else "."
+    )
 
 
 def with_brand_and_stop(body: str, brand: str | None) -> str:

@@ -1,5 +1,5 @@
-"""Inbound texts: STOP / START / HELP keywords change consent and get one reply; other
-texts are stored for staff."""
+"""Inbound texts: STOP / START / HELP keywords (and ALTO / INICIO / AYUDA) change consent
+and get one reply in the keyword's language; other texts are stored for staff."""
 
 from __future__ import annotations
 
@@ -83,20 +83,21 @@ def normalised_phone(raw: str) -> str:
 
 
 def _reply_text(
-    intent: keywords.Intent, subscriber_id: int | None, twilio_handled: bool
+    intent: keywords.Intent, language: str | None, subscriber_id: int | None, twilio_handled: bool
 ) -> str | None:
-    """The one reply a text gets; nothing when Twilio Advanced Opt-Out already answered."""
+    """The one reply a text gets, in the keyword's language (ALTO is answered in Spanish);
+    nothing when Twilio Advanced Opt-Out already answered."""
     if twilio_handled or intent == keywords.Intent.OTHER:
         return None
     audience = _first_audience(subscriber_id)
     if intent == keywords.Intent.OPT_OUT:
-        return wording.sms_stopped(audience)
+        return wording.sms_stopped(audience, language)
     if audience is None:
         return None
     if intent == keywords.Intent.OPT_IN and _has_active_sms(subscriber_id):
-        return wording.sms_welcome(audience)
+        return wording.sms_welcome(audience, language)
     # HELP, or START from a number with nothing to resume: who we are and how to stop.
-    return wording.sms_help(audience)
+    return wording.sms_help(audience, language)
 
 
 def handle_inbound_sms(
@@ -115,7 +116,8 @@ def handle_inbound_sms(
     # Twilio Advanced Opt-Out set OptOutType and already answered with its own text.
     twilio_handled = (opt_out_type or "").strip().upper() in TWILIO_OPT_OUT_TYPES
     begin_write()
-    intent = keywords.classify(body, opt_out_type)
+    reading = keywords.read(body, opt_out_type)
+    intent = reading.intent
     # One statement stores the text and finds its sender (a STOP's reply waits on this).
     inserted = db.session.execute(
         database.insert(InboundSms)
@@ -136,7 +138,7 @@ def handle_inbound_sms(
             select(InboundSms.intent, InboundSms.subscriber_id).filter_by(message_sid=message_sid)
         ).one()
         intent = keywords.Intent(stored) if stored in set(keywords.Intent) else intent
-        reply = _reply_text(intent, subscriber_id, twilio_handled)
+        reply = _reply_text(intent, reading.language, subscriber_id, twilio_handled)
         db.session.rollback()
         return Reply(reply, intent)
     subscriber_id = inserted[0]
@@ -154,7 +156,7 @@ def handle_inbound_sms(
         subscriptions.resubscribe_everywhere(subscriber, "sms", evidence)
         if subscriber.phone_unreachable:  # a text from the handset proves it is reachable
             subscriber.phone_unreachable = False
-    reply = _reply_text(intent, subscriber_id, twilio_handled)
+    reply = _reply_text(intent, reading.language, subscriber_id, twilio_handled)
     db.session.commit()
     log.info(
         "inbound sms %s: intent=%s known=%s", message_sid, intent.value, subscriber_id is not None

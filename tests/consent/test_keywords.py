@@ -401,6 +401,9 @@ def test_messages_without_any_keyword_text_are_other(body):
         "stop", "unsub", "cancel", "end", "quit", "revoke", "opt", "remove", "take", "delete",
         "wrong", "alone", "lose", "start", "yes", "unstop", "help", "info", "no", "dont",
         "do", "never", "erase", "drop", "get", "cease", "halt", "scratch",
+        # Spanish (keywords_es): ALTO, PARA, BAJA, SI, "no mas", "dejen de", "saquenme" ...
+        "si", "alto", "par", "baja", "basta", "deten", "inicio", "comenzar", "ayuda", "mas",
+        "dej", "desus", "desin", "desap", "bor", "elim", "sac", "saq", "numero", "me",
     )  # fmt: skip
     if not any(k in lowered for k in keywords):
         assert classify(body) is Intent.OTHER
