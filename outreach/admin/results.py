@@ -4,8 +4,6 @@ tokens. Views parse input and call ``reports``, ``privacy`` and ``staff``."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import datetime
 
@@ -20,7 +18,7 @@ from outreach.admin.common import confirmed, form_str, get_or_404
 from outreach.audiences.contacts import InvalidContact
 from outreach.consent import evidence, privacy
 from outreach.extensions import db
-from outreach.models import ApiToken, AuditLog, Campaign, StaffUser, Subscriber
+from outreach.models import ApiToken, Campaign, StaffUser, Subscriber
 from outreach.results import reports
 from outreach.staff import api_tokens as staff_tokens
 from outreach.staff import audit as staff_audit
@@ -134,29 +132,8 @@ def campaign_results_json(campaign_id: int):  # noqa: ANN201
 @admin_required
 def audit_export():  # noqa: ANN201
     """The whole audit log of staff actions as CSV (admins only); the page is /admin/audit."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["id", "time", "actor", "action", "target_type", "target_id", "detail"])
-    rows = db.session.execute(
-        select(AuditLog, StaffUser.email)
-        .outerjoin(StaffUser, StaffUser.id == AuditLog.actor_id)
-        .order_by(AuditLog.id)
-        .execution_options(yield_per=1000)
-    )
-    for row, email in rows:
-        writer.writerow(
-            [
-                row.id,
-                row.created_at.isoformat(),
-                email or "system / CLI / API",
-                row.action,
-                row.target_type,
-                row.target_id or "",
-                row.detail or "",
-            ]
-        )
     return Response(
-        buffer.getvalue(),
+        staff_audit.export_csv(),
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'},
     )

@@ -10,7 +10,6 @@ replaying the ledger alone, so an auditor can see that the two agree.
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Any
 
@@ -20,6 +19,7 @@ from outreach.clock import now as clock_now
 from outreach.consent import ledger as consent_ledger
 from outreach.extensions import db
 from outreach.models import Audience, StaffUser, Subscriber
+from outreach.spreadsheets import SafeDictWriter
 
 LEDGER_FIELDS = (
     "id",
@@ -116,15 +116,8 @@ def ledger_json(subscriber: Subscriber) -> dict[str, Any]:
 def ledger_csv(subscriber: Subscriber) -> str:
     """The ledger as CSV, one row per consent change."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=LEDGER_FIELDS, extrasaction="ignore")
+    writer = SafeDictWriter(buffer, fieldnames=LEDGER_FIELDS, extrasaction="ignore")
     writer.writeheader()
     for row in ledger_rows(subscriber):
-        writer.writerow({k: "" if v is None else _csv_safe(v) for k, v in row.items()})
+        writer.writerow(row)
     return buffer.getvalue()
-
-
-def _csv_safe(value: Any) -> Any:
-    """Neutralise spreadsheet formulas (CSV injection) in text typed by the public."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value

@@ -94,3 +94,17 @@ def test_audit_log_shows_staff_actions_to_admins_only(app, monkeypatch):
         assert other.get("/admin/audit").status_code == 403
         assert other.get("/admin/audit/export.csv").status_code == 403
     assert audience is not None
+
+
+def test_audit_export_cells_never_start_a_spreadsheet_formula(app, monkeypatch):
+    make_staff(monkeypatch)
+    admin = isolated_client(app)
+    login(admin, "admin@clinic.example")
+    for name in ("=cmd|' /C calc'!A0", "@SUM(A1:A9)", '+HYPERLINK("http://x")', "-2+3"):
+        post_form(admin, "/admin/api-tokens", {"name": name})
+
+    export = admin.get("/admin/audit/export.csv").get_data(as_text=True)
+    details = [r["detail"] for r in csv.DictReader(io.StringIO(export))]
+    assert len(details) == 4
+    assert all(d.startswith("'") for d in details), details
+    assert details[0].startswith("'=cmd|") and details[3].startswith("'-2+3 (")

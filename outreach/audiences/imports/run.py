@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from outreach.consent import signup as signups
 from outreach.database import in_values
 from outreach.extensions import db
 from outreach.models import Audience, Subscriber, Subscription, Suppression
+from outreach.spreadsheets import SafeDictWriter
 from outreach.staff import audit as staff_audit
 
 log = logging.getLogger(__name__)
@@ -199,18 +199,6 @@ def _send_confirmations(
             problems.setdefault(row.line, []).append(f"{what} could not be sent")
 
 
-_PHONE_LIKE = re.compile(r"^[+-]?[\d\s().\-/]*$")
-
-
-def _safe_cell(value: str) -> str:
-    """A value from the uploaded file, defused for spreadsheets (no formulas)."""
-    if value[:1] in ("=", "@", "\t", "\r") or (
-        value[:1] in ("+", "-") and not _PHONE_LIKE.match(value)
-    ):
-        return "'" + value
-    return value
-
-
 def _process_chunk(
     chunk: list[tuple[int, dict[str, str]]],
     settings: ImportSettings,
@@ -350,9 +338,9 @@ def _process_chunk(
                     "line": row.line,
                     "status": status,
                     "reason": "; ".join(reasons),
-                    "email": _safe_cell(row.raw_email),
-                    "phone": _safe_cell(row.raw_phone),
-                    "first_name": _safe_cell(row.raw_name),
+                    "email": row.raw_email,
+                    "phone": row.raw_phone,
+                    "first_name": row.raw_name,
                 }
             )
 
@@ -377,7 +365,7 @@ def run_import(
     result = ImportResult(mode=mode, bytes_total=path.stat().st_size)
     writer = None
     if report is not None:
-        writer = csv.DictWriter(report, fieldnames=REPORT_FIELDS)
+        writer = SafeDictWriter(report, fieldnames=REPORT_FIELDS)
         writer.writeheader()
     seen: dict[tuple[str, str], int] = {}
     with path.open("rb") as handle:
