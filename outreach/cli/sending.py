@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import signal
 
 import click
 from flask import current_app
@@ -12,7 +10,7 @@ from flask import current_app
 from outreach.cli.group import find_campaign, outreach_cli
 from outreach.consent import confirmations
 from outreach.results import reports
-from outreach.sending import identity
+from outreach.sending import identity, stopping
 from outreach.sending import materialise as materialising
 from outreach.sending import run as sending
 
@@ -21,15 +19,21 @@ from outreach.sending import run as sending
 @click.option("--once", is_flag=True, required=True, help="Send everything due now, then exit.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def dispatch_command(once: bool, quiet: bool) -> None:
-    """Materialise due steps and send everything due now."""
+    """Materialise due steps and send everything due now.
 
-    materialised = materialising.materialise_due()
-    total = sending.due_count()
-    if quiet or total == 0:
-        report = sending.dispatch_once()
-    else:
-        with click.progressbar(length=total, label="Dispatching", show_pos=True) as bar:
-            report = sending.dispatch_once(progress=bar.update)
+    SIGTERM or Ctrl-C finishes and records the batch in flight, leaves the rest queued and
+    exits 0; a second signal exits at once."""
+
+    with stopping.on_signals(lambda message: click.echo(message, err=True)):
+        materialised = materialising.materialise_due()
+        total = sending.due_count()
+        if quiet or total == 0:
+            report = sending.dispatch_once()
+        else:
+            with click.progressbar(length=total, label="Dispatching", show_pos=True) as bar:
+                report = sending.dispatch_once(progress=bar.update)
+        stopped = stopping.requested()
+        texts = 0 if stopped else confirmations.send_due()
     report.materialised += materialised
     click.echo(
         f"materialised {report.materialised}, sent {report.sent}, skipped {report.skipped}, "
@@ -38,27 +42,34 @@ def dispatch_command(once: bool, quiet: bool) -> None:
     )
     for reason in report.paused_steps:
         click.echo(f"paused: {reason}")
-    texts = confirmations.send_due()
     if texts:
         click.echo(f"deferred confirmation texts sent: {texts}")
+    if stopped:
+        click.echo("stopped by a signal: the rest stays queued for the next run")
 
 
 @outreach_cli.command("worker")
 @click.option("--interval", default=15, show_default=True, help="Seconds between dispatch runs.")
 def worker(interval: int) -> None:
-    """Run the scheduler in the foreground (one of many workers; safe to run N)."""
-    from apscheduler.schedulers.blocking import BlockingScheduler
+    """Run the scheduler in the foreground (one of many workers; safe to run N).
+
+    SIGTERM or Ctrl-C stops claiming, waits for the batch in flight to be recorded and
+    exits 0 (a deploy restart leaves nothing ``unknown``); a second signal exits at once."""
+    from apscheduler.schedulers.background import BackgroundScheduler
 
     from outreach.scheduler import add_jobs
 
-    scheduler = BlockingScheduler(timezone="UTC")
+    scheduler = BackgroundScheduler(timezone="UTC")
     add_jobs(current_app._get_current_object(), scheduler)  # noqa: SLF001
     for job in scheduler.get_jobs():
         job.reschedule("interval", seconds=interval)
-    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
-    click.echo(f"worker {identity.worker_id()} running; Ctrl-C to stop")
-    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+    with stopping.on_signals(lambda message: click.echo(message, err=True)):
         scheduler.start()
+        click.echo(f"worker {identity.worker_id()} running; Ctrl-C to stop")
+        while not stopping.wait(timeout=1.0):
+            pass
+        scheduler.shutdown(wait=True)  # the job in flight finishes its batch and returns
+    click.echo("worker stopped; nothing left in flight")
 
 
 @outreach_cli.command("stats")

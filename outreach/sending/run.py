@@ -21,6 +21,7 @@ from outreach.clock import now as clock_now
 from outreach.extensions import db
 from outreach.models import Campaign, Message
 from outreach.sending import materialise as materialising
+from outreach.sending import stopping
 from outreach.sending.batch import Claimed, Report
 from outreach.sending.claim import PACED_BATCH_SECONDS, claim, recover_expired_leases
 from outreach.sending.health import check_step_health, health_due
@@ -154,12 +155,14 @@ def _dispatch_lane(
     stop: Callable[[], bool] | None = None,
 ) -> None:
     """One lane: claim and send batches of ``limit`` rows until nothing is due (or
-    max_batches, or ``stop()`` says another lane failed)."""
+    max_batches, or ``stop()`` says another lane failed, or a stop signal arrived)."""
     limit = limit or current_app.config["OUTREACH_BATCH_SIZE"]
     if channel == "sms":
         limit = min(limit, sms_batch_limit(current_app.config))
     batches = 0
     while (max_batches is None or batches < max_batches) and not (stop and stop()):
+        if stopping.requested():
+            return
         try:
             claimed, claim_report = claim(channel, limit, at)
         except DBAPIError as exc:
@@ -189,12 +192,17 @@ def _dispatch_lane(
 def dispatch_once(
     at: datetime | None = None, progress: Callable[[int], None] | None = None
 ) -> Report:
-    """Materialise everything due, recover stale leases, and send everything due now."""
+    """Materialise everything due, recover stale leases, and send everything due now.
+
+    After a stop request (``stopping``) it claims nothing more: the batches in flight are
+    finished and recorded, the rest stays ``queued`` for the next run."""
     start = at or clock_now()
     report = Report()
     report.materialised = materialising.materialise_due(start)
     report.recovered = recover_expired_leases(start)
     for channel in ("email", "sms"):
+        if stopping.requested():
+            break
         dispatch_channel(channel, at, report, progress)
     lifecycle.finish_done(at or clock_now())
     db.session.commit()
