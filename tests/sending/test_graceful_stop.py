@@ -42,9 +42,7 @@ def test_a_stop_request_claims_nothing_more(app, fake):
     assert sending.dispatch_once().sent == 30  # the next run sends them
 
 
-def test_sigterm_to_dispatch_once_records_the_batch_in_flight_and_exits_0(
-    app, fake, worker_env
-):
+def test_sigterm_to_dispatch_once_records_the_batch_in_flight_and_exits_0(app, fake, worker_env):
     fake.configure(latency=0.05)
     worker_env["OUTREACH_BATCH_SIZE"] = "20"
     seed_audience(1000)
