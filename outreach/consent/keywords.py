@@ -213,14 +213,31 @@ def _without_filler(tokens: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(t for t in tokens if t not in _FILLER)
 
 
-def _is_opt_out_keyword(tokens: tuple[str, ...]) -> bool:
-    """Keyword (or repeats of keywords, "STOP STOP"), ignoring polite filler."""
-    core = _without_filler(tokens)
+def _chunks(text: str) -> list[str]:
+    """What the sentence rules read: the first 500 characters and, of a longer message,
+    its last 200 (never starting inside a word)."""
+    chunks = [text[:_MAX_SENTENCE]]
+    if len(text) > _MAX_SENTENCE:
+        tail = text[-_MAX_TAIL:]
+        cut = re.search(r"[\s.]", tail)
+        chunks.append(tail[cut.end() :] if cut else "")
+    return chunks
+
+
+def _is_opt_out_keyword(
+    tokens: tuple[str, ...],
+    words: frozenset[str] = OPT_OUT_WORDS,
+    phrases: frozenset[tuple[str, ...]] = OPT_OUT_PHRASES,
+    filler: frozenset[str] = _FILLER,
+) -> bool:
+    """Keyword (or repeats of keywords, "STOP STOP"), ignoring polite filler; ``words``,
+    ``phrases`` and ``filler`` are another language's lists (``keywords_es``)."""
+    core = tuple(t for t in tokens if t not in filler)
     if not core:
         return False
-    if core in OPT_OUT_PHRASES:
+    if core in phrases:
         return True
-    return len(core) <= 6 and all(t in OPT_OUT_WORDS for t in core)
+    return len(core) <= 6 and all(t in words for t in core)
 
 
 def _sentences(text: str) -> list[str]:
@@ -237,13 +254,19 @@ def _sentences(text: str) -> list[str]:
     return [" ".join(_tokens(p)) for p in pieces if _TOKEN.search(p)]
 
 
-def _asks_to_stop(sentence: str) -> bool:
-    """True when one sentence (tokens joined by single spaces) asks to stop messages."""
-    if any(p.search(sentence) for p in _PLAIN):
+def _asks_to_stop(
+    sentence: str,
+    plain: list[re.Pattern[str]] = _PLAIN,
+    guarded: list[re.Pattern[str]] = _GUARDED,
+    negated: re.Pattern[str] = _NEGATED,
+) -> bool:
+    """True when one sentence (tokens joined by single spaces) asks to stop messages: a
+    ``plain`` phrase, or a ``guarded`` one not preceded by a ``negated`` ending."""
+    if any(p.search(sentence) for p in plain):
         return True
-    for pattern in _GUARDED:
+    for pattern in guarded:
         for match in pattern.finditer(sentence):
-            if not _NEGATED.search(sentence[: match.start()]):
+            if not negated.search(sentence[: match.start()]):
                 return True
     return False
 
@@ -265,12 +288,7 @@ def _shouted_keyword(raw: str, *, first: bool = True) -> bool:
 
 
 def _sentence_rules(text: str, raw: str) -> bool:
-    chunks = [text[:_MAX_SENTENCE]]
-    if len(text) > _MAX_SENTENCE:
-        tail = text[-_MAX_TAIL:]
-        cut = re.search(r"[\s.]", tail)  # never start inside a word
-        chunks.append(tail[cut.end() :] if cut else "")
-    for chunk in chunks:
+    for chunk in _chunks(text):
         for sentence in _sentences(chunk):
             tokens = tuple(sentence.split(" "))
             core = _without_filler(tokens)
@@ -342,9 +360,9 @@ def _read(body: str | None, opt_out_type: str | None) -> Reading:
             return Reading(Intent.OPT_IN, "en")
         if len(tokens) == 1 and tokens[0] in HELP_WORDS:
             return Reading(Intent.HELP, None if tokens[0] == "info" else "en")
-        spanish = keywords_es.keyword_intent(_tokens(keywords_es.fold(text)))
+        spanish = _spanish_keyword(_tokens(keywords_es.fold(text)))
         if spanish is not None:
-            return Reading(Intent(spanish), "es")
+            return Reading(spanish, "es")
     if _sentence_rules(text, raw):
         return Reading(Intent.OPT_OUT, "en")
     if _spanish_sentence_rules(keywords_es.fold(text)):
@@ -352,16 +370,25 @@ def _read(body: str | None, opt_out_type: str | None) -> Reading:
     return Reading(Intent.OTHER)
 
 
+def _spanish_keyword(tokens: tuple[str, ...]) -> Intent | None:
+    """The intent of a whole message that is a Spanish keyword (folded tokens)."""
+    es = keywords_es
+    if _is_opt_out_keyword(tokens, es.OPT_OUT_WORDS, es.OPT_OUT_PHRASES, es.FILLER):
+        return Intent.OPT_OUT
+    if len(tokens) == 1 and tokens[0] in es.OPT_IN_WORDS:
+        return Intent.OPT_IN
+    if len(tokens) == 1 and tokens[0] in es.HELP_WORDS:
+        return Intent.HELP
+    return None
+
+
 def _spanish_sentence_rules(folded: str) -> bool:
-    chunks = [folded[:_MAX_SENTENCE]]
-    if len(folded) > _MAX_SENTENCE:
-        tail = folded[-_MAX_TAIL:]
-        cut = re.search(r"[\s.]", tail)
-        chunks.append(tail[cut.end() :] if cut else "")
-    for chunk in chunks:
+    es = keywords_es
+    for chunk in _chunks(folded):
         for sentence in _sentences(chunk):
-            if keywords_es.strong_sentence(tuple(sentence.split(" "))):
+            core = tuple(t for t in sentence.split(" ") if t not in es.FILLER)
+            if core in es.STRONG_SENTENCE:
                 return True
-            if keywords_es.asks_to_stop(sentence):
+            if _asks_to_stop(sentence, es.PLAIN, es.GUARDED, es.NEGATED):
                 return True
     return False

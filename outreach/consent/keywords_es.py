@@ -1,7 +1,8 @@
 """Spanish SMS keywords and revocation sentences, read by ``keywords.classify``.
 
-Pure data and pure functions on text that ``keywords.normalize`` has already cleaned;
-``fold`` also drops accents, so "NO MÁS", "no mas" and "No Más!" read the same.
+Pure data for text that ``keywords.normalize`` has already cleaned (the matching itself is
+``keywords``' own, shared by both languages); ``fold`` also drops accents, so "NO MÁS",
+"no mas" and "No Más!" read the same.
 
 * Opt-out keywords (the whole message, polite filler allowed): ALTO, PARAR, PARE, PARA,
   PAREN, BAJA, CANCELAR, DETENER, BASTA, "NO MAS", "DE BAJA", "DARME DE BAJA".
@@ -73,7 +74,7 @@ _SEND_ME = (
 )
 
 #: Phrases that are revocations unless negated ("no quiero darme de baja").
-_GUARDED = [
+GUARDED = [
     re.compile(r"\b(?:darme|darse|dame|denme|deme|darnos|me\sdoy|dar)\sde\sbaja\b"),
     re.compile(
         r"\bdej(?:en|e|a|ar)\sde\s(?:enviar|mandar|escribir|textear|contactar|molestar|llamar)"
@@ -94,7 +95,7 @@ _GUARDED = [
 ]
 
 #: Phrases that are revocations as they stand (the negation is part of the request).
-_PLAIN = [
+PLAIN = [
     re.compile(rf"\bno\smas\s(?:{_MID}\s){{0,2}}{_OBJ}\b"),
     re.compile(rf"\b(?:ya\s)?no\s(?:me|nos)\s{_SEND_ME}\b"),
     re.compile(
@@ -108,7 +109,7 @@ _PLAIN = [
 ]
 
 #: A guarded match is ignored when the text before it ends in a negation.
-_NEGATED = re.compile(
+NEGATED = re.compile(
     r"\b(?:no|nunca|jamas|tampoco)(?:\s(?:quiero|quise|queria|deseo|pedi|dije|voy\sa|vayan\sa|"
     r"es|era|hace\sfalta|necesito|se\scomo|puedo|pueden|quiero\sque|es\spara))*(?:\sque)?\s$"
 )
@@ -118,33 +119,3 @@ def fold(text: str) -> str:
     """Drop the accents of already-normalised text ("más" -> "mas", "sí" -> "si")."""
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
-
-
-def keyword_intent(tokens: tuple[str, ...]) -> str | None:
-    """``"opt_out"``, ``"opt_in"`` or ``"help"`` when the whole message (folded tokens) is a
-    Spanish keyword, repeats of one, or one wrapped in polite filler; else None."""
-    core = tuple(t for t in tokens if t not in FILLER) or tokens
-    if core in OPT_OUT_PHRASES or (len(core) <= 6 and all(t in OPT_OUT_WORDS for t in core)):
-        return "opt_out"
-    if len(tokens) == 1 and tokens[0] in OPT_IN_WORDS:
-        return "opt_in"
-    if len(tokens) == 1 and tokens[0] in HELP_WORDS:
-        return "help"
-    return None
-
-
-def strong_sentence(tokens: tuple[str, ...]) -> bool:
-    """A sentence of a longer message that is exactly a Spanish opt-out keyword."""
-    core = tuple(t for t in tokens if t not in FILLER)
-    return core in STRONG_SENTENCE
-
-
-def asks_to_stop(sentence: str) -> bool:
-    """True when one folded sentence (tokens joined by single spaces) asks to stop."""
-    if any(p.search(sentence) for p in _PLAIN):
-        return True
-    for pattern in _GUARDED:
-        for match in pattern.finditer(sentence):
-            if not _NEGATED.search(sentence[: match.start()]):
-                return True
-    return False
