@@ -106,6 +106,15 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "OUTREACH_SCHEDULER": _flag(env.get("OUTREACH_SCHEDULER"), default=False),
         "OUTREACH_BATCH_SIZE": int(env.get("OUTREACH_BATCH_SIZE", "1000")),
         "OUTREACH_LEASE_SECONDS": int(env.get("OUTREACH_LEASE_SECONDS", "300")),
+        # Reconciliation of ``unknown`` rows (sending/reconcile.py): how often a worker
+        # runs it, how long SendGrid events may take, how long Twilio's list may lag.
+        "OUTREACH_RECONCILE_EVERY_SECONDS": int(env.get("OUTREACH_RECONCILE_EVERY_SECONDS", "60")),
+        "OUTREACH_RECONCILE_HORIZON_SECONDS": int(
+            env.get("OUTREACH_RECONCILE_HORIZON_SECONDS", "1800")
+        ),
+        "OUTREACH_RECONCILE_SMS_DELAY_SECONDS": int(
+            env.get("OUTREACH_RECONCILE_SMS_DELAY_SECONDS", "600")
+        ),
         "OUTREACH_SMS_MPS": float(env.get("OUTREACH_SMS_MPS", "0")),
         "OUTREACH_SMS_CONCURRENCY": int(env.get("OUTREACH_SMS_CONCURRENCY", "16")),
         "OUTREACH_EMAIL_CONCURRENCY": int(env.get("OUTREACH_EMAIL_CONCURRENCY", "2")),

@@ -48,6 +48,10 @@ class EmailBatch:
     recipients: tuple[EmailRecipient, ...]
     categories: tuple[str, ...] = ()
     reply_to: str | None = None
+    #: Sent as ``custom_args.request_id`` with every recipient (no personal data): the
+    #: events of one recipient then prove the whole request was accepted. A batch that
+    #: needs several requests gets ``/1``, ``/2``... appended per request.
+    request_id: str | None = None
 
 
 @dataclass(frozen=True)

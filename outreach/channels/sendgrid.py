@@ -45,6 +45,26 @@ _MAX_CATEGORY_LENGTH = 255
 _MAX_400_ROUNDS = 5
 
 
+def _request_part(
+    chunk: list[tuple[EmailRecipient, str]], request_id: str, part: str
+) -> list[tuple[EmailRecipient, str]]:
+    """The chunk with ``request_id`` made ``<request_id>/<part>`` in every personalization:
+    one batch sent in several requests, each atomic on its own."""
+    old = _dumps({"request_id": request_id})[1:-1]
+    new = _dumps({"request_id": f"{request_id}/{part}"})[1:-1]
+    return [(recipient, text.replace(old, new, 1)) for recipient, text in chunk]
+
+
+def _split_request(
+    chunk: list[tuple[EmailRecipient, str]], half: int
+) -> list[tuple[EmailRecipient, str]]:
+    """A half of a request SendGrid found too large (413): a request of its own."""
+    if not chunk:
+        return chunk
+    current = json.loads(chunk[0][1]).get("custom_args", {}).get("request_id")
+    return _request_part(chunk, current, str(half)) if current else chunk
+
+
 def _dumps(value: object) -> str:
     """Compact ASCII JSON: its length is its size in bytes."""
     return json.dumps(value, separators=_SEPARATORS)
@@ -96,14 +116,20 @@ class SendGridChannel:
     # -- building requests -------------------------------------------------------------
 
     @staticmethod
-    def personalization(recipient: EmailRecipient) -> dict[str, object]:
-        """The personalization object for one recipient."""
+    def personalization(
+        recipient: EmailRecipient, request_id: str | None = None
+    ) -> dict[str, object]:
+        """The personalization object for one recipient (``custom_args``: our message id
+        and, when given, the request id; never personal data)."""
         item: dict[str, object] = {"to": [{"email": recipient.to}]}
         if recipient.substitutions:
             item["substitutions"] = {k: str(v) for k, v in recipient.substitutions.items()}
         if recipient.headers:
             item["headers"] = dict(recipient.headers)
-        item["custom_args"] = {"message_id": str(recipient.message_id)}
+        custom_args = {"message_id": str(recipient.message_id)}
+        if request_id:
+            custom_args["request_id"] = request_id
+        item["custom_args"] = custom_args
         return item
 
     @staticmethod
@@ -171,7 +197,7 @@ class SendGridChannel:
         results: list[SendResult] = []
         items: list[tuple[EmailRecipient, str]] = []
         for recipient in batch.recipients:
-            text = _dumps(self.personalization(recipient))
+            text = _dumps(self.personalization(recipient, batch.request_id))
             if overhead + len(text) >= self.max_request_bytes:
                 results.append(
                     _result(recipient, Outcome.FAILED, code="too_large", detail="email too large")
@@ -180,6 +206,10 @@ class SendGridChannel:
                 items.append((recipient, text))
 
         chunks = self._chunks(items, overhead)
+        if len(chunks) > 1 and batch.request_id:
+            chunks = [
+                _request_part(chunk, batch.request_id, str(n)) for n, chunk in enumerate(chunks, 1)
+            ]
         stop: SendResult | None = None  # set when later requests would fare no better
         for chunk in chunks:
             if stop is not None:
@@ -232,7 +262,9 @@ class SendGridChannel:
             if status == 413 and len(pending) > 1:
                 half = len(pending) // 2
                 stop: SendResult | None = None
-                for part in (pending[:half], pending[half:]):
+                halves = (pending[:half], pending[half:])
+                for n, part in enumerate(halves, 1):
+                    part = _split_request(part, n)
                     if stop is not None:
                         results.extend(_like(stop, r) for r, _ in part)
                         continue

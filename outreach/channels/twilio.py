@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -43,6 +44,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 from urllib3.util import make_headers
 
+from outreach.channels import twilio_lookup
 from outreach.channels.base import Outcome, OutgoingSms, SendResult
 from outreach.channels.http import MAYBE_SENT_STATUSES, parse_retry_after, reached_server
 
@@ -279,6 +281,11 @@ class TwilioChannel:
             return [first, *(self._send_safely(message, stop) for message in rest)]
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="twilio-send") as pool:
             return [first, *pool.map(lambda message: self._send_safely(message, stop), rest)]
+
+    def find_sent(self, to: str, body: str, since: datetime) -> str | None:
+        """The SID of the text with this body Twilio created for ``to`` since ``since``, or
+        None when its Message list has none (``twilio_lookup``; raises LookupFailed)."""
+        return twilio_lookup.find_sent(self._messages, to, body, since, self.messaging_service_sid)
 
     def send(self, message: OutgoingSms) -> SendResult:
         """Send one message (paced, with retries)."""

@@ -1,4 +1,5 @@
-"""Sending from a terminal: ``dispatch --once``, the ``worker``, campaign ``stats``."""
+"""Sending from a terminal: ``dispatch --once``, ``reconcile``, the ``worker``, campaign
+``stats``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from outreach.consent import confirmations
 from outreach.results import reports
 from outreach.sending import identity, stopping
 from outreach.sending import materialise as materialising
+from outreach.sending import reconcile as reconciliation
 from outreach.sending import run as sending
 
 
@@ -46,6 +48,17 @@ def dispatch_command(once: bool, quiet: bool) -> None:
         click.echo(f"deferred confirmation texts sent: {texts}")
     if stopped:
         click.echo("stopped by a signal: the rest stays queued for the next run")
+
+
+@outreach_cli.command("reconcile")
+def reconcile_command() -> None:
+    """Settle ``unknown`` rows now: ask Twilio's message list about each text, and re-queue
+    (once) email SendGrid never reported (workers also do this every minute)."""
+    report = reconciliation.reconcile()
+    click.echo(report.summary())
+    left = reconciliation.unknown_count()
+    if left:
+        click.echo(f"{left} rows still unknown: see /admin/outbox?state=unknown for why")
 
 
 @outreach_cli.command("worker")

@@ -11,14 +11,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, text, update
 
 from outreach.clock import now as clock_now
 from outreach.consent import ledger as consent_ledger
 from outreach.consent import subscriptions, suppression
 from outreach.extensions import db
-from outreach.feedback.writes import CHUNK, advance_many, begin_write, outbox, record_events
+from outreach.feedback.writes import (
+    CHUNK,
+    advance_many,
+    begin_write,
+    outbox,
+    record_events,
+    record_history,
+)
 from outreach.models import Campaign, Message, Subscriber
+from outreach.models.outbox import OPEN_CLAIM
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +51,9 @@ class EmailEvent:
     """One SendGrid event, already checked by the webhook view.
 
     ``kind`` is SendGrid's ``event`` name, except that a bounce of type "blocked" is
-    ``blocked``; ``message_id`` is the outbox id from custom_args; ``sg_message_id`` is the
+    ``blocked``; ``message_id`` is the outbox id from custom_args, ``request_id`` the
+    request it went in (the claim id, ``/<part>`` added when a batch took several
+    requests); ``sg_message_id`` is the
     part of SendGrid's id before the first dot (the X-Message-Id of the whole request).
     """
 
@@ -52,6 +62,7 @@ class EmailEvent:
     email: str | None = None
     at: datetime | None = None
     message_id: int | None = None
+    request_id: str | None = None
     sg_message_id: str | None = None
     reason: str | None = None
     status: str | None = None
@@ -201,6 +212,11 @@ def handle_sendgrid_events(events: Iterable[EmailEvent]) -> dict[str, int]:
             if who is not None:
                 actions.setdefault((who, state, audience_id), (event, suppress_reason))
     _apply_email_moves(moves)
+    settled = settle_requests(
+        {e.request_id for e in fresh if e.request_id and "/" not in e.request_id}
+    )
+    if settled:
+        counts["settled"] = settled
     table = outbox()
     for kind, column in EMAIL_STATS.items():
         rows = [{"b_id": mid, "b_at": at} for mid, at in stats[kind].items()]
@@ -217,6 +233,38 @@ def handle_sendgrid_events(events: Iterable[EmailEvent]) -> dict[str, int]:
     if fresh:
         log.info("sendgrid events applied: %s", dict(sorted(counts.items())))
     return dict(counts)
+
+
+#: Why a row was settled by another row's event (shown to staff in the outbox).
+SETTLED_DETAIL = "accepted: SendGrid reported another message of the same request"
+
+
+def settle_requests(request_ids: set[str]) -> int:
+    """Rows of these requests still ``sending`` or ``unknown`` were accepted (a Mail Send
+    request is all or nothing, and SendGrid reported on one of its messages): mark them
+    ``sent`` and note it in their history. Returns how many moved."""
+    if not request_ids:
+        return 0
+    table = outbox()
+    now = clock_now()
+    moved = db.session.scalars(
+        update(table)
+        .where(
+            table.c.claim_id.in_(sorted(request_ids)),
+            table.c.channel == "email",
+            text(OPEN_CLAIM),
+        )
+        .values(
+            state="sent",
+            sent_at=func.coalesce(table.c.sent_at, table.c.claimed_at),
+            lease_until=None,
+            error_detail=SETTLED_DETAIL,
+            updated_at=now,
+        )
+        .returning(table.c.id)
+    ).all()
+    record_history(moved, "reconciled_sent", SETTLED_DETAIL)
+    return len(moved)
 
 
 def _apply_email_moves(moves: dict[str, dict[int, dict[str, Any]]]) -> None:

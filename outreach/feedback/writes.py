@@ -131,3 +131,27 @@ def record_events(rows: list[dict[str, Any]]) -> set[str]:
     )
     result = db.session.connection().execute(stmt, [{**row, "created_at": at} for row in rows])
     return set(result.scalars())
+
+
+#: ``delivery_events.provider`` of the rows that record what reconciliation did.
+HISTORY_PROVIDER = "outreach"
+
+
+def record_history(message_ids: list[int], kind: str, detail: str) -> None:
+    """Add one history entry (``kind``: reconciled_sent, requeued, marked_sent...) per row."""
+    if not message_ids:
+        return
+    stamp = clock_now().strftime("%Y%m%dT%H%M%S.%f")
+    record_events(
+        [
+            {
+                "provider": HISTORY_PROVIDER,
+                "provider_event_id": f"{kind}:{mid}:{stamp}",
+                "event_type": kind,
+                "message_id": mid,
+                "error_code": None,
+                "detail": detail[:500],
+            }
+            for mid in message_ids
+        ]
+    )

@@ -22,6 +22,9 @@ MESSAGE_STATES = (
     "cancelled",
 )
 TERMINAL_STATES = ("delivered", "failed", "bounced", "skipped", "cancelled")
+#: Rows handed to a provider whose fate is not known yet (the partial index's condition;
+#: a query must spell it the same way for SQLite to use the index).
+OPEN_CLAIM = "state IN ('sending', 'unknown')"
 
 
 class Message(db.Model):
@@ -45,6 +48,13 @@ class Message(db.Model):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     claimed_by: Mapped[str | None] = mapped_column(String(64))
+    # Each claim stamps its rows with a fresh id and time: the rows of one claim and one
+    # step went to the provider together (one SendGrid request, which is atomic), and the
+    # time bounds the provider look-ups of reconciliation (sending/reconcile.py).
+    claim_id: Mapped[str | None] = mapped_column(String(32))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when reconciliation put an ``unknown`` row back in the queue: it does so once.
+    requeued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(default=0)
     provider_id: Mapped[str | None] = mapped_column(String(64))
     error_code: Mapped[str | None] = mapped_column(String(32))
@@ -68,6 +78,14 @@ class Message(db.Model):
             sqlite_where=text("provider_id IS NOT NULL"),
         ),
         Index("ix_outbox_messages_subscriber", "subscriber_id", "channel", "sent_at"),
+        # Rows of one provider request while their fate is open: a SendGrid event for one
+        # of them settles the rest (feedback/email_events.py). Sent rows leave the index.
+        Index(
+            "ix_outbox_messages_open_claim",
+            "claim_id",
+            postgresql_where=text(OPEN_CLAIM),
+            sqlite_where=text(OPEN_CLAIM),
+        ),
         # Covers the results dashboard's GROUP BY (index-only scan): see results/reports.py.
         Index(
             "ix_outbox_messages_campaign_state", "campaign_id", "step_id", "state", "skip_reason"

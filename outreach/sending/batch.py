@@ -65,6 +65,8 @@ class Claimed:
     channel: str
     attempts: int
     recipient: Recipient
+    #: The claim's id for this step's rows: the provider request they go in (``claim_id``).
+    request_id: str = ""
 
 
 def write(rows: list[dict[str, Any]], only_states: tuple[str, ...] | None = None) -> None:

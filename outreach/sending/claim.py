@@ -3,11 +3,12 @@ and turn rows left past their lease into ``unknown``."""
 
 from __future__ import annotations
 
+import secrets
 from collections import defaultdict
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import String, cast, literal, select, update
 
 from outreach import database
 from outreach.campaigns import windows
@@ -58,7 +59,9 @@ def _runnable_steps(channel: str) -> list[int]:
     )
 
 
-def _claim_rows(channel: str, limit: int, at: datetime) -> list[tuple[int, int, int, int, int]]:
+def _claim_rows(
+    channel: str, limit: int, at: datetime, token: str
+) -> list[tuple[int, int, int, int, int]]:
     lease = at + timedelta(seconds=current_app.config["OUTREACH_LEASE_SECONDS"])
     steps = _runnable_steps(channel)
     if not steps:
@@ -87,6 +90,8 @@ def _claim_rows(channel: str, limit: int, at: datetime) -> list[tuple[int, int, 
             state="sending",
             lease_until=lease,
             claimed_by=claimer(),
+            claim_id=literal(f"{token}.", String) + cast(Message.step_id, String),
+            claimed_at=at,
             attempts=Message.attempts + 1,
             updated_at=at,
         )
@@ -102,7 +107,8 @@ def _claim_rows(channel: str, limit: int, at: datetime) -> list[tuple[int, int, 
     return [tuple(row) for row in db.session.execute(stmt)]
 
 
-def _recipients(ids: list[int]) -> dict[int, Recipient]:
+def recipients_of(ids: list[int]) -> dict[int, Recipient]:
+    """The send fields of these subscribers (erased ones are missing)."""
     rows = db.session.execute(
         select(
             Subscriber.id,
@@ -163,12 +169,13 @@ def claim(channel: str, limit: int, at: datetime | None = None) -> tuple[list[Cl
     """
     at = at or clock_now()
     report = Report()
-    rows = _claim_rows(channel, limit, at)
+    token = secrets.token_hex(5)
+    rows = _claim_rows(channel, limit, at, token)
     report.claimed = len(rows)
     if not rows:
         db.session.commit()
         return [], report
-    recipients = _recipients(sorted({row[3] for row in rows}))
+    recipients = recipients_of(sorted({row[3] for row in rows}))
     campaign_ids = {row[2] for row in rows}
     audience_of = dict(
         db.session.execute(
@@ -254,7 +261,17 @@ def claim(channel: str, limit: int, at: datetime | None = None) -> tuple[list[Cl
             later_rows.append((row, later))
             continue
         taken[subscriber_id] += 1
-        keep.append(Claimed(message_id, step_id, campaign_id, channel, attempts, recipient))
+        keep.append(
+            Claimed(
+                message_id,
+                step_id,
+                campaign_id,
+                channel,
+                attempts,
+                recipient,
+                request_id=f"{token}.{step_id}",
+            )
+        )
     verdicts = _verdicts([row for row, _ in later_rows], audience_of, channel, verdicts)
     for (message_id, _, campaign_id, subscriber_id, _), later in later_rows:
         reason = verdicts[audience_of[campaign_id]].get(subscriber_id, "no_consent")

@@ -204,6 +204,7 @@ def email_batch(
     *,
     categories: tuple[str, ...],
     subject_prefix: str = "",
+    request_id: str | None = None,
 ) -> EmailBatch:
     """The provider request for one rendered email: the audience's sender identity, reply-to
     its support address, and categories that carry no personal data."""
@@ -216,6 +217,7 @@ def email_batch(
         recipients=tuple(recipients),
         categories=categories,
         reply_to=audience.support_email or None,
+        request_id=request_id,
     )
 
 
@@ -238,6 +240,7 @@ def provider_call(
             rendered,
             [email_recipient(c.message_id, c.recipient, audience, signer, mailto) for c in allowed],
             categories=("outreach", f"campaign-{step.campaign_id}", f"step-{step.id}"),
+            request_id=allowed[0].request_id or None,
         )
         return lambda: email_channel.send_batch(email)
     callback = tokens.public_url("/webhooks/twilio/status")

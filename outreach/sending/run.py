@@ -21,6 +21,7 @@ from outreach.clock import now as clock_now
 from outreach.extensions import db
 from outreach.models import Campaign, Message
 from outreach.sending import materialise as materialising
+from outreach.sending import reconcile as reconciliation
 from outreach.sending import stopping
 from outreach.sending.batch import Claimed, Report
 from outreach.sending.claim import PACED_BATCH_SECONDS, claim, recover_expired_leases
@@ -192,7 +193,8 @@ def _dispatch_lane(
 def dispatch_once(
     at: datetime | None = None, progress: Callable[[int], None] | None = None
 ) -> Report:
-    """Materialise everything due, recover stale leases, and send everything due now.
+    """Materialise everything due, recover stale leases, reconcile ``unknown`` rows (at
+    most once a minute), and send everything due now.
 
     After a stop request (``stopping``) it claims nothing more: the batches in flight are
     finished and recorded, the rest stays ``queued`` for the next run."""
@@ -200,6 +202,8 @@ def dispatch_once(
     report = Report()
     report.materialised = materialising.materialise_due(start)
     report.recovered = recover_expired_leases(start)
+    if reconciliation.due():
+        reconciliation.reconcile(start)
     for channel in ("email", "sms"):
         if stopping.requested():
             break

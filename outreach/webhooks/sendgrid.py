@@ -34,6 +34,7 @@ MAX_EVENTS = 10_000
 _MIN_STAMP, _MAX_STAMP = 946_684_800, 4_102_444_800
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _DIGITS = re.compile(r"[0-9]{1,18}")
+_REQUEST_ID = re.compile(r"[0-9a-f]{10}\.[0-9]{1,18}(?:/[0-9]{1,4})*")
 
 
 class MalformedEvent(ValueError):
@@ -122,6 +123,15 @@ def _message_id(event: dict) -> int | None:
     return int(value) if _DIGITS.fullmatch(value) and int(value) > 0 else None
 
 
+def _request_id(event: dict) -> str | None:
+    """Our request id from custom_args (``<claim token>.<step id>[/<part>]``), if well formed."""
+    value = event.get("request_id")
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value if _REQUEST_ID.fullmatch(value) else None
+
+
 def parse_event(event: Any) -> email_events.EmailEvent:
     """Check one event's fields and build the service's view of it; raises MalformedEvent."""
     if not isinstance(event, dict):
@@ -144,6 +154,7 @@ def parse_event(event: Any) -> email_events.EmailEvent:
         email=email.lower() if email else None,
         at=_stamp(event),
         message_id=_message_id(event),
+        request_id=_request_id(event),
         sg_message_id=provider_id or None,
         reason=reason,
         status=_text(event, "status", limit=32, numbers=True),

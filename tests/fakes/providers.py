@@ -7,6 +7,10 @@ Answers like the real services for the calls Outreach makes:
 * ``POST /2010-04-01/Accounts/{sid}/Messages.json`` (form): 201 with a Message resource
   (``sid`` "SM" + 32 hex, ``status`` "queued"); errors use Twilio codes (21610 opted out,
   21211 invalid number, 21614 not a mobile number, 20429 too many requests).
+* ``GET /2010-04-01/Accounts/{sid}/Messages.json``: the Message list, newest first, filtered
+  by ``To`` and ``DateSent>`` (on or after that day), paged by ``PageSize`` and
+  ``PageToken`` with ``next_page_uri`` like Twilio's (accepted texts count as sent at once;
+  ``fail_next(api="sms_list")`` scripts its failures, ``list_hidden`` hides texts from it).
 * ``GET /_stats``: counters as JSON; ``GET /_timeline``: arrival times of accepted texts and
   Mail Send requests; ``GET /_email_ids``: accepted email message ids; ``POST /_reset``;
   ``POST /_configure`` (JSON body with the keyword arguments of
@@ -40,16 +44,17 @@ import uuid
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 _TWILIO_PATH = re.compile(r"^/2010-04-01/Accounts/(AC[0-9A-Za-z]+)/Messages\.json$")
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _JSON = "application/json"
-_SETS = {"opted_out", "invalid_numbers", "landlines", "bad_addresses"}
+_SETS = {"opted_out", "invalid_numbers", "landlines", "bad_addresses", "list_hidden"}
 
 
 @dataclass
@@ -73,6 +78,8 @@ class Behaviour:
     slow_latency: float = 0.0
     accepted_error_rate: float = 0.0  # share of accepted requests answered with ...
     accepted_error_status: int = 504  # ... this gateway error (the message still went)
+    list_hidden: frozenset[str] = frozenset()  # numbers whose texts the Message list omits
+    clock_offset: float = 0.0  # seconds added to the fake's clock (a test's frozen time)
 
 
 @dataclass
@@ -87,7 +94,7 @@ class _Records:
     sent_email_ids: list[int] = field(default_factory=list)
     email_requests: list[int] = field(default_factory=list)
     email_bodies: list[dict[str, Any]] = field(default_factory=list)
-    sent_sms: list[dict[str, str | None]] = field(default_factory=list)
+    sent_sms: list[dict[str, Any]] = field(default_factory=list)
     sms_times: list[float] = field(default_factory=list)
     email_times: list[tuple[float, int]] = field(default_factory=list)
     errors_429: int = 0
@@ -193,7 +200,7 @@ class FakeProviders:
         return self._records.email_bodies
 
     @property
-    def sent_sms(self) -> list[dict[str, str | None]]:
+    def sent_sms(self) -> list[dict[str, Any]]:
         """Accepted messages: sid, to, body, from, messaging_service_sid, status_callback."""
         return self._records.sent_sms
 
@@ -346,7 +353,11 @@ class FakeProviders:
             self._count_rejected()
             return _tw_error(400, problem[0], problem[1])
         sid = "SM" + uuid.uuid4().hex
+        created = time.time() + behaviour.clock_offset
         record = {
+            "date_created": formatdate(created, usegmt=True).replace("GMT", "+0000"),
+            "created": created,
+            "account_sid": account_sid,
             "sid": sid,
             "to": to,
             "body": body,
@@ -362,29 +373,86 @@ class FakeProviders:
             time.sleep(delay)
         if status:
             return _tw_error(status, 20500, "gateway timeout")
-        now = formatdate(usegmt=True).replace("GMT", "+0000")
-        resource = {
-            "account_sid": account_sid,
-            "api_version": "2010-04-01",
-            "body": body,
-            "date_created": now,
-            "date_sent": None,
-            "date_updated": now,
-            "direction": "outbound-api",
-            "error_code": None,
-            "error_message": None,
-            "from": form.get("From"),
-            "messaging_service_sid": form.get("MessagingServiceSid"),
-            "num_media": "0",
-            "num_segments": "1",
-            "price": None,
-            "price_unit": "USD",
-            "sid": sid,
-            "status": "queued",
-            "to": to,
-            "uri": f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}.json",
+        return 201, json.dumps(_tw_message(record, sent=False)).encode(), []
+
+    def twilio_list(
+        self, account_sid: str, headers: Any, query: str
+    ) -> tuple[int, bytes, list[tuple[str, str]]]:
+        """Answer one Message list request (newest first, paged by PageToken)."""
+        if not _basic_auth_ok(headers.get("Authorization"), account_sid, self.behaviour):
+            return _tw_error(401, 20003, "Authenticate")
+        failure = self._injected_failure("sms_list")
+        if failure is not None:
+            return _tw_error(failure[0], 20500, "An internal server error has occurred")
+        params = {k: v[0] for k, v in parse_qs(query, keep_blank_values=True).items()}
+        to, after = params.get("To"), params.get("DateSent>", "")
+        since = _day_start(after)
+        hidden = self.behaviour.list_hidden
+        with self._lock:
+            found = [
+                m
+                for m in reversed(self._records.sent_sms)
+                if m.get("account_sid") == account_sid
+                and (not to or m["to"] == to)
+                and m["to"] not in hidden
+                and float(m.get("created") or 0) >= since
+            ]
+        size = max(1, min(1000, int(params.get("PageSize") or 50)))
+        start = int(params.get("PageToken", "PA0")[2:] or 0)
+        page = found[start : start + size]
+        base = f"/2010-04-01/Accounts/{account_sid}/Messages.json"
+        keep = {k: v for k, v in params.items() if k not in ("Page", "PageToken")}
+        number = start // size
+        next_uri = None
+        if start + size < len(found):
+            next_query = urlencode({**keep, "Page": number + 1, "PageToken": f"PA{start + size}"})
+            next_uri = f"{base}?{next_query}"
+        listing = {
+            "messages": [_tw_message(m, sent=True) for m in page],
+            "page": number,
+            "page_size": size,
+            "start": start,
+            "end": start + len(page) - 1,
+            "uri": f"{base}?{urlencode(params)}",
+            "first_page_uri": f"{base}?{urlencode({**keep, 'Page': 0})}",
+            "next_page_uri": next_uri,
+            "previous_page_uri": None,
         }
-        return 201, json.dumps(resource).encode(), []
+        return 200, json.dumps(listing).encode(), []
+
+
+def _day_start(value: str) -> float:
+    """Epoch seconds of the start of a ``YYYY-MM-DD[Thh:mm:ssZ]`` day (0 when empty)."""
+    if not value:
+        return 0.0
+    day = datetime.strptime(value[:10], "%Y-%m-%d").replace(tzinfo=UTC)
+    return day.timestamp()
+
+
+def _tw_message(record: dict[str, Any], *, sent: bool) -> dict[str, Any]:
+    """A Message resource for an accepted text (``sent``: as listed later, with date_sent)."""
+    sid, account_sid = record["sid"], record["account_sid"]
+    return {
+        "account_sid": account_sid,
+        "api_version": "2010-04-01",
+        "body": record["body"],
+        "date_created": record["date_created"],
+        "date_sent": record["date_created"] if sent else None,
+        "date_updated": record["date_created"],
+        "direction": "outbound-api",
+        "error_code": None,
+        "error_message": None,
+        "from": record["from"],
+        "messaging_service_sid": record["messaging_service_sid"],
+        "num_media": "0",
+        "num_segments": "1",
+        "price": None,
+        "price_unit": "USD",
+        "sid": sid,
+        "status": "sent" if sent else "queued",
+        "to": record["to"],
+        "uri": f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}.json",
+    }
 
 
 def _behaviour(current: Behaviour, changes: dict[str, Any]) -> Behaviour:
@@ -599,9 +667,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(status, body, headers)
 
     def do_GET(self) -> None:
-        path = urlsplit(self.path).path
+        parts = urlsplit(self.path)
+        path = parts.path
         fake = self.server.fake
-        if path == "/_stats":
+        if (match := _TWILIO_PATH.match(path)) is not None:
+            self._reply(*fake.twilio_list(match.group(1), self.headers, parts.query))
+        elif path == "/_stats":
             self._reply(200, json.dumps(fake.stats()).encode())
         elif path == "/_timeline":
             self._reply(200, json.dumps(fake.timeline()).encode())
