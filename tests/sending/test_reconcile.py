@@ -89,6 +89,13 @@ def email_campaign(audience):  # noqa: ANN001, ANN201
     )
 
 
+def answers_lost(fake: FakeProviders) -> None:
+    """Dispatch while every provider answer is lost after the provider took the message."""
+    fake.configure(accepted_error_rate=1.0)
+    sending.dispatch_once()
+    fake.configure(accepted_error_rate=0.0)
+
+
 def rows() -> list[Message]:
     db.session.expire_all()
     return list(db.session.scalars(select(Message).order_by(Message.id)))
@@ -185,9 +192,7 @@ def test_twilio_errors_during_reconciliation_leave_rows_for_the_next_pass(
     people(audience, 2)
     sms_campaign(audience)
     june_first(clock, fake)
-    fake.configure(accepted_error_rate=1.0)
-    sending.dispatch_once()
-    fake.configure(accepted_error_rate=0.0)
+    answers_lost(fake)
     clock.advance(minutes=20)
     fake.fail_next(2, status=500, api="sms_list")
 
@@ -206,9 +211,7 @@ def test_the_text_is_found_on_a_later_page_of_the_list(
     (ann,) = people(audience, 1)
     sms_campaign(audience)
     june_first(clock, fake)
-    fake.configure(accepted_error_rate=1.0)
-    sending.dispatch_once()
-    fake.configure(accepted_error_rate=0.0)
+    answers_lost(fake)
     channel = app.extensions["outreach.channels"][1]
     from outreach.channels.base import OutgoingSms
 
@@ -224,9 +227,7 @@ def test_a_callback_that_lands_while_the_row_is_reconciled_wins(app, clock, cli,
     people(audience, 1)
     sms_campaign(audience)
     june_first(clock, fake)
-    fake.configure(accepted_error_rate=1.0)
-    sending.dispatch_once()
-    fake.configure(accepted_error_rate=0.0)
+    answers_lost(fake)
     (message,) = rows()
     channel = app.extensions["outreach.channels"][1]
     original = channel.find_sent
@@ -365,9 +366,7 @@ def test_the_worker_reconciles_at_most_once_a_minute(app, clock, fake, audience)
     people(audience, 1)
     sms_campaign(audience)
     june_first(clock, fake)
-    fake.configure(accepted_error_rate=1.0)
-    sending.dispatch_once()
-    fake.configure(accepted_error_rate=0.0)
+    answers_lost(fake)
     app.extensions.pop("outreach.reconciled_at", None)
     sending.dispatch_once()  # the next tick asks Twilio
     assert rows()[0].state == "sent"
