@@ -8,6 +8,7 @@ import socket
 import threading
 
 _identity: tuple[int, str] | None = None  # (pid, id): a forked child makes its own
+_identity_lock = threading.Lock()  # lanes start together: they must not each make an id
 
 #: The sending lane of this thread (see ``run.dispatch_channel``): extra lanes claim as
 #: ``<worker id>/<lane>``, so each releases only rows it claimed itself.
@@ -20,9 +21,10 @@ def worker_id() -> str:
     process are never mistaken for ours."""
     global _identity
     pid = os.getpid()
-    if _identity is None or _identity[0] != pid:
-        _identity = (pid, f"{socket.gethostname()[:40]}:{pid}:{secrets.token_hex(4)}")
-    return _identity[1]
+    with _identity_lock:
+        if _identity is None or _identity[0] != pid:
+            _identity = (pid, f"{socket.gethostname()[:40]}:{pid}:{secrets.token_hex(4)}")
+        return _identity[1]
 
 
 def claimer() -> str:

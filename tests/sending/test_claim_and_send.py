@@ -426,3 +426,22 @@ def test_a_text_is_not_started_seconds_before_the_window_closes(audience, channe
     report = sending.dispatch_once()
     assert report.deferred == 1 and channels.texts == []
     assert db.session.scalar(select(Message)).due_at == datetime(2027, 6, 2, 12, 0, tzinfo=UTC)
+
+
+def test_lanes_starting_together_claim_under_one_worker_id(monkeypatch):
+    """Lanes of a fresh process ask for the worker id at the same moment: one id for all,
+    or a worker's rows would be split across two names (and one lane's rows orphaned)."""
+    monkeypatch.setattr(identity, "_identity", None)
+    start = threading.Barrier(16)
+    seen: list[str] = []
+
+    def ask() -> None:
+        start.wait()
+        seen.append(identity.worker_id())
+
+    threads = [threading.Thread(target=ask) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(seen)) == 1 and len(seen) == 16
