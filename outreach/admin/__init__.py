@@ -10,6 +10,7 @@ from outreach.admin import (  # noqa: E402, F401
     campaign_files,
     campaigns,
     importing,
+    outbox,
     results,
     subscribers,
     views,

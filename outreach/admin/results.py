@@ -19,7 +19,7 @@ from outreach.audiences.contacts import InvalidContact
 from outreach.consent import evidence, privacy
 from outreach.extensions import db
 from outreach.models import ApiToken, Campaign, StaffUser, Subscriber
-from outreach.results import reports
+from outreach.results import outbox, reports
 from outreach.staff import api_tokens as staff_tokens
 from outreach.staff import audit as staff_audit
 
@@ -114,6 +114,7 @@ def campaign_results(campaign_id: int):  # noqa: ANN201
         columns=reports.COLUMNS,
         states=reports.STATE_ORDER,
         chart=chart_svg(results.series),
+        reconciliation=outbox.reconciliation(campaign),
     )
 
 
@@ -122,7 +123,9 @@ def campaign_results(campaign_id: int):  # noqa: ANN201
 def campaign_results_json(campaign_id: int):  # noqa: ANN201
     """The dashboard's numbers as JSON (same as the API's campaign stats)."""
     campaign = get_or_404(Campaign, campaign_id)
-    return reports.campaign_results(campaign).to_dict()
+    answer = reports.campaign_results(campaign).to_dict()
+    answer["reconciliation"] = outbox.reconciliation(campaign).to_dict()
+    return answer
 
 
 # --------------------------------------------------------------------------- audit log
