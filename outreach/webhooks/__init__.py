@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
-from outreach.webhooks import sendgrid, twilio  # noqa: E402, F401
+from outreach.webhooks import outage, sendgrid, twilio  # noqa: E402, F401
