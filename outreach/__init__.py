@@ -81,16 +81,45 @@ def create_app(
 
 
 def _register_health(app: Flask) -> None:
+    """``/healthz`` (``?deep=1``: queue lag, stale workers), ``/metrics`` (bearer token),
+    and the webhook counters."""
+    import hmac
+
+    from flask import Response, abort, request
+
     from outreach.extensions import db
+    from outreach.operations import health, metrics
 
     @app.get("/healthz")
     def healthz():  # noqa: ANN202
         try:
             db.session.execute(text("SELECT 1"))
+            deep = health.deep_report() if request.args.get("deep") in ("1", "true") else {}
         except Exception:  # noqa: BLE001 - any database failure means unhealthy
             db.session.rollback()
             return jsonify(status="error", database="unreachable"), 503
-        return jsonify(status="ok", database="ok")
+        return jsonify(status="ok", database="ok", **deep)
+
+    @app.get("/metrics")
+    def prometheus_metrics() -> Response:
+        token = app.config.get("OUTREACH_METRICS_TOKEN") or ""
+        if not token:
+            abort(404)  # off unless a token is configured
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            return Response(
+                "bearer token required\n", 401, {"WWW-Authenticate": 'Bearer realm="metrics"'}
+            )
+        if not hmac.compare_digest(given.strip().encode(), token.encode()):
+            return Response("wrong token\n", 403)
+        body, content_type = metrics.exposition(app.config.get("PROMETHEUS_MULTIPROC_DIR", ""))
+        return Response(body, content_type=content_type)
+
+    @app.after_request
+    def count_webhooks(response: Response) -> Response:
+        if request.blueprint == "webhooks" and request.endpoint:
+            metrics.webhook_answered(request.endpoint.rpartition(".")[2], response.status_code)
+        return response
 
 
 def _register_errors(app: Flask) -> None:

@@ -80,6 +80,13 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
                 "when OUTREACH_SMS_CHANNEL=twilio"
             )
 
+    heartbeat_seconds = float(env.get("OUTREACH_HEARTBEAT_SECONDS", "5"))
+    stale_seconds = float(env.get("OUTREACH_WORKER_STALE_SECONDS", "60"))
+    if stale_seconds <= heartbeat_seconds:
+        raise ConfigError(
+            "OUTREACH_WORKER_STALE_SECONDS must be more than OUTREACH_HEARTBEAT_SECONDS"
+        )
+
     # hide_parameters: a logged SQL error never carries an email or phone number.
     # Sessions run in UTC: naive UTC columns never meet a server's local time zone.
     engine_options: dict[str, Any] = {
@@ -115,6 +122,14 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "OUTREACH_RECONCILE_SMS_DELAY_SECONDS": int(
             env.get("OUTREACH_RECONCILE_SMS_DELAY_SECONDS", "600")
         ),
+        # The operators' view (operations/): /metrics is off (404) without a token; a
+        # worker beats at most every OUTREACH_HEARTBEAT_SECONDS and is stale after
+        # OUTREACH_WORKER_STALE_SECONDS without one. prometheus_client reads
+        # PROMETHEUS_MULTIPROC_DIR itself; /metrics needs it to merge the processes' files.
+        "OUTREACH_METRICS_TOKEN": env.get("OUTREACH_METRICS_TOKEN", "").strip(),
+        "PROMETHEUS_MULTIPROC_DIR": env.get("PROMETHEUS_MULTIPROC_DIR", ""),
+        "OUTREACH_HEARTBEAT_SECONDS": heartbeat_seconds,
+        "OUTREACH_WORKER_STALE_SECONDS": stale_seconds,
         "OUTREACH_SMS_MPS": float(env.get("OUTREACH_SMS_MPS", "0")),
         "OUTREACH_SMS_CONCURRENCY": int(env.get("OUTREACH_SMS_CONCURRENCY", "16")),
         "OUTREACH_EMAIL_CONCURRENCY": int(env.get("OUTREACH_EMAIL_CONCURRENCY", "2")),

@@ -44,3 +44,14 @@ def in_values(
     if is_postgres():
         return column == any_(bindparam(None, values, type_=ARRAY(item_type)))
     return column.in_(values)
+
+
+def upsert(
+    table: Table | Any, index_elements: list[str], values: dict[str, Any], update: list[str]
+) -> Insert:
+    """``INSERT ... ON CONFLICT (index_elements) DO UPDATE SET`` the ``update`` columns to
+    the values given (one statement on both databases)."""
+    stmt = insert(table).values(values)
+    return stmt.on_conflict_do_update(
+        index_elements=index_elements, set_={name: stmt.excluded[name] for name in update}
+    )

@@ -94,3 +94,23 @@ def test_development_defaults(tmp_path):
 def test_missing_provider_settings_name_the_variable(tmp_path, env, name):
     with pytest.raises(ConfigError, match=name):
         load_config({**env, "OUTREACH_INSTANCE_DIR": str(tmp_path)})
+
+
+def test_operations_settings_default_to_off_and_are_checked(tmp_path):
+    base = {"OUTREACH_INSTANCE_DIR": str(tmp_path)}
+    settings = load_config(base)
+    assert settings["OUTREACH_METRICS_TOKEN"] == ""  # /metrics answers 404
+    assert settings["OUTREACH_HEARTBEAT_SECONDS"] == 5
+    assert settings["OUTREACH_WORKER_STALE_SECONDS"] == 60
+    settings = load_config(
+        {
+            **base,
+            "OUTREACH_METRICS_TOKEN": " scrape-me ",
+            "OUTREACH_HEARTBEAT_SECONDS": "2",
+            "OUTREACH_WORKER_STALE_SECONDS": "30",
+        }
+    )
+    assert settings["OUTREACH_METRICS_TOKEN"] == "scrape-me"
+    assert settings["OUTREACH_WORKER_STALE_SECONDS"] == 30
+    with pytest.raises(ConfigError, match="OUTREACH_WORKER_STALE_SECONDS"):
+        load_config({**base, "OUTREACH_HEARTBEAT_SECONDS": "60"})

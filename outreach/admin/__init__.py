@@ -14,4 +14,5 @@ from outreach.admin import (  # noqa: E402, F401
     results,
     subscribers,
     views,
+    workers,
 )

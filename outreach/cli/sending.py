@@ -10,6 +10,7 @@ from flask import current_app
 
 from outreach.cli.group import find_campaign, outreach_cli
 from outreach.consent import confirmations
+from outreach.operations import heartbeats, metrics
 from outreach.results import reports
 from outreach.sending import identity, stopping
 from outreach.sending import materialise as materialising
@@ -26,7 +27,7 @@ def dispatch_command(once: bool, quiet: bool) -> None:
     SIGTERM or Ctrl-C finishes and records the batch in flight, leaves the rest queued and
     exits 0; a second signal exits at once."""
 
-    with stopping.on_signals(lambda message: click.echo(message, err=True)):
+    with stopping.on_signals(lambda message: click.echo(message, err=True)), heartbeats.running():
         materialised = materialising.materialise_due()
         total = sending.due_count()
         if quiet or total == 0:
@@ -63,11 +64,19 @@ def reconcile_command() -> None:
 
 @outreach_cli.command("worker")
 @click.option("--interval", default=15, show_default=True, help="Seconds between dispatch runs.")
-def worker(interval: int) -> None:
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=0,
+    help="Serve this worker's counters for Prometheus on this port (no token: keep it private).",
+)
+@click.option("--metrics-address", default="127.0.0.1", show_default=True)
+def worker(interval: int, metrics_port: int, metrics_address: str) -> None:
     """Run the scheduler in the foreground (one of many workers; safe to run N).
 
     SIGTERM or Ctrl-C stops claiming, waits for the batch in flight to be recorded and
-    exits 0 (a deploy restart leaves nothing ``unknown``); a second signal exits at once."""
+    exits 0 (a deploy restart leaves nothing ``unknown``); a second signal exits at once.
+    It keeps a heartbeat row (``/admin/workers``) while it runs, removed when it stops."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
     from outreach.scheduler import add_jobs
@@ -76,11 +85,13 @@ def worker(interval: int) -> None:
     add_jobs(current_app._get_current_object(), scheduler)  # noqa: SLF001
     for job in scheduler.get_jobs():
         job.reschedule("interval", seconds=interval)
-    with stopping.on_signals(lambda message: click.echo(message, err=True)):
+    if metrics_port:
+        metrics.serve_counters(metrics_port, metrics_address)
+    with stopping.on_signals(lambda message: click.echo(message, err=True)), heartbeats.running():
         scheduler.start()
         click.echo(f"worker {identity.worker_id()} running; Ctrl-C to stop")
         while not stopping.wait(timeout=1.0):
-            pass
+            heartbeats.beat()  # alive between runs and during long batches (throttled)
         scheduler.shutdown(wait=True)  # the job in flight finishes its batch and returns
     click.echo("worker stopped; nothing left in flight")
 

@@ -6,6 +6,7 @@ from outreach.models.consent import ConsentEvent, PendingConfirmation, Suppressi
 from outreach.models.contacts import Audience, Subscriber, Subscription
 from outreach.models.outbox import DeliveryEvent, InboundSms, Message
 from outreach.models.staff import ApiToken, AuditLog, StaffUser
+from outreach.models.workers import WorkerHeartbeat
 
 __all__ = [
     "ApiToken",
@@ -23,5 +24,6 @@ __all__ = [
     "Subscriber",
     "Subscription",
     "Suppression",
+    "WorkerHeartbeat",
     "utcnow",
 ]

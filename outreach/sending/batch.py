@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, or_, update
@@ -67,6 +68,8 @@ class Claimed:
     recipient: Recipient
     #: The claim's id for this step's rows: the provider request they go in (``claim_id``).
     request_id: str = ""
+    #: When the row was claimed (the claim-to-send latency metric).
+    claimed_at: datetime | None = None
 
 
 def write(rows: list[dict[str, Any]], only_states: tuple[str, ...] | None = None) -> None:

@@ -17,6 +17,7 @@ from outreach.consent import decisions
 from outreach.database import in_values
 from outreach.extensions import db
 from outreach.models import Audience, Campaign, Message, Step, Subscriber
+from outreach.operations import metrics
 from outreach.sending.batch import UNDO_ATTEMPT, Claimed, Recipient, Report, write
 from outreach.sending.identity import claimer
 
@@ -41,7 +42,9 @@ def recover_expired_leases(at: datetime | None = None) -> int:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    return result.rowcount or 0
+    expired = result.rowcount or 0
+    metrics.leases_expired(expired)
+    return expired
 
 
 def _runnable_steps(channel: str) -> list[int]:
@@ -270,6 +273,7 @@ def claim(channel: str, limit: int, at: datetime | None = None) -> tuple[list[Cl
                 attempts,
                 recipient,
                 request_id=f"{token}.{step_id}",
+                claimed_at=at,
             )
         )
     verdicts = _verdicts([row for row, _ in later_rows], audience_of, channel, verdicts)

@@ -40,6 +40,7 @@ from outreach.clock import now as clock_now
 from outreach.extensions import db
 from outreach.feedback.writes import record_history
 from outreach.models import DeliveryEvent, Message, Step
+from outreach.operations import metrics
 from outreach.sending.claim import recipients_of
 from outreach.sending.compose import SmsComposer
 
@@ -120,6 +121,7 @@ def reconcile(at: datetime | None = None, sms_channel: Any = None) -> ReconcileR
     report.seconds = time.perf_counter() - started
     if report.checked:
         log.info(report.summary())
+    metrics.reconciled(report.sent, report.requeued, report.waiting, report.errors)
     return report
 
 

@@ -15,6 +15,7 @@ from outreach.consent import subscriptions
 from outreach.database import in_values
 from outreach.extensions import db
 from outreach.models import Audience, Message, Subscriber
+from outreach.operations import metrics
 from outreach.sending.batch import Claimed, Report, write
 from outreach.sending.outage import (
     DATABASE_OUTAGE_SECONDS,
@@ -145,4 +146,18 @@ def record_durably(
             continue
         report.add(partial)
         HANDED_OFF.difference_update(by_id)
+        _count(results, allowed, partial)
         return
+
+
+def _count(results: list[SendResult], allowed: list[Claimed], recorded: Report) -> None:
+    """The metrics of a recorded batch: sends, provider error codes, time since claim."""
+    if not allowed:
+        return
+    ids = {c.message_id for c in allowed}
+    codes = [
+        r.error_code
+        for r in results
+        if r.message_id in ids and r.outcome != Outcome.SENT and r.error_code
+    ]
+    metrics.batch_recorded(allowed[0].channel, recorded.sent, codes, allowed[0].claimed_at)

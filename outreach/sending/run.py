@@ -20,6 +20,7 @@ from outreach.campaigns import lifecycle
 from outreach.clock import now as clock_now
 from outreach.extensions import db
 from outreach.models import Campaign, Message
+from outreach.operations import heartbeats
 from outreach.sending import materialise as materialising
 from outreach.sending import reconcile as reconciliation
 from outreach.sending import stopping
@@ -174,6 +175,8 @@ def _dispatch_lane(
             progress(claim_report.skipped + claim_report.deferred)
         if not claim_report.claimed:
             return
+        if claimed:
+            heartbeats.beat(heartbeats.batch_description(channel, len(claimed)))
         by_step: dict[int, list[Claimed]] = defaultdict(list)
         for c in claimed:
             by_step[c.step_id].append(c)
@@ -210,4 +213,5 @@ def dispatch_once(
         dispatch_channel(channel, at, report, progress)
     lifecycle.finish_done(at or clock_now())
     db.session.commit()
+    heartbeats.beat(None)
     return report
