@@ -7,7 +7,7 @@ PORT ?= 5000
 PRISM_VERSION := 5.14.2
 export FLASK_APP := wsgi
 
-.PHONY: run test test-fast lint format bench clean venv install install-dev migrate demo worker prism browsers
+.PHONY: run test test-fast lint format bench clean venv install install-dev migrate demo worker prism browsers translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,11 @@ lint: install-dev
 format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+translations: install-dev  ## re-extract the pages' messages, update and compile the catalogues
+	$(BIN)/pybabel extract -F babel.cfg --sort-by-file --omit-header -o outreach/translations/messages.pot .
+	$(BIN)/pybabel update -i outreach/translations/messages.pot -d outreach/translations -w 96 --no-fuzzy-matching
+	$(BIN)/pybabel compile -d outreach/translations --statistics
 
 bench: install-dev
 	$(BIN)/python -m bench.run_all

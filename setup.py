@@ -17,7 +17,15 @@ setup(
         "outreach._migrations": "migrations",
     },
     package_data={
-        "outreach": ["static/*", "api/*.yaml", "campaigns/files/*.json", "**/*.json", "**/*.yaml"],
+        "outreach": [
+            "static/*",
+            "api/*.yaml",
+            "campaigns/files/*.json",
+            "**/*.json",
+            "**/*.yaml",
+            "translations/*.pot",
+            "translations/*/LC_MESSAGES/*",
+        ],
         "outreach._templates": DATA,
         "outreach._migrations": DATA,
     },

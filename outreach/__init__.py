@@ -53,6 +53,7 @@ def create_app(
     login_manager.init_app(app)
     login_manager.login_view = "admin.login"
     login_manager.login_message = "Please log in to continue."
+    _register_languages(app)
 
     from outreach import models  # noqa: F401  (register tables)
     from outreach.admin import bp as admin_bp
@@ -78,6 +79,23 @@ def create_app(
 
         start_scheduler(app)
     return app
+
+
+def _register_languages(app: Flask) -> None:
+    """Flask-Babel for the public pages (English and Spanish catalogues)."""
+    from flask_babel import refresh
+
+    from outreach.extensions import babel
+    from outreach.i18n import DEFAULT_LANGUAGE, TRANSLATIONS_DIR
+    from outreach.public.language import select_locale
+
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
+    babel.init_app(app, locale_selector=select_locale)
+    # Flask-Babel caches the locale on the app context, which a test client (or a CLI
+    # command making requests) may share between requests: choose afresh for each one.
+    app.before_request(refresh)
+    app.context_processor(lambda: {"page_language": select_locale})
 
 
 def _register_health(app: Flask) -> None:
@@ -124,6 +142,7 @@ def _register_health(app: Flask) -> None:
 
 def _register_errors(app: Flask) -> None:
     from flask import render_template, request
+    from flask_babel import gettext
     from werkzeug.exceptions import HTTPException
     from werkzeug.http import HTTP_STATUS_CODES
 
@@ -141,11 +160,13 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(400)
     def bad_request(exc):  # noqa: ANN001, ANN202
-        return page(400, "Something was wrong with that request", getattr(exc, "description", ""))
+        return page(
+            400, gettext("Something was wrong with that request"), getattr(exc, "description", "")
+        )
 
     @app.errorhandler(404)
     def not_found(exc):  # noqa: ANN001, ANN202
-        return page(404, "Page not found", "There is nothing at this address.")
+        return page(404, gettext("Page not found"), gettext("There is nothing at this address."))
 
     @app.errorhandler(405)
     def method_not_allowed(exc: HTTPException):  # noqa: ANN202
@@ -159,7 +180,7 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(exc):  # noqa: ANN001, ANN202
-        return page(413, "Too large", "That request was too large.")
+        return page(413, gettext("Too large"), gettext("That request was too large."))
 
     @app.errorhandler(429)
     def too_many(exc):  # noqa: ANN001, ANN202
@@ -167,8 +188,11 @@ def _register_errors(app: Flask) -> None:
             return problem(429, "Too Many Requests", "Rate limit reached for this token.")
         return page(
             429,
-            "Slow down a little",
-            "You've tried that a few times in a short while. Please wait a minute and try again.",
+            gettext("Slow down a little"),
+            gettext(
+                "You've tried that a few times in a short while. "
+                "Please wait a minute and try again."
+            ),
         )
 
     @app.errorhandler(500)

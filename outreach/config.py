@@ -89,10 +89,12 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
 
     # hide_parameters: a logged SQL error never carries an email or phone number.
     # Sessions run in UTC: naive UTC columns never meet a server's local time zone.
+    # connect_timeout: an unreachable database fails a request in seconds (a webhook then
+    # answers 503 and the provider retries) instead of hanging for minutes.
     engine_options: dict[str, Any] = {
         "pool_pre_ping": True,
         "hide_parameters": True,
-        "connect_args": {"options": "-c timezone=UTC"},
+        "connect_args": {"options": "-c timezone=UTC", "connect_timeout": 5},
     }
     if database_url.startswith("sqlite"):
         engine_options = {"connect_args": {"timeout": 30}, "hide_parameters": True}

@@ -3,6 +3,7 @@ confirmation email and text."""
 
 from __future__ import annotations
 
+from outreach import i18n
 from outreach.channels.base import EmailRecipient, Outcome, OutgoingSms
 from outreach.consent import suppression
 from outreach.models import Audience, Subscriber
@@ -15,22 +16,32 @@ def send_email_confirmation(subscriber: Subscriber, audience: Audience, confirm_
     """Send the double opt-in email (transactional: no outbox row). True if accepted."""
     if suppression.is_suppressed("email", subscriber.email):
         return False
+    _ = i18n.gettext_for(subscriber.language)
     html = (
-        "<h1>Please confirm your subscription</h1>"
-        "<p>Hi {{ first_name }}, you asked to receive {{ audience }} emails from "
-        "{{ organisation or audience }}. Press the button below to confirm.</p>"
-        '<p><a class="button" href="{{ confirm_url }}">Confirm my subscription</a></p>'
-        "<p>If you did not ask for this, ignore this email and nothing will happen.</p>"
+        "<h1>"
+        + _("Please confirm your subscription")
+        + "</h1><p>"
+        + _(
+            "Hi {{ first_name or 'there' }}, you asked to receive {{ audience }} emails from "
+            "{{ organisation or audience }}. Press the button below to confirm."
+        )
+        + "</p>"
+        + '<p><a class="button" href="{{ confirm_url }}">'
+        + _("Confirm my subscription")
+        + "</a></p>"
+        + "<p>"
+        + _("If you did not ask for this, ignore this email and nothing will happen.")
+        + "</p>"
     )
     links = compose.personal_links(subscriber.public_id, audience, "email")
     rendered = emails.render_email(
-        subject="Confirm your subscription to {{ audience }}",
-        preheader="One click to confirm.",
+        subject=_("Confirm your subscription to {{ audience }}"),
+        preheader=_("One click to confirm."),
         html=html,
         text=None,
         context={
             **compose.shared_context(audience),
-            "first_name": subscriber.first_name or "there",
+            "first_name": subscriber.first_name or "",
             "confirm_url": confirm_url,
         },
         footer={
@@ -39,6 +50,7 @@ def send_email_confirmation(subscriber: Subscriber, audience: Audience, confirm_
             "support_email": audience.support_email,
             **links,
         },
+        language=subscriber.language,
     )
     to = EmailRecipient(message_id=0, to=subscriber.email or "")
     email = compose.email_batch(audience, rendered, [to], categories=("outreach", "confirmation"))

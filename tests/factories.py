@@ -43,10 +43,11 @@ def make_subscriber(
     timezone: str = "America/New_York",
     channels: tuple[str, ...] = ("email", "sms"),
     confirmed: bool = True,
+    language: str = "en",
 ) -> Subscriber:
     """A subscriber with (by default confirmed) consent on the given channels."""
     chosen = tuple(c for c in channels if (c == "email" and email) or (c == "sms" and phone))
-    signup = signups.Signup(audience, email, phone, first_name, timezone, chosen)
+    signup = signups.Signup(audience, email, phone, first_name, timezone, chosen, language)
     evidence = {c: consent_ledger.Evidence(source="import", note="test fixture") for c in chosen}
     subscriber, _ = signups.sign_up(signup, evidence, confirmed=confirmed)
     db.session.commit()

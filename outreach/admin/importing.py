@@ -117,6 +117,7 @@ def import_map(job_id: str):  # noqa: ANN201
         phone=form_str("phone_column") or None,
         first_name=form_str("first_name_column") or None,
         timezone=form_str("timezone_column") or None,
+        language=form_str("language_column") or None,
     )
     channels = request.form.getlist("channels")
     try:

@@ -62,10 +62,12 @@ def outbox_rows():  # noqa: ANN201
     )
 
 
-@bp.route("/outbox/<int:message_id>/<any('mark-sent', 'requeue'):move>", methods=["GET", "POST"])
+@bp.route("/outbox/<int:message_id>/<move>", methods=["GET", "POST"])
 @admin_required
 def outbox_settle(message_id: int, move: str):  # noqa: ANN201
     """Settle one ``unknown`` row by hand, after a confirmation page; audit-logged."""
+    if move not in MOVES:
+        abort(404)
     message = get_or_404(Message, message_id)
     back = url_for("admin.outbox_rows", state="unknown", campaign=message.campaign_id)
     if message.state != "unknown":

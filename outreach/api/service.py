@@ -61,6 +61,7 @@ class SubscriberInput:
     timezone: str | None = None
     channels: tuple[str, ...] | None = None
     consent: ConsentInput | None = None
+    language: str = "en"
 
 
 @dataclass
@@ -209,6 +210,7 @@ def create_subscriber(data: SubscriberInput, *, actor_id: int | None, actor_note
             first_name=clean_name(data.first_name),
             timezone=timezone,
             channels=group,
+            language=data.language,
         )
         subscriber, _ = signups.sign_up(signup, evidence, confirmed=confirmed)
     assert subscriber is not None  # channels is never empty here
@@ -277,6 +279,7 @@ def subscribers_dicts(people: list[Subscriber]) -> list[dict[str, Any]]:
             "phone": p.phone,
             "first_name": p.first_name,
             "timezone": p.timezone,
+            "language": p.language,
             "created_at": p.created_at.isoformat(),
             "erased_at": _iso(p.erased_at),
             "subscriptions": subs[p.id],

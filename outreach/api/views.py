@@ -128,6 +128,7 @@ def _subscriber_input(body: dict) -> SubscriberInput:
         phone=body.get("phone"),
         first_name=body.get("first_name") or "",
         timezone=body.get("timezone"),
+        language=body.get("language") or "en",
         channels=tuple(body["channels"]) if "channels" in body else None,
         consent=ConsentInput(
             wording=proof["wording"],

@@ -9,25 +9,35 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from phonenumbers import NumberParseException, PhoneNumberType
 
+from outreach.i18n import N_
+
 #: What a typed phone number may contain: digits, spaces, "+", "-", "(", ")", "." and "/".
 _PHONE_CHARS = re.compile(r"[\d\s+\-().\/]+")
 
 
 class InvalidContact(ValueError):
-    """A contact detail that cannot be used; the message is shown to the person who typed it."""
+    """A contact detail that cannot be used; the message is shown to the person who typed it.
+
+    ``reason`` is the catalogue's sentence (translated on a page); ``detail`` is the
+    validator's own English explanation, shown after it."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason} {detail}".strip() if detail else reason)
+        self.reason = reason
+        self.detail = detail
 
 
 def normalise_email(raw: str) -> str:
     """Return the normalised form of an email address, or raise InvalidContact."""
     raw = (raw or "").strip()
     if not raw:
-        raise InvalidContact("Enter an email address.")
+        raise InvalidContact(N_("Enter an email address."))
     if len(raw) > 320:
-        raise InvalidContact("That email address is too long.")
+        raise InvalidContact(N_("That email address is too long."))
     try:
         result = validate_email(raw, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise InvalidContact(f"That email address is not valid: {exc}") from None
+        raise InvalidContact(N_("That email address is not valid:"), str(exc)) from None
     local, _, domain = result.normalized.rpartition("@")
     return f"{local}@{domain.lower()}".lower()
 
@@ -36,26 +46,26 @@ def normalise_phone(raw: str, region: str = "US") -> str:
     """Return a mobile number in E.164, or raise InvalidContact (invalid or landline)."""
     raw = (raw or "").strip()
     if not raw:
-        raise InvalidContact("Enter a mobile phone number.")
+        raise InvalidContact(N_("Enter a mobile phone number."))
     if len(raw) > 32:
-        raise InvalidContact("That phone number is too long.")
+        raise InvalidContact(N_("That phone number is too long."))
     if not _PHONE_CHARS.fullmatch(raw):
-        raise InvalidContact("Use only digits, spaces, +, - and brackets in the phone number.")
+        raise InvalidContact(N_("Use only digits, spaces, +, - and brackets in the phone number."))
     try:
         number = phonenumbers.parse(raw, region)
     except NumberParseException:
-        raise InvalidContact("That does not look like a phone number.") from None
+        raise InvalidContact(N_("That does not look like a phone number.")) from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidContact("That phone number is not valid.")
+        raise InvalidContact(N_("That phone number is not valid."))
     kind = phonenumbers.number_type(number)
     if kind == PhoneNumberType.FIXED_LINE:
-        raise InvalidContact("That looks like a landline; texts need a mobile number.")
+        raise InvalidContact(N_("That looks like a landline; texts need a mobile number."))
     if kind not in (
         PhoneNumberType.MOBILE,
         PhoneNumberType.FIXED_LINE_OR_MOBILE,
         PhoneNumberType.UNKNOWN,
     ):
-        raise InvalidContact("That number cannot receive text messages.")
+        raise InvalidContact(N_("That number cannot receive text messages."))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

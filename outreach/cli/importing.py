@@ -70,6 +70,7 @@ def import_command(
             phone=phone_column or guessed.phone,
             first_name=first_name_column or guessed.first_name,
             timezone=timezone_column or guessed.timezone,
+            language=guessed.language,
         )
         chosen = channels or tuple(
             c

@@ -68,7 +68,7 @@ def _send(sub: Subscription, subscriber: Subscriber, audience: Audience) -> bool
             url = confirm_url(subscriber, audience)
             return transactional.send_email_confirmation(subscriber, audience, url)
         return transactional.send_sms_text(
-            subscriber.phone or "", wording.sms_confirmation(audience)
+            subscriber.phone or "", wording.sms_confirmation(audience, subscriber.language)
         )
     except Exception as exc:  # noqa: BLE001 - the request is stored; report, never a 500
         log.warning(

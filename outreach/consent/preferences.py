@@ -11,6 +11,7 @@ from outreach.campaigns import windows
 from outreach.consent import confirmations, subscriptions, wording
 from outreach.consent.ledger import Evidence
 from outreach.extensions import db
+from outreach.i18n import LANGUAGES, N_
 from outreach.models import Subscriber, Subscription
 
 #: Builds the evidence of a page action from the wording shown and a note.
@@ -42,18 +43,24 @@ def update_preferences(
     timezone: str,
     link_channel: str,
     evidence_for: EvidenceFor,
+    language: str | None = None,
+    shown_language: str = "en",
 ) -> list[str]:
     """Save the preferences page; commits. Unticked subscriptions are revoked; ticked
     withdrawn ones come back: email at once when the link came to that inbox, otherwise
     after a confirmation (texts always need a YES reply). Returns the channels that now
-    wait for a confirmation message. Raises PreferencesError for an unknown zone."""
+    wait for a confirmation message. ``language`` (``en``/``es``) is stored when given; the
+    ledger records the wording in ``shown_language``, the page's language the person read.
+    Raises PreferencesError for an unknown zone."""
     if timezone and not windows.is_valid_timezone(timezone):
-        raise PreferencesError("Choose a time zone from the list.")
+        raise PreferencesError(N_("Choose a time zone from the list."))
     if timezone:
         subscriber.timezone = timezone
+    if language in LANGUAGES:
+        subscriber.language = language
     waiting = []
     for sub in subscriptions_of(subscriber):
-        shown = wording.consent_wording(sub.audience, sub.channel)
+        shown = wording.consent_wording(sub.audience, sub.channel, shown_language)
         if sub.state in ("active", "pending") and key(sub) not in wanted:
             subscriptions.revoke(sub, evidence_for(shown, "unticked on the preferences page"))
         elif sub.state == "unsubscribed" and key(sub) in wanted:

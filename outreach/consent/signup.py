@@ -29,6 +29,7 @@ class Signup:
     first_name: str
     timezone: str
     channels: tuple[str, ...]
+    language: str = "en"
 
 
 def single_opt_in_allowed(audience: Audience) -> bool:
@@ -66,6 +67,7 @@ def sign_up(
             phone=signup.phone,
             first_name=signup.first_name,
             timezone=signup.timezone,
+            language=signup.language,
             created_at=clock_now(),
         )
         db.session.add(subscriber)
@@ -130,6 +132,7 @@ def sign_up_new(
             "phone": s.phone,
             "first_name": s.first_name,
             "timezone": s.timezone,
+            "language": s.language,
             "phone_invalid": False,
             "phone_unreachable": False,
             "created_at": at,
@@ -180,6 +183,7 @@ def form_signups(
     chosen: list[str],
     first_name: str,
     timezone: str,
+    language: str = "en",
 ) -> list[Signup]:
     """A public form's submission as sign-ups: one for a new person; one per channel when a
     contact is already on file.
@@ -202,6 +206,7 @@ def form_signups(
             first_name=first_name,
             timezone=timezone,
             channels=tuple(channels),
+            language=language,
         )
 
     if not any(on_file.values()):
@@ -220,15 +225,17 @@ def sign_up_from_form(
     first_name: str,
     browser_timezone: str | None,
     evidence: dict[str, Evidence],
+    language: str = "en",
 ) -> None:
     """Store a public form's sign-up (always double opt-in) and ask for confirmation on each
     new pending channel; commits. The answer to the visitor is the same whatever happened
     (no enumeration), so nothing is returned.
 
-    A concurrent twin submission (two clicks) is retried once.
+    A concurrent twin submission (two clicks) is retried once. A new person's language is
+    the form's; a person on file keeps theirs (the form is not verified).
     """
     timezone = windows.choose_timezone(browser_timezone, phone, audience.default_timezone)
-    signups = form_signups(audience, email, phone, chosen, first_name, timezone)
+    signups = form_signups(audience, email, phone, chosen, first_name, timezone, language)
     for attempt in (1, 2):
         try:
             results = [sign_up(signup, evidence) for signup in signups]

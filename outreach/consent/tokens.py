@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
+from outreach.i18n import N_
+
 
 class TokenError(ValueError):
     """A token that is forged, malformed or expired; ``expired`` tells which."""
@@ -52,7 +54,7 @@ def _unpack(value: object) -> LinkToken:
         or not all(isinstance(part, str) and 0 < len(part) <= 120 for part in value)
         or value[2] not in CHANNELS
     ):
-        raise TokenError("This link is not valid.")
+        raise TokenError(N_("This link is not valid."))
     return LinkToken(*value)
 
 
@@ -68,9 +70,9 @@ def read_confirm_token(token: str) -> LinkToken:
             token, max_age=current_app.config["OUTREACH_CONFIRM_MAX_AGE"]
         )
     except SignatureExpired:
-        raise TokenError("This confirmation link has expired.", expired=True) from None
+        raise TokenError(N_("This confirmation link has expired."), expired=True) from None
     except (BadSignature, ValueError, TypeError, UnicodeError):
-        raise TokenError("This confirmation link is not valid.") from None
+        raise TokenError(N_("This confirmation link is not valid.")) from None
     return _unpack(value)
 
 
@@ -84,7 +86,7 @@ def read_link_token(token: str, purpose: str) -> LinkToken:
     try:
         value = _plain(purpose).loads(token)
     except (BadSignature, ValueError, TypeError, UnicodeError):
-        raise TokenError("This link is not valid.") from None
+        raise TokenError(N_("This link is not valid.")) from None
     return _unpack(value)
 
 

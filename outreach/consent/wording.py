@@ -33,9 +33,21 @@ def program(audience: SenderIdentity) -> str:
     return audience.sms_program_name or audience.organisation_name or audience.name
 
 
-def consent_wording(audience: SenderIdentity, channel: str) -> str:
-    """The sentence next to a consent box; stored verbatim in the ledger."""
+def consent_wording(audience: SenderIdentity, channel: str, language: str | None = "en") -> str:
+    """The sentence next to a consent box, in the page's language; stored verbatim in the
+    ledger."""
     org = audience.organisation_name or audience.name
+    if language == "es":
+        if channel == "email":
+            return (
+                f"Sí, envíenme por correo electrónico noticias e información de {audience.name} "
+                f"de {org}. Puedo darme de baja en cualquier momento con un clic."
+            )
+        return (
+            f"Sí, envíenme mensajes de texto de {program(audience)} de {org} al número de "
+            f"celular indicado. {_frequency_es(audience)} El consentimiento no es una "
+            f"condición de compra. {RATES_WORDING_ES} {STOP_WORDING_ES}"
+        )
     if channel == "email":
         return (
             f"Yes, email me {audience.name} news and awareness updates from {org}. "
@@ -49,8 +61,13 @@ def consent_wording(audience: SenderIdentity, channel: str) -> str:
     )
 
 
-def sms_confirmation(audience: SenderIdentity) -> str:
+def sms_confirmation(audience: SenderIdentity, language: str | None = "en") -> str:
     """The opt-in confirmation text (CTIA): program, frequency, rates, HELP/STOP."""
+    if language == "es":
+        return (
+            f"{program(audience)}: responde SÍ para confirmar tu suscripción. "
+            f"{_frequency_es(audience)} {RATES_WORDING_ES} {STOP_WORDING_ES}"
+        )
     frequency = audience.sms_frequency_text or "Message frequency varies"
     return (
         f"{program(audience)}: reply YES to confirm your subscription. "

@@ -58,6 +58,8 @@ class Subscriber(db.Model):
     phone: Mapped[str | None] = mapped_column(String(20), unique=True)
     first_name: Mapped[str] = mapped_column(String(100), default="")
     timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
+    # The language of our pages, emails and texts to this person: ``en`` or ``es``.
+    language: Mapped[str] = mapped_column(String(5), default="en", server_default="en")
     phone_invalid: Mapped[bool] = mapped_column(default=False)
     phone_unreachable: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
@@ -23,6 +24,7 @@ from outreach.consent import preferences as preferences_service
 from outreach.consent import signup as signups
 from outreach.consent import subscriptions, tokens, wording
 from outreach.extensions import csrf, db, limiter
+from outreach.i18n import LANGUAGE_NAMES, N_, language_or_none
 from outreach.models import Audience, Subscriber, Subscription
 from outreach.public import bp
 from outreach.public.forms import (
@@ -32,6 +34,7 @@ from outreach.public.forms import (
     SubscribeForm,
     UnsubscribeForm,
 )
+from outreach.public.language import page_language, use_language
 from outreach.sending import compose
 
 log = logging.getLogger(__name__)
@@ -41,8 +44,23 @@ SUBSCRIBE_LIMIT = "20 per minute; 200 per hour"
 CONFIRM_LIMIT = "30 per minute; 300 per hour"
 PREFERENCES_LIMIT = "30 per minute"
 
-SESSION_EXPIRED = "Your session expired. Please check the form and send it again."
-CHANNEL_NAMES = {"email": "email", "sms": "text message"}
+SESSION_EXPIRED = N_("Your session expired. Please check the form and send it again.")
+EVERYTHING = N_("Unsubscribe me from everything (emails and texts)")
+STATE_NAMES = {
+    "active": N_("active"),
+    "pending": N_("waiting for your confirmation"),
+    "unsubscribed": N_("unsubscribed"),
+    "bounced": N_("bounced"),
+    "complained": N_("reported as spam"),
+}
+
+
+def _say(exc: Exception) -> str:
+    """A service's message to the visitor, in the page's language."""
+    reason = getattr(exc, "reason", None)
+    if reason is not None:
+        return f"{gettext(reason)} {exc.detail}".strip()
+    return gettext(str(exc))
 
 
 def _text(value: str | None, limit: int) -> str | None:
@@ -80,8 +98,8 @@ def _csrf_error(exc: CSRFError) -> ResponseReturnValue:
     """A safety net: any CSRF failure on a public page is a clear 400 page."""
     return render_template(
         "public/message.html",
-        title="Please try again",
-        message="Your session expired. Please go back, reload the page and try again.",
+        title=gettext("Please try again"),
+        message=gettext("Your session expired. Please go back, reload the page and try again."),
     ), 400
 
 
@@ -90,9 +108,10 @@ def _too_many(exc: Exception) -> ResponseReturnValue:
     """Flask-Limiter's 429 as a friendly page; Retry-After is added by the limiter."""
     return render_template(
         "public/message.html",
-        title="Slow down a little",
-        message="You've tried that a few times in a short while. "
-        "Please wait a minute and try again.",
+        title=gettext("Slow down a little"),
+        message=gettext(
+            "You've tried that a few times in a short while. Please wait a minute and try again."
+        ),
     ), 429
 
 
@@ -123,25 +142,26 @@ def _check_subscription(form: SubscribeForm, offered: list[str]) -> _Checked:
         try:
             checked.email = normalise_email(raw_email)
         except InvalidContact as exc:
-            errors["email"] = str(exc)
+            errors["email"] = _say(exc)
     if raw_phone and "phone" not in errors:
         try:
             checked.phone = normalise_phone(raw_phone)
         except InvalidContact as exc:
-            errors["phone"] = str(exc)
+            errors["phone"] = _say(exc)
     if not checked.chosen:
-        errors["consent"] = "Tick at least one box to choose how we may contact you."
+        errors["consent"] = gettext("Tick at least one box to choose how we may contact you.")
     if "email" in checked.chosen and not raw_email:
-        errors["email"] = "Enter your email address to get emails."
+        errors["email"] = gettext("Enter your email address to get emails.")
     if "sms" in checked.chosen and not raw_phone:
-        errors["phone"] = "Enter your mobile number to get text messages."
+        errors["phone"] = gettext("Enter your mobile number to get text messages.")
     return checked
 
 
 def _subscribe_page(
     audience: Audience, form: SubscribeForm, errors: dict[str, str], status: int
 ) -> ResponseReturnValue:
-    wordings = {c: wording.consent_wording(audience, c) for c in audience.channel_list}
+    language = page_language()
+    wordings = {c: wording.consent_wording(audience, c, language) for c in audience.channel_list}
     return render_template(
         "public/subscribe.html", form=form, audience=audience, wordings=wordings, errors=errors
     ), status
@@ -163,15 +183,17 @@ def subscribe(slug: str) -> ResponseReturnValue:
         return _subscribe_page(audience, form, {}, 200)
     form.validate()
     if "csrf_token" in form.errors:
-        return _subscribe_page(audience, form, {"form": SESSION_EXPIRED}, 400)
+        return _subscribe_page(audience, form, {"form": gettext(SESSION_EXPIRED)}, 400)
     offered = audience.channel_list
     if request.form.get(HONEYPOT_FIELD):  # a bot filled the hidden field: store nothing
         return _thank_you(audience, [c for c in offered if request.form.get(f"consent_{c}")])
     checked = _check_subscription(form, offered)
     if checked.errors:
         return _subscribe_page(audience, form, checked.errors, 400)
+    language = page_language()
     evidence = {
-        c: _evidence("web_form", wording.consent_wording(audience, c)) for c in checked.chosen
+        c: _evidence("web_form", wording.consent_wording(audience, c, language))
+        for c in checked.chosen
     }
     signups.sign_up_from_form(
         audience,
@@ -181,6 +203,7 @@ def subscribe(slug: str) -> ResponseReturnValue:
         first_name=clean_name(form.first_name.data),
         browser_timezone=form.timezone.data,
         evidence=evidence,
+        language=language,
     )
     return _thank_you(audience, checked.chosen)
 
@@ -192,7 +215,7 @@ def _subscription_for(link: tokens.LinkToken) -> tuple[Subscriber, Audience, Sub
     subscriber = db.session.scalar(select(Subscriber).filter_by(public_id=link.public_id))
     audience = db.session.scalar(select(Audience).filter_by(slug=link.audience_slug))
     if subscriber is None or audience is None or subscriber.erased_at is not None:
-        raise tokens.TokenError("This link is no longer valid.")
+        raise tokens.TokenError(N_("This link is no longer valid."))
     sub = db.session.scalar(
         select(Subscription).filter_by(
             subscriber_id=subscriber.id, audience_id=audience.id, channel=link.channel
@@ -202,7 +225,7 @@ def _subscription_for(link: tokens.LinkToken) -> tuple[Subscriber, Audience, Sub
 
 
 def _bad_link(exc: tokens.TokenError) -> ResponseReturnValue:
-    return render_template("public/bad_link.html", expired=exc.expired, message=str(exc)), 400
+    return render_template("public/bad_link.html", expired=exc.expired, message=_say(exc)), 400
 
 
 @bp.route("/confirm/<token>", methods=["GET", "POST"])
@@ -215,24 +238,27 @@ def confirm(token: str) -> ResponseReturnValue:
         subscriber, audience, sub = _subscription_for(link)
         if link.channel != "email" or sub is None or sub.state not in ("pending", "active"):
             raise tokens.TokenError(
-                "This confirmation link is no longer valid: the subscription changed after it "
-                "was sent."
+                N_(
+                    "This confirmation link is no longer valid: the subscription changed "
+                    "after it was sent."
+                )
             )
     except tokens.TokenError as exc:
         return _bad_link(exc)
+    use_language(subscriber.language)
     form = ConfirmForm()
     if request.method == "GET":
         return render_template("public/confirm.html", form=form, audience=audience, error=None)
     if not form.validate():
         return render_template(
-            "public/confirm.html", form=form, audience=audience, error=SESSION_EXPIRED
+            "public/confirm.html", form=form, audience=audience, error=gettext(SESSION_EXPIRED)
         ), 400
     if sub.state == "pending":
         subscriptions.confirm(
             sub,
             _evidence(
                 "web_form",
-                wording.consent_wording(audience, "email"),
+                wording.consent_wording(audience, "email", page_language()),
                 note="confirmed by pressing the button behind the emailed link",
             ),
         )
@@ -262,16 +288,18 @@ def unsubscribe(token: str) -> ResponseReturnValue:
             subscriptions.revoke(sub, _evidence("one_click", "List-Unsubscribe=One-Click"))
             db.session.commit()
         return "You have been unsubscribed.\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
+    use_language(subscriber.language)
     form = UnsubscribeForm()
-    page = {"form": form, "audience": audience, "channel": link.channel}
+    label = gettext(EVERYTHING)
+    page = {"form": form, "audience": audience, "channel": link.channel, "everything_label": label}
     if request.method == "GET":
         return render_template("public/unsubscribe.html", done=False, error=None, **page)
     if not form.validate():
         return render_template(
-            "public/unsubscribe.html", done=False, error=SESSION_EXPIRED, **page
+            "public/unsubscribe.html", done=False, error=gettext(SESSION_EXPIRED), **page
         ), 400
     if form.everything.data:
-        evidence = _evidence("preference_page", form.everything.label.text, note="unsubscribe page")
+        evidence = _evidence("preference_page", label, note="unsubscribe page")
     else:
         evidence = _evidence("preference_page", "Unsubscribe button", note="unsubscribe page")
     preferences_service.unsubscribe(
@@ -306,6 +334,8 @@ def preferences(token: str) -> ResponseReturnValue:
         subscriber, _, _ = _subscription_for(link)
     except tokens.TokenError as exc:
         return _bad_link(exc)
+    shown_language = language_or_none(request.form.get("shown_language")) or "en"
+    use_language(subscriber.language)
     form = PreferencesForm()
     error = None
     notices: list[str] = []
@@ -313,9 +343,9 @@ def preferences(token: str) -> ResponseReturnValue:
     if request.method == "POST":
         tz = (form.timezone.data or "").strip() if form.validate() else ""
         if "csrf_token" in form.errors:
-            error = SESSION_EXPIRED
+            error = gettext(SESSION_EXPIRED)
         elif form.errors:
-            error = "Choose a time zone from the list."
+            error = gettext("Choose a time zone from the list.")
         else:
             try:
                 notices = preferences_service.update_preferences(
@@ -324,10 +354,13 @@ def preferences(token: str) -> ResponseReturnValue:
                     timezone=tz,
                     link_channel=link.channel,
                     evidence_for=lambda shown, note: _evidence("preference_page", shown, note),
+                    language=language_or_none(request.form.get("language")),
+                    shown_language=shown_language,
                 )
                 saved = True
+                use_language(subscriber.language)
             except preferences_service.PreferencesError as exc:
-                error = str(exc)
+                error = _say(exc)
     subs = preferences_service.subscriptions_of(subscriber)
     return render_template(
         "public/preferences.html",
@@ -336,7 +369,9 @@ def preferences(token: str) -> ResponseReturnValue:
         key=preferences_service.key,
         subscriber=subscriber,
         contacts=_mask(subscriber),
-        channel_names=CHANNEL_NAMES,
+        state_names={state: gettext(name) for state, name in STATE_NAMES.items()},
+        languages=LANGUAGE_NAMES,
+        language=page_language(),
         wording=wording.consent_wording,
         error=error,
         saved=saved,

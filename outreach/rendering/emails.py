@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 
 import css_inline
 import jinja2
 from markupsafe import Markup
 
-from outreach import resources
+from outreach import i18n, resources
 from outreach.rendering.plain_text import html_to_text
 from outreach.rendering.templates import TemplateError, render_html, render_text
 
@@ -36,13 +37,19 @@ _FOOTER_KEYS = (
 )
 
 
-_LAYOUT_ENV = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+@cache
+def _layout_env(language: str) -> jinja2.Environment:
+    """The layout's environment in one language (the footer's words come from the catalogue)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.install_gettext_translations(i18n.translations(language), newstyle=True)
+    return env
 
 
 _INLINER = css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False)
@@ -63,11 +70,12 @@ def _one_line(value: str) -> str:
     return " ".join(value.split())
 
 
-def footer_lines(footer: Mapping[str, str]) -> list[str]:
+def footer_lines(footer: Mapping[str, str], language: str = "en") -> list[str]:
     """The plain-text footer: organisation, postal address, support, preferences, unsubscribe.
 
-    The last line is always ``"Unsubscribe: <url>"``.
+    The last line is always the unsubscribe link (``"Unsubscribe: <url>"`` in English).
     """
+    _ = i18n.gettext_for(language)
     lines = ["--", footer["organisation"].strip()]
     lines += [line.strip() for line in footer["postal_address"].splitlines() if line.strip()]
     support = [
@@ -76,10 +84,10 @@ def footer_lines(footer: Mapping[str, str]) -> list[str]:
         if footer.get(key, "").strip()
     ]
     if support:
-        lines.append("Questions? " + " / ".join(support))
+        lines.append(_("Questions?") + " " + " / ".join(support))
     if footer.get("preferences_url", "").strip():
-        lines.append(f"Manage preferences: {footer['preferences_url'].strip()}")
-    lines.append(f"Unsubscribe: {footer['unsubscribe_url'].strip()}")
+        lines.append(_("Manage preferences:") + " " + footer["preferences_url"].strip())
+    lines.append(_("Unsubscribe:") + " " + footer["unsubscribe_url"].strip())
     return lines
 
 
@@ -97,6 +105,7 @@ def render_email(
     text: str | None,
     context: Mapping[str, str],
     footer: Mapping[str, str],
+    language: str = "en",
 ) -> RenderedEmail:
     """Render a staff email into subject, preheader, inlined HTML and a text part.
 
@@ -106,6 +115,7 @@ def render_email(
     Subject and preheader become single lines. The HTML body is rendered with
     autoescaping and placed into ``templates/messages/email_base.html``; the text part
     is rendered from ``text`` or derived from the HTML, and always ends with the footer.
+    ``language`` (``en``, ``es``) is the layout's: ``lang``, footer and unsubscribe words.
     """
     missing = [key for key in FOOTER_REQUIRED if not str(footer.get(key, "")).strip()]
     if missing:
@@ -116,8 +126,9 @@ def render_email(
     preheader_out = _one_line(render_text(preheader, values))
     body = render_html(html, values)
 
-    layout = _LAYOUT_ENV.get_template(EMAIL_LAYOUT)
+    layout = _layout_env(i18n.language_or_default(language)).get_template(EMAIL_LAYOUT)
     page = layout.render(
+        language=i18n.language_or_default(language),
         subject=subject_out,
         preheader=preheader_out,
         content=Markup(body),  # noqa: S704 - rendered by the autoescaping sandbox
@@ -134,6 +145,6 @@ def render_email(
     body_text = (
         _clean_text(render_text(text, values)) if text is not None else html_to_text(inlined)
     )
-    tail = "\n".join(footer_lines(footer))
+    tail = "\n".join(footer_lines(footer, language))
     text_out = f"{body_text}\n\n{tail}" if body_text else tail
     return RenderedEmail(subject=subject_out, preheader=preheader_out, html=inlined, text=text_out)

@@ -354,3 +354,30 @@ def test_an_import_cut_off_by_a_restart_says_so(app, editor):
     assert progress["state"] == "failed"
     assert "importing the same file again is safe" in progress["error"]
     assert "the import stopped part-way" in text(editor.get(f"/admin/import/{job_id}"))
+
+
+def test_a_language_column_sets_each_persons_language_and_their_confirmation(cli, tmp_path):
+    audience = make_audience()
+    source = tmp_path / "bilingual.csv"
+    source.write_text(
+        "Email,First name,Idioma\n"
+        "lucia@example.org,Lucía,es\n"
+        "marta@example.org,Marta,Español\n"
+        "ann@example.org,Ann,English\n"
+        "pierre@example.org,Pierre,fr\n"
+        "ben@example.org,Ben,\n",
+        encoding="utf-8",
+    )
+    result = cli.invoke(args=["outreach", "import", str(source), "--audience", audience.slug])
+    assert result.exit_code == 0, result.output
+    languages = dict(db.session.execute(select(Subscriber.email, Subscriber.language)).all())
+    assert languages == {
+        "lucia@example.org": "es",
+        "marta@example.org": "es",
+        "ann@example.org": "en",
+        "pierre@example.org": "en",  # a language we do not speak: English
+        "ben@example.org": "en",
+    }
+    subjects = {m["to"]: m["subject"] for m in console_mailbox.recent_messages(limit=100)}
+    assert subjects["lucia@example.org"] == f"Confirma tu suscripción a {audience.name}"
+    assert subjects["ann@example.org"] == f"Confirm your subscription to {audience.name}"

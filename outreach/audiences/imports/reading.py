@@ -33,6 +33,7 @@ _HEADER_GUESSES: dict[str, tuple[str, ...]] = {
     ),
     "first_name": ("first_name", "first name", "firstname", "given name", "name", "first"),
     "timezone": ("timezone", "time zone", "time_zone", "tz"),
+    "language": ("language", "lang", "preferred language", "locale", "idioma"),
 }
 
 

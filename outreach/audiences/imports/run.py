@@ -27,6 +27,7 @@ from outreach.consent import ledger as consent_ledger
 from outreach.consent import signup as signups
 from outreach.database import in_values
 from outreach.extensions import db
+from outreach.i18n import language_or_default
 from outreach.models import Audience, Subscriber, Subscription, Suppression
 from outreach.spreadsheets import SafeDictWriter
 from outreach.staff import audit as staff_audit
@@ -78,6 +79,7 @@ class _Row:
     phone: str | None = None
     first_name: str = ""
     timezone: str | None = None
+    language: str = "en"
     problems: list[str] = field(default_factory=list)
     channels: list[str] = field(default_factory=list)
 
@@ -113,6 +115,7 @@ def _parse(line: int, record: dict[str, str], settings: ImportSettings, audience
     row.timezone = windows.choose_timezone(
         cell_value(record, mapping.timezone), row.phone, audience.default_timezone
     )
+    row.language = language_or_default(cell_value(record, mapping.language))
     return row
 
 
@@ -270,6 +273,7 @@ def _process_chunk(
             first_name=row.first_name,
             timezone=row.timezone or audience.default_timezone,
             channels=tuple(row.channels),
+            language=row.language,
         )
         evidence = _evidence(settings, mode, row.line)
         if existing is None:

@@ -26,6 +26,7 @@ class ColumnMapping:
     phone: str | None = None
     first_name: str | None = None
     timezone: str | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)
