@@ -81,3 +81,48 @@ def test_sign_up_and_confirm_on_a_phone(live_server):
                 db.session.remove()
         finally:
             browser.close()
+
+
+def test_a_spanish_visitor_signs_up_confirms_and_manages_preferences_in_spanish(live_server):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    app, base_url = live_server
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(**{**PHONE, "locale": "es-MX"})
+            page = context.new_page()
+            page.goto(base_url + FORM)  # the browser asks for Spanish (Accept-Language)
+            assert page.get_attribute("html", "lang") == "es"
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+            assert "¿Cómo podemos comunicarnos contigo?" in page.inner_text("form")
+            page.fill("#first_name", "Lucía")
+            page.fill("#email", "lucia@example.org")
+            page.tap("#consent_email")
+            shoot(page, "subscribe-form-es.png")
+            page.tap("#subscribe-button")
+            page.wait_for_selector("#check-inbox")
+            assert "Confirmar mi suscripción" in page.inner_text("#check-inbox")
+
+            with app.app_context():
+                lucia = subscriber("lucia@example.org")
+                assert lucia.language == "es"
+                path = confirm_path("lucia@example.org")  # from the Spanish email
+                db.session.remove()
+
+            page.goto(base_url + path)
+            page.wait_for_selector("#confirm-button")
+            assert page.inner_text("#confirm-button") == "Confirmar mi suscripción"
+            page.tap("#confirm-button")
+            page.wait_for_selector("#confirmed")
+            assert page.inner_text("#confirmed") == "Ya tienes la suscripción"
+            page.tap("#preferences-link")
+            page.wait_for_selector("#save-button")
+            assert page.get_attribute("html", "lang") == "es"
+            assert page.inner_text("h1") == "Tus preferencias"
+            assert page.input_value("#language") == "es"
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+            with app.app_context():
+                assert states(subscriber("lucia@example.org")) == {(SLUG, "email"): "active"}
+                db.session.remove()
+        finally:
+            browser.close()
