@@ -514,14 +514,55 @@ def states() -> dict[str, int]:
 # --------------------------------------------------------------------------- fake providers
 
 
-class FakeProcess:
+class FakeClient:
+    """The fake providers' own endpoints (``/_stats``, ``/_email_ids``, ...) at ``url``."""
+
+    def __init__(self, url: str = "") -> None:
+        self.url = url
+        self._session = requests.Session()
+
+    def stats(self) -> dict[str, int]:
+        """The fake's counters (duplicates included)."""
+        return self._session.get(f"{self.url}/_stats", timeout=30).json()
+
+    def timeline(self) -> dict[str, list]:
+        """Arrival times of accepted requests."""
+        return self._session.get(f"{self.url}/_timeline", timeout=30).json()
+
+    def email_ids(self) -> list[int]:
+        """Every accepted email message id, in arrival order."""
+        return self._session.get(f"{self.url}/_email_ids", timeout=60).json()
+
+    def sms_ids(self) -> list[int]:
+        """The outbox id of every accepted text (its StatusCallback ``mid``), in order."""
+        return self._session.get(f"{self.url}/_sms_ids", timeout=60).json()
+
+    def email_events(self, kinds: Sequence[str] = ("processed", "delivered")) -> list[dict]:
+        """The Event Webhook events SendGrid would post for every accepted email."""
+        params = {"kinds": ",".join(kinds)}
+        return self._session.get(f"{self.url}/_email_events", params=params, timeout=120).json()
+
+    def configure(self, **changes: Any) -> None:
+        """Change the fake's behaviour."""
+        response = self._session.post(f"{self.url}/_configure", json=changes, timeout=30)
+        response.raise_for_status()
+
+    def reset(self) -> None:
+        """Forget records and scripted failures."""
+        self._session.post(f"{self.url}/_reset", timeout=30).raise_for_status()
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self._session.close()
+
+
+class FakeProcess(FakeClient):
     """``python -m tests.fakes.providers`` in its own process (its own core)."""
 
     def __init__(self, **behaviour: Any) -> None:
+        super().__init__()
         self.behaviour = behaviour
         self.process: subprocess.Popen | None = None
-        self.url = ""
-        self._session = requests.Session()
 
     def __enter__(self) -> FakeProcess:
         self.process = subprocess.Popen(
@@ -547,28 +588,7 @@ class FakeProcess:
             if self.process.poll() is None:
                 self.process.kill()
                 self.process.wait()
-        self._session.close()
-
-    def stats(self) -> dict[str, int]:
-        """The fake's counters (duplicates included)."""
-        return self._session.get(f"{self.url}/_stats", timeout=30).json()
-
-    def timeline(self) -> dict[str, list]:
-        """Arrival times of accepted requests."""
-        return self._session.get(f"{self.url}/_timeline", timeout=30).json()
-
-    def email_ids(self) -> list[int]:
-        """Every accepted email message id, in arrival order."""
-        return self._session.get(f"{self.url}/_email_ids", timeout=60).json()
-
-    def configure(self, **changes: Any) -> None:
-        """Change the fake's behaviour."""
-        response = self._session.post(f"{self.url}/_configure", json=changes, timeout=30)
-        response.raise_for_status()
-
-    def reset(self) -> None:
-        """Forget records and scripted failures."""
-        self._session.post(f"{self.url}/_reset", timeout=30).raise_for_status()
+        self.close()
 
 
 # --------------------------------------------------------------------------- workers

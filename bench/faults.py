@@ -1,33 +1,39 @@
-"""Faults: SIGKILL at random points, provider storms and timeouts, PostgreSQL restarted.
+"""Faults: SIGKILL at random points then reconciliation, SIGTERM restarts, provider storms
+and timeouts, PostgreSQL restarted.
 
-1. SIGKILL: real workers (``flask outreach dispatch --once``) on PostgreSQL, two at a time,
-   each killed at a random moment after its first claim and replaced; 100 kills, then one
-   last worker finishes the step. Zero duplicates at the fake, every row ``sent`` or
-   ``unknown``, at most one batch ``unknown`` per kill, and every message the provider
-   accepted is recorded ``sent`` or ``unknown`` (none left to be sent again).
-2. Storms: 429 / 500 answers, read timeouts and gateway 504s after acceptance; workers run
+1. SIGKILL + reconciliation (``bench.faults_reconcile``): real workers (``flask outreach
+   dispatch --once``) on PostgreSQL, two at a time, each killed at a random moment after its
+   first claim and replaced; 100 kills, half while an email step goes out, half during a
+   text step. Then SendGrid's events for every accepted email are signed and posted to the
+   app's webhook (``custom_args``: message id, request id), ``flask outreach reconcile``
+   runs with a 1 s horizon and SMS listing delay (the fake Twilio lists what it received),
+   and a worker sends what was re-queued. Counted at the fake: duplicates (a row received
+   twice), lost (never received and not queued), rows left ``unknown``: all 0; and the time
+   reconciliation took.
+2. SIGTERM: 20 graceful stops of a worker mid-send (half on email, half on texts): each
+   finishes its batch and exits 0; nothing ``unknown``, lost or sent twice.
+3. Storms: 429 / 500 answers, read timeouts and gateway 504s after acceptance; workers run
    with the clock moved forward until nothing is due. Every message ends ``sent`` once,
    ``failed`` with its reason, or ``unknown`` (the timeouts / 504s: the provider did accept
    them; retrying would have sent them twice - that count is the baseline).
-3. PostgreSQL restart (``pg_ctlcluster ... restart``) while a worker sends: the worker waits,
+4. PostgreSQL restart (``pg_ctlcluster ... restart``) while a worker sends: the worker waits,
    re-queues what it had not sent, writes what it had, and finishes without a duplicate.
    This restarts the shared server for a few seconds: skip it with --no-pg-restart (or
    BENCH_NO_PG_RESTART=1).
 
-    python -m bench.faults [--quick] [--kills N] [--no-pg-restart]
+    python -m bench.faults [--quick] [--kills N] [--restarts N] [--no-pg-restart]
 """
 
 from __future__ import annotations
 
 import os
-import random
-import signal
 import subprocess
 import sys
 import time
 
 import sqlalchemy as sa
 
+from bench import faults_reconcile, webhooks
 from bench.common import (
     ROOT,
     FakeProcess,
@@ -35,120 +41,164 @@ from bench.common import (
     bench_worker,
     cli,
     database,
-    dispatch_command,
     make_app,
     make_audience,
     make_campaign,
     materialise,
     queued_step,
     report,
-    run_child,
     seed,
     states,
     worker_env,
 )
 
 
-def _message_ids(state: str) -> set[int]:
-    from outreach.extensions import db
+def _signer_and_app(url: str):  # noqa: ANN202
+    """An app on ``url`` that checks event signatures, and a poster of signed batches."""
+    public, sign = webhooks._signer()
+    app = make_app(url, SENDGRID_WEBHOOK_PUBLIC_KEY=public)
+    client = app.test_client()
 
-    ids = set(
-        db.session.scalars(sa.text("SELECT id FROM outbox_messages WHERE state = :s"), {"s": state})
-    )
-    db.session.commit()
-    return ids
+    def post(body: bytes) -> int:
+        return client.post(webhooks.EVENTS_PATH, data=body, headers=sign(body)).status_code
 
-
-def _has_claimed(pid: int) -> bool:
-    from outreach.extensions import db
-
-    found = db.session.scalar(
-        sa.text("SELECT 1 FROM outbox_messages WHERE claimed_by LIKE :p LIMIT 1"),
-        {"p": f"%:{pid}:%"},
-    )
-    db.session.commit()
-    return found is not None
+    return app, post
 
 
-def sigkill_runs(kills: int, rows: int, batch: int, seed_value: int = 8) -> Figure:
-    """Kill workers at random points ``kills`` times; check nothing is duplicated or lost."""
-    rng = random.Random(seed_value)
+def sigkill_runs(
+    kills: int, email_rows: int, sms_rows: int, batch: int, seed_value: int = 8
+) -> list[Figure]:
+    """``kills`` SIGKILLs mid-send, then events + reconciliation + re-send; the figures."""
     with FakeProcess(latency=0.01) as fake, database("postgresql", "outreach_bench_kill") as url:
+        app, post = _signer_and_app(url)
+        with app.app_context():
+            from outreach.extensions import db
+
+            run = faults_reconcile.kill_and_reconcile(
+                url,
+                fake,
+                post,
+                kills=kills,
+                email_rows=email_rows,
+                sms_rows=sms_rows,
+                batch=batch,
+                seed_value=seed_value,
+            )
+            db.session.remove()
+    return kill_figures(run, email_rows, sms_rows)
+
+
+def kill_figures(run: faults_reconcile.KillRun, email_rows: int, sms_rows: int) -> list[Figure]:
+    """The kill test's figures (duplicates, lost, unknown, reconciliation time)."""
+    tally = run.tally
+    assert tally is not None
+    done = sum(run.kills.values())
+    name = f"SIGKILL x{done} (2 workers), reconciled"
+    before = sum(run.unknown_before.values())
+    duplicates = sum(tally.duplicates.values())
+    where = (
+        f"{email_rows:,} email + {sms_rows:,} sms rows, {run.kills['email']} kills during "
+        f"email, {run.kills['sms']} during sms"
+    )
+    return [
+        Figure(
+            name=f"{name}: duplicates",
+            ours=float(duplicates),
+            unit="dup",
+            target="0",
+            passed=duplicates == 0 and not run.unrecorded,
+            baseline=float(sum(run.accepted_unknown.values())),
+            baseline_note="dups if unknown rows were re-sent blindly",
+            note=(
+                f"{where}; at the fake: {tally.duplicates['email']} email and "
+                f"{tally.duplicates['sms']} sms rows received twice; accepted but recorded "
+                f"queued (would be re-sent): {run.unrecorded}"
+            ),
+        ),
+        Figure(
+            name=f"{name}: lost",
+            ours=float(tally.lost),
+            unit="lost",
+            target="0",
+            passed=tally.lost == 0 and tally.pending == 0 and tally.phantom == 0,
+            note=(
+                f"rows the fake never received and not queued/sending: {tally.lost} (recorded "
+                f"sent but never received: {tally.phantom}); queued/sending left: "
+                f"{tally.pending}; final states {tally.states}"
+            ),
+        ),
+        Figure(
+            name=f"{name}: unknown left",
+            ours=float(tally.unknown),
+            unit="unknown",
+            target="0",
+            passed=(
+                tally.unknown == 0
+                and before <= run.allowed
+                and not run.event_errors
+                and run.finished.get("email", 0) > 0
+            ),
+            baseline=float(before),
+            baseline_note="before reconciliation",
+            note=(
+                f"unknown after the kills: {run.unknown_before['email']:,} email "
+                f"({run.accepted_unknown['email']:,} accepted by SendGrid), "
+                f"{run.unknown_before['sms']:,} sms ({run.accepted_unknown['sms']:,} accepted "
+                f"by Twilio; {run.found_by_workers:,} more were found in its list by the "
+                f"workers' own passes meanwhile) - allowed {run.allowed:,}, one batch per "
+                f"kill; {run.events:,} signed events posted ({run.event_errors} refused); "
+                f"{run.requeued:,} re-queued and {run.resent:,} sent by the next worker"
+            ),
+        ),
+        Figure(
+            name=f"reconciliation after SIGKILL x{done}: time",
+            ours=run.reconcile_seconds,
+            unit="s",
+            target="report",
+            passed=None,
+            note=(
+                f"{len(run.passes)} pass(es) of `flask outreach reconcile` (start-up included; "
+                f"the passes themselves {run.pass_seconds:.2f} s): "
+                + " | ".join(run.passes)
+                + f"; posting the events took {run.event_seconds:.1f} s"
+            ),
+        ),
+    ]
+
+
+def sigterm_runs(restarts: int, email_rows: int, sms_rows: int, batch: int) -> Figure:
+    """``restarts`` graceful stops (SIGTERM) mid-send; nothing unknown, nothing doubled."""
+    with FakeProcess(latency=0.01) as fake, database("postgresql", "outreach_bench_term") as url:
         app = make_app(url)
         with app.app_context():
             from outreach.extensions import db
 
-            queued_step(rows, "email")
-            env = worker_env(
-                url, fake.url, OUTREACH_BATCH_SIZE=str(batch), OUTREACH_LEASE_SECONDS="2"
+            run = faults_reconcile.sigterm_restarts(
+                url, fake, restarts=restarts, email_rows=email_rows, sms_rows=sms_rows, batch=batch
             )
-            done = 0
-            slots: list[tuple[subprocess.Popen, float] | None] = [None, None]
-            started = time.monotonic()
-            while done < kills and time.monotonic() - started < 900:
-                for index, slot in enumerate(slots):
-                    if slot is None:
-                        process = subprocess.Popen(
-                            dispatch_command(),
-                            cwd=ROOT,
-                            env=env,
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL,
-                        )
-                        slots[index] = (process, 0.0)
-                        continue
-                    process, kill_at = slot
-                    if process.poll() is not None:  # finished: the step is done
-                        slots[index] = None
-                        continue
-                    if kill_at == 0.0 and _has_claimed(process.pid):
-                        slots[index] = (process, time.monotonic() + rng.uniform(0.0, 0.6))
-                    elif kill_at and time.monotonic() >= kill_at:
-                        process.send_signal(signal.SIGKILL)
-                        process.wait()
-                        done += 1
-                        slots[index] = None
-                if not _message_ids("queued") and all(s is None for s in slots):
-                    break
-                time.sleep(0.01)
-            for slot in slots:
-                if slot is not None:
-                    slot[0].send_signal(signal.SIGKILL)
-                    slot[0].wait()
-                    done += 1
-            time.sleep(2.2)  # leases expire
-            final = run_child(dispatch_command(), {**env, "OUTREACH_BATCH_SIZE": "1000"})
-            assert final.returncode == 0, final.output[-2000:]
-            result = states()
-            stats = fake.stats()
-            accepted = set(fake.email_ids())
-            sent, unknown = _message_ids("sent"), _message_ids("unknown")
             db.session.remove()
-    lost = rows - len(sent) - len(unknown)
-    accepted_unrecorded = accepted - sent - unknown
-    passed = (
-        stats["duplicate_emails"] == 0
-        and set(result) <= {"sent", "unknown"}
-        and sum(result.values()) == rows
-        and lost == 0
-        and len(unknown) <= done * batch
-        and sent <= accepted
-        and not accepted_unrecorded
-    )
+    return term_figure(run)
+
+
+def term_figure(run: faults_reconcile.TermRun) -> Figure:
+    """The SIGTERM loop's figure."""
+    tally = run.tally
+    assert tally is not None
+    stops = sorted(s for loop in run.loops for s in loop.stop_seconds)
+    slowest = f"{stops[-1]:.2f} s" if stops else "-"
+    duplicates = sum(tally.duplicates.values())
     return Figure(
-        name=f"SIGKILL x{done} during dispatch (PostgreSQL, 2 workers)",
-        ours=float(stats["duplicate_emails"]),
-        unit="duplicates",
-        target="0 dup, 0 lost",
-        passed=passed,
-        baseline=float(len(unknown & accepted)),
-        baseline_note="dups if stale rows were re-queued",
+        name=f"SIGTERM x{sum(run.restarts.values())} mid-send (2 workers): unknown",
+        ours=float(tally.unknown),
+        unit="unknown",
+        target="0 unknown, 0 dup, exit 0",
+        passed=run.passed(),
         note=(
-            f"{rows:,} rows: {len(sent):,} sent, {len(unknown):,} unknown (allowed: "
-            f"{done * batch:,}, one batch per kill) "
-            f"({len(unknown & accepted):,} of them accepted by the provider, reconcilable by "
-            f"events; {len(unknown - accepted):,} never sent), lost {lost}, provider-accepted "
-            f"but unrecorded {len(accepted_unrecorded)}"
+            f"{run.restarts['email']} on email, {run.restarts['sms']} on sms; duplicates "
+            f"{duplicates}, lost {tally.lost}, left sending after the stops "
+            f"{run.left_sending}, exits other than 0 "
+            f"{sum(loop.unclean for loop in run.loops)}; signal to exit: slowest {slowest}; "
+            f"final states {tally.states}"
         ),
     )
 
@@ -296,13 +346,17 @@ def _cluster() -> str:
     return listing.stdout.split()[0]
 
 
-def run(quick: bool = False, kills: int = 100, pg_restart_too: bool = True) -> list[Figure]:
-    """All three fault benchmarks (quick: 2 kills, a small storm, no restart)."""
+def run(
+    quick: bool = False, kills: int = 100, restarts: int = 20, pg_restart_too: bool = True
+) -> list[Figure]:
+    """All the fault benchmarks (quick: 4 kills, 4 restarts, a small storm, no restart)."""
     if quick:
-        figures = [sigkill_runs(2, 600, 20)]
+        figures = sigkill_runs(4, 3_000, 600, 20)
+        figures.append(sigterm_runs(4, 2_000, 400, 20))
         figures.append(storms(300, quick))
         return figures
-    figures = [sigkill_runs(kills, 40_000, 50)]
+    figures = sigkill_runs(kills, 40_000, 10_000, 50)
+    figures.append(sigterm_runs(restarts, 20_000, 5_000, 50))
     figures.append(storms(3_000, quick))
     if pg_restart_too:
         figures.append(pg_restart(20_000))
@@ -317,6 +371,7 @@ def main() -> None:
     """Command line entry point."""
     parser = cli(__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=100)
+    parser.add_argument("--restarts", type=int, default=20, help="SIGTERM restarts")
     parser.add_argument(
         "--no-pg-restart",
         action="store_true",
@@ -324,7 +379,7 @@ def main() -> None:
         help="do not restart the (shared) PostgreSQL server",
     )
     args = parser.parse_args()
-    report("Faults", run(args.quick, args.kills, not args.no_pg_restart), args.json)
+    report("Faults", run(args.quick, args.kills, args.restarts, not args.no_pg_restart), args.json)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Short versions of the benchmarks (bench/): correctness on the suite's database, not speed.
 
 Each uses the benchmark's own building blocks (seeding, the timed worker, the load
-generator's signed requests, the kill loop) at a tiny size, so `make bench` cannot rot
-unnoticed. The full runs and their figures: bench/README.md.
+generator's signed requests, the kill and restart loops with reconciliation) at a tiny
+size, so `make bench` cannot rot unnoticed. The full runs and their figures: bench/README.md.
 """
 
 from __future__ import annotations
@@ -10,29 +10,23 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-import signal
-import subprocess
-import time
 
 import pytest
 import sqlalchemy as sa
 
-from bench import emails, fanout, memory, webhooks
+from bench import emails, fanout, faults, faults_reconcile, memory, webhooks
 from bench.common import (
-    ROOT,
     US_ZONES,
+    FakeClient,
     bench_worker,
-    dispatch_command,
     make_audience,
     make_campaign,
     materialise,
     phone,
-    run_child,
     seed,
     states,
     worker_env,
 )
-from bench.faults import _has_claimed
 from outreach.campaigns import windows
 from outreach.consent import tokens
 from outreach.extensions import db
@@ -156,31 +150,57 @@ def test_a_signed_batch_of_events_is_applied(app, client):
     assert _count("SELECT count(*) FROM outbox_messages WHERE state = 'delivered'") >= 290
 
 
-def test_two_sigkills_mid_dispatch_lose_and_duplicate_nothing(app, fake, env):
+def _signed_poster(client):  # noqa: ANN001, ANN202
+    def post(body: bytes) -> int:
+        text = body.decode()
+        response = client.post(webhooks.EVENTS_PATH, data=text, headers=sendgrid_headers(text))
+        return response.status_code
+
+    return post
+
+
+def test_sigkills_then_reconciliation_duplicate_lose_and_leave_unknown_nothing(app, client, fake):
     fake.configure(latency=0.01)
-    audience_id = make_audience()
-    seed(600, [audience_id])
-    make_campaign(audience_id, "email")
-    materialise()
-    env = {**env, "OUTREACH_BATCH_SIZE": "20", "OUTREACH_LEASE_SECONDS": "1"}
-    rng = random.Random(4)
-    for _ in range(2):
-        worker = subprocess.Popen(dispatch_command(), cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while not _has_claimed(worker.pid) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(rng.uniform(0.0, 0.2))
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
-    time.sleep(1.1)
-    final = run_child(dispatch_command(), env)
-    assert final.returncode == 0, final.output
-    result = states()
-    assert fake.stats()["duplicate_emails"] == 0
-    assert set(result) <= {"sent", "unknown"} and sum(result.values()) == 600
-    assert result.get("unknown", 0) <= 2 * 20  # one batch per kill (lanes split a batch)
-    sent = set(db.session.scalars(sa.text("SELECT id FROM outbox_messages WHERE state='sent'")))
-    assert sent <= set(fake.sent_email_ids)
+    run = faults_reconcile.kill_and_reconcile(
+        app.config["SQLALCHEMY_DATABASE_URI"],
+        FakeClient(fake.base_url),
+        _signed_poster(client),
+        kills=4,
+        email_rows=1_500,
+        sms_rows=300,
+        batch=20,
+        lease=1,
+    )
+    tally = run.tally
+    assert run.kills == {"email": 2, "sms": 2}
+    assert tally.duplicates == {"email": 0, "sms": 0}
+    assert (tally.lost, tally.phantom, tally.pending, tally.unknown) == (0, 0, 0, 0)
+    assert tally.rows == 1_800 and set(tally.states) <= {"sent", "delivered"}
+    assert 0 < sum(run.unknown_before.values()) <= run.allowed  # one batch per kill at most
+    # processed + delivered for every email accepted before reconciliation, all accepted
+    assert run.events >= 2 * (1_500 - run.unknown_before["email"]) and not run.event_errors
+    assert run.passes
+    assert run.requeued == run.resent  # what was re-queued went out, once
+    assert run.passed()
+    figures = faults.kill_figures(run, 1_500, 300)
+    assert [f.passed for f in figures] == [True, True, True, None]
+
+
+def test_sigterm_restarts_mid_send_leave_nothing_unknown_or_doubled(app, fake):
+    fake.configure(latency=0.01)
+    run = faults_reconcile.sigterm_restarts(
+        app.config["SQLALCHEMY_DATABASE_URI"],
+        FakeClient(fake.base_url),
+        restarts=4,
+        email_rows=600,
+        sms_rows=200,
+        batch=20,
+        lease=1,
+    )
+    assert run.restarts == {"email": 2, "sms": 2}
+    assert not any(loop.unclean for loop in run.loops) and run.left_sending == 0
+    assert run.tally.clean() and run.tally.rows == 800
+    assert faults.term_figure(run).passed is True
 
 
 def test_fast_link_signer_makes_exactly_the_tokens_of_link_token(app):

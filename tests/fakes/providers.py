@@ -12,8 +12,11 @@ Answers like the real services for the calls Outreach makes:
   ``PageToken`` with ``next_page_uri`` like Twilio's (accepted texts count as sent at once;
   ``fail_next(api="sms_list")`` scripts its failures, ``list_hidden`` hides texts from it).
 * ``GET /_stats``: counters as JSON; ``GET /_timeline``: arrival times of accepted texts and
-  Mail Send requests; ``GET /_email_ids``: accepted email message ids; ``POST /_reset``;
-  ``POST /_configure`` (JSON body with the keyword arguments of
+  Mail Send requests; ``GET /_email_ids``: accepted email message ids; ``GET /_sms_ids``:
+  the outbox ids (``mid`` of the StatusCallback) of accepted texts; ``GET /_email_events``:
+  the Event Webhook events SendGrid would post for every accepted personalization
+  (``?kinds=processed,delivered``; see :meth:`FakeProviders.email_events`); ``POST
+  /_reset``; ``POST /_configure`` (JSON body with the keyword arguments of
   :meth:`FakeProviders.configure`).
 
 Every accepted message is recorded in memory so tests can count duplicates. Latency and
@@ -97,6 +100,9 @@ class _Records:
     sent_sms: list[dict[str, Any]] = field(default_factory=list)
     sms_times: list[float] = field(default_factory=list)
     email_times: list[tuple[float, int]] = field(default_factory=list)
+    # (message_id, request_id, email, X-Message-Id, epoch seconds) per accepted personalization
+    email_accepted: list[tuple[int, str | None, str, str, float]] = field(default_factory=list)
+    sms_by_to: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # list look-ups
     errors_429: int = 0
     errors_5xx: int = 0
     rejected: int = 0
@@ -204,6 +210,47 @@ class FakeProviders:
         """Accepted messages: sid, to, body, from, messaging_service_sid, status_callback."""
         return self._records.sent_sms
 
+    @property
+    def sent_sms_ids(self) -> list[int]:
+        """Outbox ids of accepted texts (``mid`` of their StatusCallback), in arrival order;
+        texts without one are left out."""
+        with self._lock:
+            texts = list(self._records.sent_sms)
+        ids = []
+        for text in texts:
+            query = urlsplit(text.get("status_callback") or "").query
+            mid = parse_qs(query).get("mid", [""])[0]
+            if mid.isdigit():
+                ids.append(int(mid))
+        return ids
+
+    def email_events(self, kinds: Sequence[str] = ("processed", "delivered")) -> list[dict]:
+        """The Event Webhook events SendGrid would post for every accepted personalization,
+        in arrival order: one of each of ``kinds`` ("processed", "delivered"), with the
+        personalization's ``custom_args`` (``message_id``, ``request_id``) at the top level as
+        SendGrid puts them. Event ids are stable, so posting them twice is a webhook retry."""
+        with self._lock:
+            accepted = list(self._records.email_accepted)
+        events = []
+        for n, (message_id, request_id, email, x_message_id, at) in enumerate(accepted):
+            for kind in kinds:
+                event: dict[str, Any] = {
+                    "email": email,
+                    "timestamp": int(at) + (kind == "delivered"),
+                    "smtp-id": f"<{x_message_id}@ismtpd-fake>",
+                    "event": kind,
+                    "category": ["outreach"],
+                    "sg_event_id": f"{kind[:4]}-{x_message_id}-{n}",
+                    "sg_message_id": f"{x_message_id}.filterdrecv-fake-{n}.0",
+                    "message_id": str(message_id),
+                }
+                if request_id is not None:
+                    event["request_id"] = request_id
+                if kind == "delivered":
+                    event.update(response="250 2.0.0 OK", ip="127.0.0.1", tls=1)
+                events.append(event)
+        return events
+
     def timeline(self) -> dict[str, list]:
         """Arrival times (``time.monotonic``) of accepted texts and of Mail Send requests
         (with their personalization count)."""
@@ -305,9 +352,22 @@ class FakeProviders:
         if problem is not None:
             self._count_rejected()
             return _sg_error(400, problem[1], problem[0])
+        x_message_id = secrets.token_urlsafe(16)[:22]
+        accepted_at = time.time() + behaviour.clock_offset
+        accepted = [
+            (
+                message_id,
+                item["custom_args"].get("request_id"),
+                item["to"][0]["email"],
+                x_message_id,
+                accepted_at,
+            )
+            for message_id, item in zip(ids, payload["personalizations"], strict=True)
+        ]
         with self._lock:
             records = self._records
             records.sent_email_ids.extend(ids)
+            records.email_accepted.extend(accepted)
             records.email_requests.append(len(ids))
             records.email_times.append((time.monotonic(), len(ids)))
             if behaviour.keep_bodies:
@@ -317,7 +377,7 @@ class FakeProviders:
             time.sleep(delay)
         if status:
             return _sg_error(status, "gateway timeout")
-        return 202, b"", [("X-Message-Id", secrets.token_urlsafe(16)[:22])]
+        return 202, b"", [("X-Message-Id", x_message_id)]
 
     def twilio(
         self, account_sid: str, headers: Any, raw: bytes
@@ -367,6 +427,7 @@ class FakeProviders:
         }
         with self._lock:
             self._records.sent_sms.append(record)
+            self._records.sms_by_to.setdefault(to, []).append(record)
             self._records.sms_times.append(time.monotonic())
         status, delay = self._after_accept("sms")
         if delay:
@@ -389,9 +450,10 @@ class FakeProviders:
         since = _day_start(after)
         hidden = self.behaviour.list_hidden
         with self._lock:
+            candidates = self._records.sms_by_to.get(to, []) if to else self._records.sent_sms
             found = [
                 m
-                for m in reversed(self._records.sent_sms)
+                for m in reversed(candidates)
                 if m.get("account_sid") == account_sid
                 and (not to or m["to"] == to)
                 and m["to"] not in hidden
@@ -680,6 +742,12 @@ class _Handler(BaseHTTPRequestHandler):
             with fake._lock:
                 ids = list(fake.sent_email_ids)
             self._reply(200, json.dumps(ids).encode())
+        elif path == "/_sms_ids":
+            self._reply(200, json.dumps(fake.sent_sms_ids).encode())
+        elif path == "/_email_events":
+            kinds = parse_qs(parts.query).get("kinds", ["processed,delivered"])[0]
+            events = fake.email_events([k for k in kinds.split(",") if k])
+            self._reply(200, json.dumps(events).encode())
         else:
             self._reply(404, b'{"message": "not found"}')
 
