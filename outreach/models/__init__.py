@@ -1,7 +1,7 @@
 """All models, importable from one place."""
 
 from outreach.models.base import utcnow
-from outreach.models.campaigns import Campaign, Step, StepZone
+from outreach.models.campaigns import Campaign, Step, StepVariant, StepZone
 from outreach.models.consent import ConsentEvent, PendingConfirmation, Suppression
 from outreach.models.contacts import Audience, Subscriber, Subscription
 from outreach.models.outbox import DeliveryEvent, InboundSms, Message
@@ -20,6 +20,7 @@ __all__ = [
     "PendingConfirmation",
     "StaffUser",
     "Step",
+    "StepVariant",
     "StepZone",
     "Subscriber",
     "Subscription",

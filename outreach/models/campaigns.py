@@ -60,8 +60,35 @@ class Step(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     campaign: Mapped[Campaign] = relationship(back_populates="steps")
+    variants: Mapped[list[StepVariant]] = relationship(
+        back_populates="step", cascade="all, delete-orphan", lazy="selectin"
+    )
 
     __table_args__ = (UniqueConstraint("campaign_id", "position"),)
+
+    def variant(self, language: str | None) -> StepVariant | None:
+        """The step's copy in another language, if staff wrote one."""
+        return next((v for v in self.variants if v.language == language), None)
+
+
+class StepVariant(db.Model):
+    """A step's copy in another language (``es``): subscribers whose language it is get it;
+    everyone else gets the step's own (default-language) copy."""
+
+    __tablename__ = "step_variants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    step_id: Mapped[int] = mapped_column(ForeignKey("steps.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(5))
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    preheader: Mapped[str] = mapped_column(String(300), default="")
+    html: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text, default="")
+
+    step: Mapped[Step] = relationship(back_populates="variants")
+
+    __table_args__ = (UniqueConstraint("step_id", "language"),)
 
 
 class StepZone(db.Model):
