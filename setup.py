@@ -21,6 +21,7 @@ setup(
             "static/*",
             "api/*.yaml",
             "campaigns/files/*.json",
+            "staff/*.txt",
             "**/*.json",
             "**/*.yaml",
             "translations/*.pot",

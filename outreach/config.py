@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,8 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             "OUTREACH_WORKER_STALE_SECONDS must be more than OUTREACH_HEARTBEAT_SECONDS"
         )
 
+    session_hours = float(env.get("OUTREACH_SESSION_LIFETIME_HOURS", "12"))
+
     # hide_parameters: a logged SQL error never carries an email or phone number.
     # Sessions run in UTC: naive UTC columns never meet a server's local time zone.
     # connect_timeout: an unreachable database fails a request in seconds (a webhook then
@@ -144,6 +147,16 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             "OUTREACH_UNSUBSCRIBE_MAILTO", "unsubscribe@example.org"
         ),
         "OUTREACH_CONFIRM_MAX_AGE": int(env.get("OUTREACH_CONFIRM_MAX_AGE", str(7 * 86400))),
+        # Staff sign-in (staff/ and admin/auth.py): TOTP required (default in production),
+        # idle and absolute session limits, re-authentication window, lockout.
+        "OUTREACH_REQUIRE_2FA": _flag(env.get("OUTREACH_REQUIRE_2FA"), default=production),
+        "OUTREACH_IDLE_TIMEOUT_MINUTES": float(env.get("OUTREACH_IDLE_TIMEOUT_MINUTES", "30")),
+        "OUTREACH_SESSION_LIFETIME_HOURS": session_hours,
+        "OUTREACH_REAUTH_MINUTES": float(env.get("OUTREACH_REAUTH_MINUTES", "10")),
+        "OUTREACH_LOCKOUT_ATTEMPTS": int(env.get("OUTREACH_LOCKOUT_ATTEMPTS", "5")),
+        "OUTREACH_LOCKOUT_IP_ATTEMPTS": int(env.get("OUTREACH_LOCKOUT_IP_ATTEMPTS", "20")),
+        "OUTREACH_LOCKOUT_MINUTES": float(env.get("OUTREACH_LOCKOUT_MINUTES", "15")),
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=session_hours),
         "RATELIMIT_ENABLED": _flag(env.get("OUTREACH_RATELIMIT"), default=True),
         "RATELIMIT_STORAGE_URI": env.get("OUTREACH_RATELIMIT_STORAGE", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
@@ -154,6 +167,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
         "MAX_CONTENT_LENGTH": int(env.get("OUTREACH_MAX_CONTENT_LENGTH", str(64 * 1024 * 1024))),
         "SENDGRID_API_KEY": env.get("SENDGRID_API_KEY", ""),
         "SENDGRID_API_HOST": (env.get("SENDGRID_API_HOST") or "https://api.sendgrid.com").rstrip(

@@ -5,6 +5,7 @@ from flask import Blueprint
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 from outreach.admin import (  # noqa: E402, F401
+    account,
     audiences,
     auth,
     campaign_files,
@@ -12,6 +13,7 @@ from outreach.admin import (  # noqa: E402, F401
     importing,
     outbox,
     results,
+    staff,
     subscribers,
     views,
     workers,

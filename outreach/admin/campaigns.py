@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from outreach.admin import bp
-from outreach.admin.auth import editor_required
+from outreach.admin.auth import editor_required, recent_auth_required
 from outreach.admin.common import confirmed, form_bool, form_int, form_str, form_text, get_or_404
 from outreach.audiences import editing as audience_editing
 from outreach.campaigns import editing as campaign_editing
@@ -382,6 +382,7 @@ def _preflight_page(campaign: Campaign, errors: dict, status: int = 200):  # noq
 
 @bp.post("/campaigns/<int:campaign_id>/schedule")
 @editor_required
+@recent_auth_required
 def campaign_schedule(campaign_id: int):  # noqa: ANN201
     """Schedule a draft after preflight (POST with confirm=yes)."""
     campaign = get_or_404(Campaign, campaign_id)

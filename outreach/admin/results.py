@@ -13,7 +13,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from outreach.admin import bp
-from outreach.admin.auth import admin_required
+from outreach.admin.auth import admin_required, recent_auth_required
 from outreach.admin.common import confirmed, form_str, get_or_404
 from outreach.audiences.contacts import InvalidContact
 from outreach.consent import evidence, privacy
@@ -133,6 +133,7 @@ def campaign_results_json(campaign_id: int):  # noqa: ANN201
 
 @bp.get("/audit/export.csv")
 @admin_required
+@recent_auth_required
 def audit_export():  # noqa: ANN201
     """The whole audit log of staff actions as CSV (admins only); the page is /admin/audit."""
     return Response(
@@ -176,6 +177,7 @@ def privacy_requests():  # noqa: ANN201
 
 @bp.get("/privacy/<public_id>/export.json")
 @admin_required
+@recent_auth_required
 def privacy_export(public_id: str):  # noqa: ANN201
     """Everything held on one person, as a JSON download (the download is audited)."""
     person = _person_or_404(public_id)
@@ -193,6 +195,7 @@ def privacy_export(public_id: str):  # noqa: ANN201
 
 @bp.get("/privacy/<public_id>/evidence.<any(csv, json):fmt>")
 @admin_required
+@recent_auth_required
 def privacy_evidence(public_id: str, fmt: str):  # noqa: ANN201
     """The consent evidence of one person (CSV or JSON), e.g. for an erased subscriber."""
     person = _person_or_404(public_id)
@@ -213,6 +216,7 @@ def privacy_evidence(public_id: str, fmt: str):  # noqa: ANN201
 
 @bp.route("/privacy/<public_id>/erase", methods=["GET", "POST"])
 @admin_required
+@recent_auth_required
 def privacy_erase(public_id: str):  # noqa: ANN201
     """Erase one person, behind a confirmation step (type ERASE)."""
     person = _person_or_404(public_id)
@@ -261,6 +265,7 @@ def api_tokens():  # noqa: ANN201
 
 @bp.post("/api-tokens")
 @admin_required
+@recent_auth_required
 def api_token_create():  # noqa: ANN201
     """Create a token; its plain value is shown once, on this response only."""
     name = " ".join(form_str("name").split())[:100]

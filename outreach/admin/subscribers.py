@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, or_, select
 
 from outreach.admin import bp
-from outreach.admin.auth import editor_required
+from outreach.admin.auth import editor_required, recent_auth_required
 from outreach.admin.common import confirmed, form_str, get_or_404
 from outreach.consent import evidence, subscriptions
 from outreach.consent import ledger as consent_ledger
@@ -152,6 +152,7 @@ def subscriber_opt_out(subscriber_id: int):  # noqa: ANN201
 
 @bp.get("/subscribers/<int:subscriber_id>/evidence.<fmt>")
 @login_required
+@recent_auth_required
 def subscriber_evidence(subscriber_id: int, fmt: str):  # noqa: ANN201
     """The consent evidence of one person as a CSV or JSON download."""
     person = get_or_404(Subscriber, subscriber_id)

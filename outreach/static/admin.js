@@ -2,7 +2,9 @@
  * - insert a template variable at the cursor of the field last focused,
  * - show the calendar date of a step while its day offset is typed,
  * - live counts on a campaign page (polls counts.json),
- * - import progress (polls progress.json).
+ * - import progress (polls progress.json),
+ * - "are you sure?" on forms with data-confirm, select-on-focus fields (no inline
+ *   handlers: the Content-Security-Policy allows no inline script).
  * Every page works without this file; it only saves reloads.
  */
 (function () {
@@ -136,7 +138,20 @@
     tick();
   }
 
+  /* ---- data-confirm forms, data-select-on-focus fields ---- */
+  function confirmations() {
+    $all("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
+      });
+    });
+    $all("[data-select-on-focus]").forEach(function (field) {
+      field.addEventListener("focus", function () { field.select(); });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    confirmations();
     variables();
     sendDate();
     campaignCounts();

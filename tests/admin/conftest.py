@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.security import generate_password_hash
 
 from outreach.extensions import db
 from outreach.staff import accounts
@@ -37,11 +34,7 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def staff_users(app: Flask, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """One active staff user per role: {role: id} (hashed with a cheap work factor)."""
-    monkeypatch.setattr(
-        accounts,
-        "generate_password_hash",
-        functools.partial(generate_password_hash, method="pbkdf2:sha256:1000"),
-    )
+    monkeypatch.setattr(accounts, "HASH_METHOD", "pbkdf2:sha256:1000")
     ids = {}
     for role in ("admin", "editor", "viewer"):
         ids[role] = accounts.create_staff(f"{role}@clinic.example", PASSWORD, role).id

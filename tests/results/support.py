@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -11,7 +10,6 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
-from werkzeug.security import generate_password_hash
 
 from outreach.extensions import db
 from outreach.models import DeliveryEvent, Message
@@ -39,11 +37,7 @@ def isolated_client(app: Flask) -> FlaskClient:
 
 def make_staff(monkeypatch: Any) -> dict[str, int]:
     """One staff user per role, {role: id}, with a cheap password hash."""
-    monkeypatch.setattr(
-        accounts,
-        "generate_password_hash",
-        functools.partial(generate_password_hash, method="pbkdf2:sha256:1000"),
-    )
+    monkeypatch.setattr(accounts, "HASH_METHOD", "pbkdf2:sha256:1000")
     ids = {
         role: accounts.create_staff(f"{role}@clinic.example", PASSWORD, role).id
         for role in ("admin", "editor", "viewer")
