@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from bench.faults import _has_claimed
+from bench.faults_kill import has_claimed
 from outreach.sending import run as sending
 from outreach.sending import stopping
 from tests.sending.test_workers import ROOT, seed_audience, start_worker, states
@@ -19,7 +19,7 @@ WORKER = [sys.executable, "-m", "flask", "--app", "wsgi", "outreach", "worker", 
 
 def _wait_for_claim(process: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
-    while not _has_claimed(process.pid):
+    while not has_claimed(process.pid):
         assert process.poll() is None, process.communicate()[0]
         assert time.monotonic() < deadline, "the worker never claimed a batch"
         time.sleep(0.01)
