@@ -13,6 +13,7 @@ STOP_WORDING = "Reply HELP for help, STOP to opt out."
 RATES_WORDING = "Msg & data rates may apply."
 #: The same in Spanish, in the wording CTIA's Spanish examples use.
 STOP_WORDING_ES = "Responde AYUDA para ayuda y ALTO para cancelar."
+STOP_SHORT_ES = "Responde ALTO para cancelar."
 RATES_WORDING_ES = "Pueden aplicarse tarifas de mensajes y datos."
 LANGUAGES = ("en", "es")
 
@@ -149,11 +150,15 @@ def _frequency_es(audience: SenderIdentity) -> str:
     )
 
 
-def with_brand_and_stop(body: str, brand: str | None) -> str:
+def with_brand_and_stop(body: str, brand: str | None, language: str | None = "en") -> str:
     """A campaign's first text names the program and says how to stop (CTIA): the brand is
-    put in front and "Reply STOP to opt out." after, where the copy lacks them."""
+    put in front and "Reply STOP to opt out." ("Responde ALTO para cancelar." in Spanish)
+    after, where the copy lacks them."""
     if brand and not body.lower().startswith(brand.lower()):
         body = f"{brand}: {body}"
-    if "stop" not in body.lower():
+    if language == "es":
+        if "alto" not in body.lower() and "stop" not in body.lower():
+            body = f"{body} {STOP_SHORT_ES}"
+    elif "stop" not in body.lower():
         body = f"{body} Reply STOP to opt out."
     return body

@@ -54,6 +54,7 @@ class Recipient:
     phone: str | None
     first_name: str
     timezone: str
+    language: str = "en"
 
 
 @dataclass(frozen=True)

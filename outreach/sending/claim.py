@@ -120,6 +120,7 @@ def recipients_of(ids: list[int]) -> dict[int, Recipient]:
             Subscriber.phone,
             Subscriber.first_name,
             Subscriber.timezone,
+            Subscriber.language,
         ).where(in_values(Subscriber.id, ids))
     )
     return {row[0]: Recipient(*row) for row in rows}

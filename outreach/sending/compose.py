@@ -105,8 +105,31 @@ def unsubscribe_headers(unsubscribe_url: str, mailto: str | None = None) -> dict
     }
 
 
-def render_step_email(step: Step, audience: Audience) -> emails.RenderedEmail:
-    """Render an email step once, with substitution tags for the personal values."""
+class StepCopy:
+    """What a step says in one language: its variant's fields, or the step's own."""
+
+    def __init__(self, step: Step, language: str | None = None) -> None:
+        variant = step.variant(language) if language and language != "en" else None
+        source = variant if variant is not None else step
+        self.language = variant.language if variant is not None else "en"
+        self.subject: str = source.subject
+        self.preheader: str = source.preheader
+        self.html: str = source.html
+        self.text: str | None = source.text
+        self.body: str = source.body
+
+
+def copy_languages(step: Step) -> tuple[str, ...]:
+    """The languages a step has copy in: ``en`` (its own) and each variant's."""
+    return ("en", *sorted(v.language for v in step.variants if v.language != "en"))
+
+
+def render_step_email(
+    step: Step, audience: Audience, language: str | None = None
+) -> emails.RenderedEmail:
+    """Render an email step once (in ``language`` when it has copy in it, else its own),
+    with substitution tags for the personal values."""
+    copy = StepCopy(step, language)
     context = shared_context(audience)
     for name in templates.PERSONAL_VARIABLES:
         context[name] = templates.tag(name)
@@ -118,16 +141,24 @@ def render_step_email(step: Step, audience: Audience) -> emails.RenderedEmail:
         "preferences_url": templates.tag("preferences_url"),
     }
     return emails.render_email(
-        subject=step.subject,
-        preheader=step.preheader,
-        html=step.html,
-        text=step.text,
+        subject=copy.subject,
+        preheader=copy.preheader,
+        html=copy.html,
+        text=copy.text,
         context=context,
         footer=footer,
+        language=copy.language,
     )
 
 
 _TAGS = tuple((name, templates.tag(name)) for name in templates.PERSONAL_VARIABLES)
+#: What ``{{ first_name }}`` says when a person gave no name ("Hi there", "Hola, qué tal").
+FIRST_NAME_FALLBACK = {"en": "there", "es": "qué tal"}
+
+
+def first_name_of(recipient: Recipient) -> str:
+    """The recipient's first name, or the fallback in their language."""
+    return recipient.first_name or FIRST_NAME_FALLBACK.get(recipient.language, "there")
 
 
 def substitutions_for(
@@ -135,7 +166,7 @@ def substitutions_for(
 ) -> dict[str, str]:
     """Per-recipient values for the substitution tags."""
     values = (signer or _link_signer()).links(recipient.public_id, audience.slug, channel)
-    values["first_name"] = recipient.first_name or "there"
+    values["first_name"] = first_name_of(recipient)
     return {tag: values[name] for name, tag in _TAGS}
 
 
@@ -147,13 +178,20 @@ class SmsComposer:
     goes in (a first name such as "Christopher" contains "stop" and must not drop it).
     """
 
-    def __init__(self, step: Step, audience: Audience, signer: LinkSigner | None = None) -> None:
+    def __init__(
+        self,
+        step: Step,
+        audience: Audience,
+        signer: LinkSigner | None = None,
+        language: str | None = None,
+    ) -> None:
+        copy = StepCopy(step, language)
         context = shared_context(audience)
         for name in templates.PERSONAL_VARIABLES:
             context[name] = templates.tag(name)
-        body = sms_rendering.render_sms(step.body, context)
+        body = sms_rendering.render_sms(copy.body, context)
         if campaign_timeline.is_first_text(step):
-            body = wording.with_brand_and_stop(body, wording.program(audience))
+            body = wording.with_brand_and_stop(body, wording.program(audience), copy.language)
         self._body = body
         self._audience = audience
         self._signer = signer or _link_signer()
@@ -164,7 +202,7 @@ class SmsComposer:
         """The text for one recipient."""
         body = self._body
         if self._first_name:
-            body = body.replace(templates.tag("first_name"), recipient.first_name or "there")
+            body = body.replace(templates.tag("first_name"), first_name_of(recipient))
         if self._links:
             values = substitutions_for(recipient, self._audience, "sms", self._signer)
             for tag in self._links:
@@ -173,8 +211,9 @@ class SmsComposer:
 
 
 def compose_sms(step: Step, audience: Audience, recipient: Recipient) -> str:
-    """Render an SMS step for one recipient, adding the brand and STOP wording the rules need."""
-    return SmsComposer(step, audience).compose(recipient)
+    """Render an SMS step for one recipient (in their language when the step has copy in
+    it), adding the brand and STOP wording the rules need."""
+    return SmsComposer(step, audience, language=recipient.language).compose(recipient)
 
 
 _UNSUBSCRIBE_TAG = templates.tag("unsubscribe_url")
@@ -221,6 +260,17 @@ def email_batch(
     )
 
 
+def language_groups(step: Step, allowed: list[Claimed]) -> dict[str, list[Claimed]]:
+    """A batch split by the copy each recipient gets: their language when the step has copy
+    in it, else the step's own (``en``)."""
+    languages = set(copy_languages(step))
+    groups: dict[str, list[Claimed]] = {}
+    for claimed in allowed:
+        language = claimed.recipient.language
+        groups.setdefault(language if language in languages else "en", []).append(claimed)
+    return groups
+
+
 def provider_call(
     step: Step,
     audience: Audience,
@@ -228,30 +278,42 @@ def provider_call(
     email_channel: EmailChannel,
     sms_channel: SmsChannel,
 ) -> Callable[[], list[SendResult]]:
-    """Build the provider request(s) for a batch; returns the call that sends them."""
+    """Build the provider request(s) for a batch, each language's copy rendered once (one
+    SendGrid request per language: ``send._prepare`` gave each its own request id);
+    returns the call that sends them."""
     if not allowed:
         return list
+    groups = language_groups(step, allowed)
     if step.channel == "email":
-        rendered = render_step_email(step, audience)
         mailto = current_app.config["OUTREACH_UNSUBSCRIBE_MAILTO"]
         signer = _link_signer()
-        email = email_batch(
-            audience,
-            rendered,
-            [email_recipient(c.message_id, c.recipient, audience, signer, mailto) for c in allowed],
-            categories=("outreach", f"campaign-{step.campaign_id}", f"step-{step.id}"),
-            request_id=allowed[0].request_id or None,
-        )
-        return lambda: email_channel.send_batch(email)
+        batches = [
+            email_batch(
+                audience,
+                render_step_email(step, audience, language),
+                [
+                    email_recipient(c.message_id, c.recipient, audience, signer, mailto)
+                    for c in group
+                ],
+                categories=("outreach", f"campaign-{step.campaign_id}", f"step-{step.id}"),
+                request_id=group[0].request_id or None,
+            )
+            for language, group in groups.items()
+        ]
+        if len(batches) == 1:
+            return lambda: email_channel.send_batch(batches[0])
+        return lambda: [result for batch in batches for result in email_channel.send_batch(batch)]
     callback = tokens.public_url("/webhooks/twilio/status")
-    composer = SmsComposer(step, audience)
-    messages = [
-        OutgoingSms(
-            message_id=c.message_id,
-            to=c.recipient.phone or "",
-            body=composer.compose(c.recipient),
-            status_callback=f"{callback}?mid={c.message_id}",
-        )
-        for c in allowed
-    ]
+    messages = []
+    for language, group in groups.items():
+        composer = SmsComposer(step, audience, language=language)
+        messages += [
+            OutgoingSms(
+                message_id=c.message_id,
+                to=c.recipient.phone or "",
+                body=composer.compose(c.recipient),
+                status_callback=f"{callback}?mid={c.message_id}",
+            )
+            for c in group
+        ]
     return lambda: sms_channel.send_many(messages)

@@ -237,13 +237,16 @@ def _bodies(rows: list[Any]) -> dict[int, tuple[str, str] | None]:
     out: dict[int, tuple[str, str] | None] = {}
     for step_id, step_rows in by_step.items():
         step = db.session.get(Step, step_id)
-        composer = SmsComposer(step, step.campaign.audience)
+        composers: dict[str, SmsComposer] = {}  # one per language the step speaks
         for row in step_rows:
             recipient = recipients.get(row.subscriber_id)
             if recipient is None or not recipient.phone:
                 out[row.id] = None
-            else:
-                out[row.id] = (recipient.phone, composer.compose(recipient))
+                continue
+            language = recipient.language if step.variant(recipient.language) else "en"
+            if language not in composers:
+                composers[language] = SmsComposer(step, step.campaign.audience, language=language)
+            out[row.id] = (recipient.phone, composers[language].compose(recipient))
     return out
 
 

@@ -4,6 +4,7 @@ results recorded."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from flask import current_app
@@ -20,7 +21,7 @@ from outreach.extensions import db
 from outreach.models import Audience, Message, Step
 from outreach.rendering import templates
 from outreach.sending.batch import UNDO_ATTEMPT, Claimed, Report, write
-from outreach.sending.compose import provider_call
+from outreach.sending.compose import language_groups, provider_call
 from outreach.sending.identity import claimer
 from outreach.sending.outage import database_gone, release, wait_for_database
 from outreach.sending.record import record_durably
@@ -98,6 +99,8 @@ def _prepare(
             ]
         )
         report.skipped += len(refused)
+    if channel == "email" and step.variants:
+        allowed = _one_request_per_language(step, allowed)
     email_channel, sms_channel = channels()
     try:
         deliver = provider_call(step, audience, allowed, email_channel, sms_channel)
@@ -106,6 +109,24 @@ def _prepare(
         _fail_render(batch, step, str(exc), at, report)
         return None
     return deliver, allowed, audience
+
+
+def _one_request_per_language(step: Step, allowed: list[Claimed]) -> list[Claimed]:
+    """Each language's copy goes in its own SendGrid request, so the rows of each get their
+    own claim id (``<claim id>-es``): an event for one request settles only its own rows."""
+    out: list[Claimed] = []
+    for language, group in language_groups(step, allowed).items():
+        if language != "en" and group[0].request_id:
+            request_id = f"{group[0].request_id}-{language}"
+            db.session.execute(
+                update(Message)
+                .where(Message.id.in_([c.message_id for c in group]))
+                .values(claim_id=request_id)
+                .execution_options(synchronize_session=False)
+            )
+            group = [replace(c, request_id=request_id) for c in group]
+        out += group
+    return out
 
 
 def _fail_render(

@@ -34,7 +34,7 @@ MAX_EVENTS = 10_000
 _MIN_STAMP, _MAX_STAMP = 946_684_800, 4_102_444_800
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _DIGITS = re.compile(r"[0-9]{1,18}")
-_REQUEST_ID = re.compile(r"[0-9a-f]{10}\.[0-9]{1,18}(?:/[0-9]{1,4})*")
+_REQUEST_ID = re.compile(r"[0-9a-f]{10}\.[0-9]{1,18}(?:-[a-z]{2})?(?:/[0-9]{1,4})*")
 
 
 class MalformedEvent(ValueError):
