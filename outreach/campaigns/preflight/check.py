@@ -25,6 +25,7 @@ from outreach.campaigns.preflight.delivery_rules import (
     rule_sms_length,
 )
 from outreach.campaigns.preflight.findings import Finding, numbered, step_copy
+from outreach.campaigns.preflight.language_rules import rule_missing_variants, variant_findings
 from outreach.campaigns.timeline import first_text_step
 from outreach.clock import now as clock_now
 from outreach.models import Campaign, Step
@@ -46,6 +47,7 @@ def check_campaign(
     found += rule_anchor(campaign, steps, today)
     found += rule_audience(campaign, steps)
     found += rule_first_sms_order(campaign, steps)
+    found += rule_missing_variants(campaign, steps)
     first_sms = first_text_step(steps)
     step_rules: list[Callable[[int, Step], list[Finding]]] = [
         lambda n, s: rule_channel(n, s, campaign),
@@ -62,4 +64,5 @@ def check_campaign(
         copy = step_copy(step, audience)
         for copy_rule in copy_rules:
             found += copy_rule(no, step, copy)
+        found += variant_findings(no, step, audience, step is first_sms, templates)
     return found

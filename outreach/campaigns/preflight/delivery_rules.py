@@ -37,8 +37,11 @@ def rule_channel(no: int, step: Step, campaign: Campaign) -> list[Finding]:
     return []
 
 
-def rule_sms_length(no: int, step: Step, audience: Audience | None, first: bool) -> list[Finding]:
-    """At most three segments after rendering; the first text carries brand and STOP wording."""
+def rule_sms_length(
+    no: int, step: Step, audience: Audience | None, first: bool, language: str = "en"
+) -> list[Finding]:
+    """At most three segments after rendering; the first text carries brand and STOP wording
+    (in Spanish copy: "Responde ALTO para cancelar.")."""
     if step.channel != "sms" or not text(step.body).strip():
         return []
     try:
@@ -48,12 +51,16 @@ def rule_sms_length(no: int, step: Step, audience: Audience | None, first: bool)
     found = []
     sent = body
     if first:
-        sent = wording.with_brand_and_stop(body, wording.program(audience) if audience else "")
+        sent = wording.with_brand_and_stop(
+            body, wording.program(audience) if audience else "", language
+        )
         missing = []
         brand = wording.program(audience) if audience is not None else ""
         if brand and not body.lower().startswith(brand.lower()):
             missing.append(f'the brand "{brand}: "')
-        if "stop" not in body.lower():
+        if language == "es" and "alto" not in body.lower() and "stop" not in body.lower():
+            missing.append(f'"{wording.STOP_SHORT_ES}"')
+        elif language != "es" and "stop" not in body.lower():
             missing.append('"Reply STOP to opt out."')
         if missing and sms_rendering.sms_segments(sent).segments > MAX_SMS_SEGMENTS:
             found.append(
