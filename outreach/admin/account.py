@@ -11,7 +11,7 @@ from outreach.admin import bp
 from outreach.admin.auth import client_ip, recent_auth_required
 from outreach.admin.common import form_str
 from outreach.extensions import db, limiter
-from outreach.staff import accounts, links, lockout, sessions, two_factor
+from outreach.staff import accounts, links, sessions, sign_in, two_factor
 from outreach.staff import audit as staff_audit
 
 FORGOT_ANSWER = (
@@ -45,19 +45,16 @@ def two_factor_setup():  # noqa: ANN201
     form = FlaskForm()
     error = None
     if request.method == "POST" and form.validate():
-        if lockout.locked(user.email, client_ip()):
+        attempt, codes = sign_in.enrolment_code(user, request.form.get("code"), client_ip())
+        db.session.commit()
+        if attempt.verdict == "ok":
+            session["auth_at"] = sessions.now()
+            return _no_store(render_template("admin/recovery_codes.html", codes=codes))
+        if attempt.verdict == "locked":
             logout_user()
             session.clear()
             flash("Too many wrong codes. Try again later.", "error")
             return redirect(url_for("admin.login"))
-        codes = two_factor.confirm_enrolment(user, request.form.get("code"))
-        if codes is not None:
-            lockout.clear(user.email)
-            db.session.commit()
-            session["auth_at"] = sessions.now()
-            return _no_store(render_template("admin/recovery_codes.html", codes=codes))
-        lockout.record_failure(user.email, client_ip())
-        db.session.commit()
         error = "That code did not work. Check the time on your phone and enter the new code."
     secret = two_factor.begin_enrolment(user)
     db.session.commit()

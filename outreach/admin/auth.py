@@ -27,7 +27,7 @@ from wtforms.validators import DataRequired, Length
 from outreach.admin import bp
 from outreach.extensions import db, limiter, login_manager
 from outreach.models import StaffUser
-from outreach.staff import accounts, lockout, sessions, two_factor
+from outreach.staff import sessions, sign_in
 
 #: How long the step between the password and the code may take.
 PENDING_SECONDS = 300
@@ -135,8 +135,7 @@ def _locked_page(form: FlaskForm, template: str = "admin/login.html", **context:
 def complete_sign_in(user: StaffUser) -> None:
     """A fresh session for the user: the old session is dropped before login_user (no
     fixation), and its clocks start now."""
-    lockout.clear(user.email)
-    accounts.signed_in(user)
+    sign_in.completed(user)
     db.session.commit()
     session.clear()
     login_user(user)
@@ -179,19 +178,15 @@ def login():  # noqa: ANN201
     """Staff login, step one: email and password (the same answer for unknown addresses)."""
     form = LoginForm()
     if form.validate_on_submit():
-        email, ip = form.email.data, client_ip()
-        if lockout.locked(email, ip):
+        attempt = sign_in.with_password(form.email.data, form.password.data, client_ip())
+        db.session.commit()
+        if attempt.verdict == "locked":
             return _locked_page(form)
-        user = accounts.authenticate(email, form.password.data)
-        if user is None:
-            locked_now = lockout.record_failure(email, ip)
-            db.session.commit()
-            if locked_now:
-                return _locked_page(form)
+        if attempt.verdict == "wrong":
             flash(MISMATCH, "error")
             return render_template("admin/login.html", form=form), 401
-        if user.two_factor_enabled:
-            db.session.commit()
+        user = attempt.user
+        if attempt.verdict == "code_needed":
             session.clear()
             session["pending"] = {"uid": user.id, "sv": user.session_version, "at": sessions.now()}
             return redirect(url_for("admin.login_code", next=request.args.get("next")))
@@ -227,15 +222,12 @@ def login_code():  # noqa: ANN201
         return redirect(url_for("admin.login"))
     form = FlaskForm()
     if request.method == "POST" and form.validate():
-        if lockout.locked(user.email, client_ip()):
-            session.pop("pending", None)
-            return _locked_page(LoginForm(formdata=None))
-        if two_factor.check_second_factor(user, request.form.get("code")):
+        attempt = sign_in.with_code(user, request.form.get("code"), client_ip())
+        if attempt.verdict == "ok":
             complete_sign_in(user)
             return redirect(_safe_next(request.args.get("next")))
-        locked_now = lockout.record_failure(user.email, client_ip())
         db.session.commit()
-        if locked_now:
+        if attempt.verdict == "locked":
             session.pop("pending", None)
             return _locked_page(LoginForm(formdata=None))
         flash(
@@ -253,23 +245,18 @@ def reauth():  # noqa: ANN201
     form = FlaskForm()
     back = _safe_next(request.args.get("next"))
     if request.method == "POST" and form.validate():
-        user, ip = current_user._get_current_object(), client_ip()
-        if lockout.locked(user.email, ip):
-            logout_user()
-            session.clear()
-            return _locked_page(LoginForm(formdata=None))
-        good = accounts.password_matches(user, request.form.get("password") or "")
-        if good and user.two_factor_enabled:
-            good = two_factor.check_second_factor(user, request.form.get("code"))
-        if good:
-            lockout.clear(user.email)
-            db.session.commit()
+        attempt = sign_in.again(
+            current_user._get_current_object(),
+            request.form.get("password"),
+            request.form.get("code"),
+            client_ip(),
+        )
+        db.session.commit()
+        if attempt.verdict == "ok":
             session["auth_at"] = sessions.now()
             confirm_login()
             return redirect(back, 303)
-        locked_now = lockout.record_failure(user.email, ip)
-        db.session.commit()
-        if locked_now:
+        if attempt.verdict == "locked":
             logout_user()
             session.clear()
             return _locked_page(LoginForm(formdata=None))

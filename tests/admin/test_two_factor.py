@@ -185,3 +185,31 @@ def test_malformed_codes_are_refused(client, staff_users, code):
     enrol(staff_users["editor"])
     assert password_step(client, "editor@clinic.example").status_code == 302
     assert code_step(client, code).status_code == 401
+
+
+def test_codes_are_rate_limited_per_ip(database_template, tmp_path, clock):
+    limited = make_app(database_template, tmp_path, RATELIMIT_ENABLED=True)
+    limited.extensions["outreach.clock"] = clock
+    limited.test_client_class = IsolatedClient
+    with limited.app_context():
+        for name in ("a", "b", "c"):
+            user = accounts.create_staff(f"{name}@clinic.example", PASSWORD, "editor")
+            db.session.commit()
+            enrol(user.id)
+        client = limited.test_client()
+        answers = []
+        # four wrong codes per account (under the lockout), from one address
+        for name, tries in (("a", 4), ("b", 4), ("c", 3)):
+            assert password_step(client, f"{name}@clinic.example").status_code == 302
+            answers += [code_step(client, "000000").status_code for _ in range(tries)]
+        assert answers == [401] * 10 + [429]
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_a_wrong_first_code_counts_towards_the_lockout(editor, staff_users):
+    editor.get("/admin/account/two-factor")
+    codes = [post(editor, "/admin/account/two-factor", {"code": "000000"}) for _ in range(5)]
+    assert [c.status_code for c in codes] == [400, 400, 400, 400, 302]
+    assert editor.get("/admin/campaigns").status_code == 302  # signed out
+    assert not db.session.get(StaffUser, staff_users["editor"]).two_factor_enabled
