@@ -45,6 +45,7 @@ def test_a_stop_request_claims_nothing_more(app, fake):
 def test_sigterm_to_dispatch_once_records_the_batch_in_flight_and_exits_0(app, fake, worker_env):
     fake.configure(latency=0.05)
     worker_env["OUTREACH_BATCH_SIZE"] = "20"
+    worker_env["OUTREACH_LEASE_SECONDS"] = "4"  # a busy 2-core CI machine needs headroom
     seed_audience(1000)
     worker = start_worker(worker_env)
     _wait_for_claim(worker)
@@ -52,7 +53,7 @@ def test_sigterm_to_dispatch_once_records_the_batch_in_flight_and_exits_0(app, f
     signalled = time.monotonic()
     output = worker.communicate(timeout=30)[0]
     assert worker.returncode == 0, output
-    assert time.monotonic() - signalled < 2  # within the lease (OUTREACH_LEASE_SECONDS=2)
+    assert time.monotonic() - signalled < 4  # within the lease: no row can turn unknown
     assert "stopped by a signal: the rest stays queued" in output
     result = _assert_nothing_in_flight()
     assert result.get("queued", 0) > 0, result  # it really stopped early
