@@ -19,7 +19,7 @@ from outreach.audiences.contacts import InvalidContact
 from outreach.consent import evidence, privacy
 from outreach.extensions import db
 from outreach.models import ApiToken, Campaign, StaffUser, Subscriber
-from outreach.results import outbox, reports
+from outreach.results import languages, outbox, reports
 from outreach.staff import api_tokens as staff_tokens
 from outreach.staff import audit as staff_audit
 
@@ -115,6 +115,9 @@ def campaign_results(campaign_id: int):  # noqa: ANN201
         states=reports.STATE_ORDER,
         chart=chart_svg(results.series),
         reconciliation=outbox.reconciliation(campaign),
+        by_language=languages.by_language(campaign, results),
+        language_groups=list(languages.GROUPS),
+        language_name=languages.language_name,
     )
 
 
@@ -123,8 +126,10 @@ def campaign_results(campaign_id: int):  # noqa: ANN201
 def campaign_results_json(campaign_id: int):  # noqa: ANN201
     """The dashboard's numbers as JSON (same as the API's campaign stats)."""
     campaign = get_or_404(Campaign, campaign_id)
-    answer = reports.campaign_results(campaign).to_dict()
+    results = reports.campaign_results(campaign)
+    answer = results.to_dict()
     answer["reconciliation"] = outbox.reconciliation(campaign).to_dict()
+    answer["by_language"] = [r.to_dict() for r in languages.by_language(campaign, results)]
     return answer
 
 

@@ -11,7 +11,7 @@ from flask import current_app
 from outreach.cli.group import find_campaign, outreach_cli
 from outreach.consent import confirmations
 from outreach.operations import heartbeats, metrics
-from outreach.results import reports
+from outreach.results import languages, reports
 from outreach.sending import identity, stopping
 from outreach.sending import materialise as materialising
 from outreach.sending import reconcile as reconciliation
@@ -107,7 +107,13 @@ def stats(campaign_ref: str, as_json: bool) -> None:
 
     campaign = find_campaign(campaign_ref)
     if as_json:
-        click.echo(json.dumps(reports.campaign_results(campaign).to_dict(), indent=2))
+        results = reports.campaign_results(campaign)
+        answer = results.to_dict()
+        answer["by_language"] = [r.to_dict() for r in languages.by_language(campaign, results)]
+        click.echo(json.dumps(answer, indent=2))
         return
     for line in reports.stats_lines(campaign):
+        click.echo(line)
+    results = reports.campaign_results(campaign, with_series=False)
+    for line in languages.stats_lines(languages.by_language(campaign, results)):
         click.echo(line)
