@@ -84,6 +84,31 @@ def recovery_codes_renew():  # noqa: ANN201
     return _no_store(render_template("admin/recovery_codes.html", codes=codes))
 
 
+@bp.post("/account/password")
+@login_required
+@recent_auth_required
+def password_change():  # noqa: ANN201
+    """Choose a new password (policy checked); this session stays, every other one ends."""
+    user = current_user._get_current_object()
+    password = request.form.get("password") or ""
+    if password != (request.form.get("password_again") or ""):
+        error = "The two passwords are not the same."
+    else:
+        try:
+            accounts.set_password(user, password)
+        except accounts.StaffError as exc:
+            error = str(exc)
+        else:
+            staff_audit.audit(user.id, "staff.password_change", "staff_user", user.id, None)
+            db.session.commit()
+            session["sv"] = user.session_version
+            flash("Your password is changed; your other sessions have ended.")
+            return redirect(url_for("admin.account"), 303)
+    db.session.rollback()
+    flash(error, "error")
+    return redirect(url_for("admin.account"), 303)
+
+
 @bp.post("/account/sign-out-everywhere")
 @login_required
 def sign_out_everywhere():  # noqa: ANN201

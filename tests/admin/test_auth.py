@@ -128,6 +128,7 @@ OWN_ACCOUNT_ROUTES = {
     "admin.two_factor_setup",
     "admin.recovery_codes_renew",
     "admin.sign_out_everywhere",
+    "admin.password_change",
 }
 
 

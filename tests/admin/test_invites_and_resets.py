@@ -205,3 +205,26 @@ def test_new_hashes_are_scrypt_and_old_pbkdf2_hashes_still_verify(app, client):
     db.session.expire_all()
     upgraded = accounts.by_email("old@clinic.example").password_hash
     assert upgraded.startswith("scrypt:") and check_password_hash(upgraded, PASSWORD)
+
+
+def test_changing_ones_password_keeps_this_session_and_ends_the_others(app, editor, staff_users):
+    from tests.admin.conftest import logged_in
+
+    phone = logged_in(app, "editor")
+    common = post(
+        editor,
+        "/admin/account/password",
+        {"password": "iloveyou1234", "password_again": "iloveyou1234"},
+    )
+    assert common.status_code == 303 and "too common" in text(editor.get("/admin/account"))
+    done = post(
+        editor,
+        "/admin/account/password",
+        {"password": NEW_PASSWORD, "password_again": NEW_PASSWORD},
+    )
+    assert done.status_code == 303
+    assert "other sessions have ended" in text(editor.get("/admin/account"))
+    assert editor.get("/admin/campaigns").status_code == 200
+    assert phone.get("/admin/campaigns").status_code == 302
+    login(app.test_client(), "editor@clinic.example", NEW_PASSWORD)
+    assert "staff.password_change" in db.session.scalars(select(AuditLog.action)).all()

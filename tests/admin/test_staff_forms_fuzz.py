@@ -121,7 +121,7 @@ def link_tokens(app, staff_users) -> dict[str, str]:  # noqa: ANN001
 
 ANONYMOUS = ["/admin/login", "/admin/forgot", "reset", "invite"]
 ADMIN = ["/admin/staff", "/admin/staff/invite", "staff_update", "2fa_reset", "/admin/api-tokens"]
-SIGNED_IN = ["/admin/reauth", "/admin/account/two-factor"]
+SIGNED_IN = ["/admin/reauth", "/admin/account/two-factor", "/admin/account/password"]
 
 
 @pytest.mark.parametrize("target", ANONYMOUS)
