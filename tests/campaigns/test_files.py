@@ -22,7 +22,7 @@ from outreach.campaigns.files.parse import parse, parse_after
 from outreach.campaigns.files.problems import CampaignFileError, Problem
 from outreach.consent import wording
 from outreach.extensions import db
-from outreach.models import Audience, Campaign, Step
+from outreach.models import Audience, Campaign, Step, StepVariant
 from outreach.rendering import sms as sms_rendering
 from tests.factories import make_audience
 
@@ -77,6 +77,51 @@ CONFIRMATION = doc(
         html: "<p>Still here.</p>"
     """
 )
+
+
+SPANISH = doc(
+    """
+    name: Bilingual test
+    audience: migraine-awareness
+    anchor: {date: 2027-06-01}
+    steps:
+      - day: 0
+        at: "10:00"
+        channel: email
+        subject: June is awareness month
+        html: |
+          <p>Hi {{ first_name }},</p>
+        late_joiners: true
+        es:
+          subject: Junio es el mes de la migraña
+          preheader: Una nota breve
+          html: |
+            <p>¡Hola, {{ first_name }}!</p>
+            <p>Consulta a tu médico.</p>
+          text: |
+            ¡Hola, {{ first_name }}!
+      - day: 2
+        at: "12:00"
+        channel: sms
+        body: 'NeuroMedici Migraine Awareness: June facts. Reply STOP to opt out.'
+        es:
+          body: 'NeuroMedici Migraine Awareness: datos de junio. Responde ALTO para cancelar.'
+      - day: 3
+        at: "12:00"
+        channel: sms
+        body: More June facts. Reply STOP to opt out.
+    """
+)
+
+
+def variants() -> list[tuple[int, str, str, str, str | None, str]]:
+    """(step position, language, subject, html, text, body) of every stored variant."""
+    rows = db.session.execute(
+        select(Step.position, StepVariant)
+        .join(StepVariant, StepVariant.step_id == Step.id)
+        .order_by(Step.position)
+    ).all()
+    return [(p, v.language, v.subject, v.html, v.text, v.body) for p, v in rows]
 
 
 def problems_of(text: str) -> list[Problem]:
@@ -264,6 +309,105 @@ def test_problems_are_sorted_by_line_and_printable():
     assert "line 6" in str(error)
 
 
+def test_parse_spanish_copy():
+    email, sms, plain = parse(SPANISH)["steps"]
+    assert email["es"]["subject"] == "Junio es el mes de la migraña"
+    assert email["es"]["text"] == "¡Hola, {{ first_name }}!\n"
+    assert sms["es"] == {
+        "body": "NeuroMedici Migraine Awareness: datos de junio. Responde ALTO para cancelar."
+    }
+    assert "es" not in plain
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "words"),
+    [
+        (
+            "      subject: Junio",
+            "      subjet: Junio",
+            13,
+            "step 1 es: unknown key 'subjet'; did you mean 'subject'?",
+        ),
+        ("      subject: Junio es el mes de la migraña\n", "", 12, "step 1 es: missing 'subject'"),
+        (
+            "      html: |\n        <p>¡Hola",
+            "      body: x\n      html: |\n        <p>¡Hola",
+            15,
+            "step 1 es: an email step has no 'body'",
+        ),
+        (
+            "      body: 'NeuroMedici Migraine Awareness: datos",
+            "      subject: x\n      body: 'NeuroMedici Migraine Awareness: datos",
+            25,
+            "step 2 es: an SMS step has no 'subject'",
+        ),
+        (
+            "      body: 'NeuroMedici Migraine Awareness: datos",
+            "      preheader: x\n      body: 'NeuroMedici Migraine Awareness: datos",
+            25,
+            "step 2 es: an SMS step has no 'preheader'",
+        ),
+        (
+            "      body: 'NeuroMedici Migraine Awareness: datos de junio. Responde ALTO para "
+            "cancelar.'",
+            '      body: ""',
+            25,
+            "step 2 es body: must not be empty",
+        ),
+        (
+            "      subject: Junio es el mes de la migraña",
+            "      subject: ''",
+            13,
+            "step 1 es subject: must not be empty",
+        ),
+        (
+            "      subject: Junio es el mes de la migraña",
+            "      subject: [a]",
+            13,
+            "step 1 es subject: must be text",
+        ),
+        (
+            "    es:\n      body:",
+            "    es: Hola\n    fr:\n      body:",
+            24,
+            "step 2 es: must be a mapping",
+        ),
+        ("    es:\n      body:", "    fr:\n      body:", 24, "step 2: unknown key 'fr'"),
+    ],
+)
+def test_spanish_copy_schema_errors_name_the_line_and_field(old, new, line, words):
+    assert old in SPANISH
+    problems = problems_of(SPANISH.replace(old, new, 1))
+    assert any(p.line == line and words in p.message for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "words"),
+    [
+        (
+            "body: 'NeuroMedici Migraine Awareness: datos de junio. Responde ALTO para cancelar.'",
+            'body: "   "',
+            25,
+            "step 2 es body: must not be empty",
+        ),
+        (
+            "      subject: Junio es el mes de la migraña",
+            '      subject: "  "',
+            13,
+            "step 1 es subject: must not be empty",
+        ),
+        ("      text: |\n        ¡Hola, {{ first_name }}!\n", "", None, None),  # optional
+    ],
+)
+def test_blank_spanish_copy_is_refused(old, new, line, words):
+    assert old in SPANISH
+    text = SPANISH.replace(old, new, 1)
+    if words is None:
+        parse(text)
+        return
+    assert [(p.line, p.message) for p in problems_of(text)] == [(line, words)]
+
+
 def test_file_size_limit():
     with pytest.raises(CampaignFileError, match="longer than"):
         parse("#" * (yaml_lines.MAX_FILE_CHARS + 1))
@@ -349,14 +493,79 @@ def test_export_calendar_quotes_times_and_writes_flow_anchor():
     assert parse(out)["steps"][0]["late_joiners"] is True
 
 
+def test_export_writes_spanish_copy_after_the_steps_own_fields():
+    campaign = transient(
+        "date",
+        [
+            {"channel": "email", "day_offset": 0, "send_time": "10:00", "subject": "S",
+             "html": "<p>x</p>", "include_late_joiners": True},
+            {"channel": "sms", "day_offset": 1, "send_time": "12:00", "body": "B"},
+            {"channel": "sms", "day_offset": 2, "send_time": "12:00", "body": "C"},
+        ],
+    )  # fmt: skip
+    email, sms, _ = campaign.steps
+    email.variants = [
+        StepVariant(
+            language="es", subject="Asunto", preheader="", html="<p>a</p>\n<p>b</p>\n", text=""
+        )
+    ]
+    sms.variants = [StepVariant(language="es", body="Hola")]
+    out = campaign_export.export(campaign)
+    assert (
+        doc(
+            """
+        steps:
+          - day: 0
+            at: "10:00"
+            channel: email
+            subject: S
+            html: <p>x</p>
+            late_joiners: true
+            es:
+              subject: Asunto
+              html: |
+                <p>a</p>
+                <p>b</p>
+              text: ''
+          - day: 1
+            at: "12:00"
+            channel: sms
+            body: B
+            es:
+              body: Hola
+          - day: 2
+            at: "12:00"
+            channel: sms
+            body: C
+        """
+        )
+        in out
+    )
+    assert parse(out)["steps"][0]["es"] == {
+        "subject": "Asunto",
+        "html": "<p>a</p>\n<p>b</p>\n",
+        "text": "",
+    }
+
+
 _TEXT = st.text(
     st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=120
 )
 
 
+_FILLED = _TEXT.filter(lambda value: campaign_export._clean(value).strip())  # noqa: SLF001
+
+
 @settings(max_examples=200, deadline=None)
-@given(subject=_TEXT, html=_TEXT, text=st.none() | _TEXT, body=_TEXT, name=_TEXT.filter(str.strip))
-def test_export_then_parse_keeps_every_value(subject, html, text, body, name):
+@given(
+    subject=_TEXT,
+    html=_TEXT,
+    text=st.none() | _TEXT,
+    body=_TEXT,
+    name=_TEXT.filter(str.strip),
+    es=st.none() | st.tuples(_FILLED, _TEXT, _FILLED, st.none() | _TEXT, _FILLED),
+)
+def test_export_then_parse_keeps_every_value(subject, html, text, body, name, es):
     campaign = transient(
         "date",
         [
@@ -373,6 +582,13 @@ def test_export_then_parse_keeps_every_value(subject, html, text, body, name):
         ],
     )
     campaign.name = name[:200]
+    if es is not None:
+        es_subject, es_preheader, es_html, es_text, es_body = es
+        campaign.steps[0].variants = [
+            StepVariant(language="es", subject=es_subject, preheader=es_preheader,
+                        html=es_html, text=es_text)
+        ]  # fmt: skip
+        campaign.steps[1].variants = [StepVariant(language="es", body=es_body)]
     out = campaign_export.export(campaign)
     data = parse(out)
     clean = campaign_export._clean  # noqa: SLF001 - the documented export normalisation
@@ -383,6 +599,25 @@ def test_export_then_parse_keeps_every_value(subject, html, text, body, name):
     assert email["html"] == clean(html)
     assert email.get("text") == (None if text is None else clean(text))
     assert sms["body"] == clean(body)
+    if es is None:
+        assert "es" not in email and "es" not in sms
+        return
+    assert email["es"]["subject"] == clean(es_subject)
+    assert email["es"].get("preheader", "") == clean(es_preheader)
+    assert email["es"]["html"] == clean(es_html)
+    assert email["es"].get("text") == (None if es_text is None else clean(es_text))
+    assert sms["es"] == {"body": clean(es_body)}
+    assert campaign_export.export(transient_from(data)) == out
+
+
+def transient_from(data: dict) -> Campaign:
+    """The unsaved campaign a parsed file describes (what ``load`` would store)."""
+    from outreach.campaigns.files.parse import transient as file_transient
+
+    campaign = file_transient(data, Audience(slug="migraine-awareness", name="M"))
+    for position, step in enumerate(campaign.steps):
+        step.position = position
+    return campaign
 
 
 # --------------------------------------------------------------------------- June file
@@ -422,10 +657,39 @@ def test_june_file_content_rules(app):
         if step["channel"] == "email":
             assert "{{ first_name }}" in step["html"]
             assert "first_name" not in step["subject"]
+    for step in texts:
+        spanish = sms_rendering.render_sms(step["es"]["body"], context)
+        segments = sms_rendering.sms_segments(spanish)
+        assert segments.encoding == "GSM-7" and segments.segments <= 2, spanish
+        assert spanish.endswith(wording.STOP_SHORT_ES)
+    assert sms_rendering.render_sms(texts[0]["es"]["body"], context).startswith(
+        wording.program(audience) + ":"
+    )
     everything = JUNE.read_text(encoding="utf-8")
     assert "American Society of Anesthesiologists" in everything
     assert "75%" in everything and "61" in everything and "NMDA" in everything
     assert "CHAMP" in everything and "free consultation" in everything
+
+
+def test_june_file_has_spanish_copy_for_every_step(app):
+    audience = make_audience()
+    steps = parse(JUNE.read_text(encoding="utf-8"))["steps"]
+    assert all("es" in step for step in steps)
+    emails = [s["es"] for s in steps if s["channel"] == "email"]
+    spanish = "\n".join("\n".join(copy.values()) for copy in (s["es"] for s in steps)).lower()
+    for copy in emails:
+        assert "{{ first_name }}" in copy["html"] and "first_name" not in copy["subject"]
+        assert "médico" in copy["html"]  # "consulta a tu médico" in every email
+    assert "consulta a tu médico" in spanish
+    # the study's figures come with their source, and no promise of results
+    assert "75 %" in spanish and "61 personas" in spanish and "nmda" in spanish
+    assert "american society of anesthesiologists" in spanish and "un solo estudio" in spanish
+    assert "champ" in spanish and "consulta gratuita" in spanish
+    for promise in ("garantiza", "cura", "sin dolor", "milagro"):
+        assert promise not in spanish
+    findings = [p for p in validate(JUNE.read_text(encoding="utf-8")) if "Spanish" in p.message]
+    assert findings == []
+    assert audience.id
 
 
 # --------------------------------------------------------------------------- validate (database)
@@ -446,6 +710,32 @@ def test_validate_template_syntax_error_in_quoted_value(app):
     problems = validate(text)
     assert len(problems) == 1
     assert problems[0].line == 16 and problems[0].message.startswith("step 2 body: ")
+
+
+def test_validate_reports_spanish_template_errors_at_their_file_line(app):
+    make_audience()
+    text = SPANISH.replace("<p>Consulta a tu médico.</p>", "<p>{{ frist_name }}</p>").replace(
+        "datos de junio.", "{% if %}"
+    )
+    problems = validate(text)
+    assert [(p.line, p.message) for p in problems] == [
+        (17, "step 1 es html: unknown variable 'frist_name'; did you mean 'first_name'?"),
+        (25, "step 2 es body: Expected an expression, got 'end of statement block'"),
+    ]
+
+
+def test_validate_spanish_preflight_findings_point_at_the_spanish_lines(app):
+    make_audience()
+    text = SPANISH.replace(
+        "NeuroMedici Migraine Awareness: datos de junio. Responde ALTO para cancelar.",
+        "Datos de junio: " + "a" * 300,
+    ).replace("Junio es el mes de la migraña", "Su diagnóstico")
+    problems = validate(text)
+    spanish = [(p.line, p.message) for p in problems if "Spanish" in p.message]
+    assert any(
+        line == 13 and m.startswith("step 1 es subject: Spanish version") for line, m in spanish
+    )
+    assert any(line == 25 and "step 2 es body: Spanish version" in m for line, m in spanish)
 
 
 def test_validate_unknown_audience(app):
@@ -514,6 +804,34 @@ def test_load_creates_a_draft(app):
         (1, "sms", 2, "12:00"),
     ]
     assert campaign.steps[0].text is None and campaign.steps[0].preheader == "A short note"
+
+
+def test_load_stores_spanish_copy_as_step_variants(app):
+    make_audience()
+    campaign = campaign_files.load(SPANISH)
+    db.session.commit()
+    assert variants() == [
+        (0, "es", "Junio es el mes de la migraña",
+         "<p>¡Hola, {{ first_name }}!</p>\n<p>Consulta a tu médico.</p>\n",
+         "¡Hola, {{ first_name }}!\n", ""),
+        (1, "es", "", "", None,
+         "NeuroMedici Migraine Awareness: datos de junio. Responde ALTO para cancelar."),
+    ]  # fmt: skip
+    assert campaign.steps[0].variant("es").preheader == "Una nota breve"
+    assert campaign.steps[2].variants == []
+
+
+def test_load_again_replaces_and_removes_spanish_copy(app):
+    make_audience()
+    campaign_files.load(SPANISH)
+    db.session.commit()
+    email_es = SPANISH[SPANISH.index("    es:\n      subject") : SPANISH.index("  - day: 2\n")]
+    campaign_files.load(SPANISH.replace(email_es, "").replace("datos de junio", "otros datos"))
+    db.session.commit()
+    assert [(p, lang, body) for p, lang, _, _, _, body in variants()] == [
+        (1, "es", "NeuroMedici Migraine Awareness: otros datos. Responde ALTO para cancelar.")
+    ]
+    assert db.session.scalar(select(func.count(StepVariant.id))) == 1
 
 
 def test_load_confirmation_file(app):
@@ -618,7 +936,9 @@ def test_load_path_refuses_non_utf8(app, tmp_path):
 # --------------------------------------------------------------------------- round trip
 
 
-@pytest.mark.parametrize("source", [JUNE.read_text(encoding="utf-8"), CONFIRMATION, CALENDAR])
+@pytest.mark.parametrize(
+    "source", [JUNE.read_text(encoding="utf-8"), CONFIRMATION, CALENDAR, SPANISH]
+)
 def test_export_load_export_is_byte_identical(app, source):
     make_audience()
     first = campaign_export.export(campaign_files.load(source))
@@ -628,6 +948,13 @@ def test_export_load_export_is_byte_identical(app, source):
     assert first == second
     assert campaign_count() == 1
     assert validate(first) == []
+
+
+def test_export_of_a_loaded_file_keeps_its_spanish_copy(app):
+    make_audience()
+    assert campaign_export.export(campaign_files.load(SPANISH)) == SPANISH
+    june = campaign_export.export(campaign_files.load(JUNE.read_text(encoding="utf-8")))
+    assert june.count("    es:\n") == 6
 
 
 def test_export_of_bare_on_file_quotes_on(app):
@@ -748,6 +1075,26 @@ def test_cli_export_by_name_and_id(app, cli, tmp_path):
     assert out.read_text(encoding="utf-8") == by_name.output
 
 
+def test_cli_validate_load_export_spanish_copy(app, cli, tmp_path):
+    make_audience()
+    bad = write(
+        tmp_path, SPANISH.replace("      subject: Junio", "      subjet: Junio"), "bad.yaml"
+    )
+    refused = cli.invoke(args=["outreach", "campaign", "validate", str(bad)])
+    assert refused.exit_code == 1
+    assert f"{bad}:13: step 1 es: unknown key 'subjet'; did you mean 'subject'?" in refused.output
+    path = write(tmp_path, SPANISH)
+    assert (
+        cli.invoke(args=["outreach", "campaign", "validate", str(path)]).output == "ok: 3 steps\n"
+    )
+    loaded = cli.invoke(args=["outreach", "campaign", "load", str(path)])
+    assert loaded.exit_code == 0, loaded.output
+    db.session.remove()
+    assert len(variants()) == 2
+    exported = cli.invoke(args=["outreach", "campaign", "export", "Bilingual test"])
+    assert exported.exit_code == 0 and exported.output == SPANISH
+
+
 def test_cli_export_unknown_campaign(app, cli):
     result = cli.invoke(args=["outreach", "campaign", "export", "nope"])
     assert result.exit_code == 1 and "No campaign 'nope'" in result.output
@@ -757,6 +1104,7 @@ def test_demo_command_loads_the_june_file(app, cli):
     result = cli.invoke(args=["outreach", "demo"])
     assert result.exit_code == 0, result.output
     assert "loaded as a draft with 6 steps" in result.output
+    assert [lang for _, lang, *_ in variants()] == ["es"] * 6
 
 
 # --------------------------------------------------------------------------- never raises
@@ -793,6 +1141,7 @@ _KEYS = st.sampled_from(
         "body",
         "preheader",
         "late_joiners",
+        "es",
         "other",
     ]
 )

@@ -12,6 +12,7 @@ from yaml.nodes import ScalarNode
 
 from outreach.campaigns.files.parse import (
     FILE_KEYS,
+    LANGUAGE_KEYS,
     find_audience,
     find_campaign,
     parse_document,
@@ -59,22 +60,40 @@ def _value_line(step: Map, key: str, template_line: int | None) -> int | None:
     return start + template_line - 1
 
 
+def _copy_problems(copy: Map, channel: str, where: str) -> list[Problem]:
+    """Template problems of one copy (a step, or its mapping for a language), by file line."""
+    problems = []
+    for key in findings.TEMPLATE_FIELDS.get(channel, ()):
+        source = copy.get(key)
+        if not isinstance(source, str) or not source:
+            continue
+        for problem in templates.check_template(source):
+            match = re.match(r"^line (\d+): (.*)$", problem, re.DOTALL)
+            lineno, message = (int(match.group(1)), match.group(2)) if match else (None, problem)
+            problems.append(Problem(_value_line(copy, key, lineno), f"{where} {key}: {message}"))
+    return problems
+
+
 def _template_problems(data: Map) -> list[Problem]:
     problems = []
     for index, step in enumerate(data["steps"]):
-        for key in findings.TEMPLATE_FIELDS.get(step["channel"], ()):
-            source = step.get(key)
-            if not isinstance(source, str) or not source:
-                continue
-            for problem in templates.check_template(source):
-                match = re.match(r"^line (\d+): (.*)$", problem, re.DOTALL)
-                lineno, message = (
-                    (int(match.group(1)), match.group(2)) if match else (None, problem)
-                )
-                problems.append(
-                    Problem(_value_line(step, key, lineno), f"step {index + 1} {key}: {message}")
-                )
+        problems += _copy_problems(step, step["channel"], f"step {index + 1}")
+        for language in LANGUAGE_KEYS:
+            if isinstance(step.get(language), Map):
+                where = f"step {index + 1} {language}"
+                problems += _copy_problems(step[language], step["channel"], where)
     return problems
+
+
+def _step_line(step: Map, key: str | None) -> int | None:
+    """File line of a step's key; ``es.body`` is the ``body`` line of the step's ``es:``."""
+    if not key:
+        return step.line
+    language, _, inner = key.partition(".")
+    copy = step.get(language)
+    if inner and language in LANGUAGE_KEYS and isinstance(copy, Map):
+        return copy.key_lines.get(inner, step.key_lines.get(language, step.line))
+    return step.key_lines.get(key, step.line)
 
 
 def _finding_problem(data: Map, finding: findings.Finding) -> Problem:
@@ -84,8 +103,9 @@ def _finding_problem(data: Map, finding: findings.Finding) -> Problem:
         step = steps[finding.step - 1] if 0 < finding.step <= len(steps) else None
         line = None
         if isinstance(step, Map):
-            line = step.key_lines.get(key, step.line) if key else step.line
-        where = f"step {finding.step} {key}" if key else f"step {finding.step}"
+            line = _step_line(step, key)
+        shown = key.replace(".", " ") if key else key
+        where = f"step {finding.step} {shown}" if shown else f"step {finding.step}"
         message = f"{where}: {finding.message}"
     else:
         line = data.key_lines.get(key) if key else None

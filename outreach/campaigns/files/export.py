@@ -7,8 +7,9 @@ from typing import Any
 import yaml
 from yaml.nodes import Node
 
+from outreach.campaigns.files.parse import LANGUAGE_KEYS
 from outreach.campaigns.files.yaml_lines import MAP, STR
-from outreach.models import Campaign
+from outreach.models import Campaign, Step, StepVariant
 
 
 def format_after(minutes: int) -> int | str:
@@ -78,6 +79,19 @@ def _clean(value: str) -> str:
     return value
 
 
+def _copy(source: Step | StepVariant, channel: str) -> dict[str, str]:
+    """The copy keys of a channel (a step's own, or one of its languages), as written."""
+    if channel == "sms":
+        return {"body": _clean(source.body or "")}
+    copy = {"subject": _clean(source.subject or "")}
+    if source.preheader:
+        copy["preheader"] = _clean(source.preheader)
+    copy["html"] = _clean(source.html or "")
+    if source.text is not None:
+        copy["text"] = _clean(source.text)
+    return copy
+
+
 def _document(campaign: Campaign) -> dict[str, Any]:
     calendar = campaign.anchor_kind != "confirmation"
     anchor = (
@@ -92,17 +106,13 @@ def _document(campaign: Campaign) -> dict[str, Any]:
         else:
             item["after"] = format_after(step.after_minutes or 0)
         item["channel"] = step.channel
-        if step.channel == "sms":
-            item["body"] = _clean(step.body or "")
-        else:
-            item["subject"] = _clean(step.subject or "")
-            if step.preheader:
-                item["preheader"] = _clean(step.preheader)
-            item["html"] = _clean(step.html or "")
-            if step.text is not None:
-                item["text"] = _clean(step.text)
+        item.update(_copy(step, step.channel))
         if step.include_late_joiners:
             item["late_joiners"] = True
+        for language in LANGUAGE_KEYS:
+            variant = step.variant(language)
+            if variant is not None:
+                item[language] = _copy(variant, step.channel)
         steps.append(item)
     return {
         "name": campaign.name,

@@ -14,7 +14,7 @@ from outreach.campaigns.files.schema import schema_problems, validator
 from outreach.campaigns.files.yaml_lines import Map, read_yaml
 from outreach.clock import now as clock_now
 from outreach.extensions import db
-from outreach.models import Audience, Campaign, Step
+from outreach.models import Audience, Campaign, Step, StepVariant
 
 #: The longest delay after confirmation a step may have: one year.
 MAX_AFTER_MINUTES = 366 * 24 * 60
@@ -33,7 +33,29 @@ FILE_KEYS = {
 }
 
 
-_STEP_FIELDS = ("subject", "preheader", "html", "text", "body")
+#: Keys under which a step carries its copy in another language (``es:``).
+LANGUAGE_KEYS = ("es",)
+
+
+#: The copy a channel cannot go without (in a step and in each of its languages).
+REQUIRED_COPY = {"email": ("subject", "html"), "sms": ("body",)}
+
+
+def _blank_copy(step: Map, index: int) -> list[Problem]:
+    """A language's required copy that is only spaces (the schema refuses it empty)."""
+    problems = []
+    for language in LANGUAGE_KEYS:
+        copy = step.get(language)
+        if not isinstance(copy, Map):
+            continue
+        for key in REQUIRED_COPY.get(step["channel"], ()):
+            value = copy.get(key)
+            if isinstance(value, str) and value and not value.strip():
+                line = copy.key_lines.get(key, copy.line)
+                problems.append(
+                    Problem(line, f"step {index + 1} {language} {key}: must not be empty")
+                )
+    return problems
 
 
 def parse_after(value: int | str) -> int:
@@ -112,6 +134,7 @@ def parse_document(text: str) -> Map:
                 step["after"] = parse_after(step["after"])
             except ValueError as exc:
                 problems.append(Problem(step.key_lines.get("after"), f"step {index + 1}: {exc}"))
+        problems += _blank_copy(step, index)
     if problems:
         raise CampaignFileError(sorted_problems(problems))
     return data
@@ -121,7 +144,8 @@ def parse(text: str) -> dict:
     """Parse and check the structure of a campaign file (no database access).
 
     Returns the file's data, normalised: ``anchor`` is ``{"date": datetime.date}`` or
-    ``{"on": "confirmation"}``; steps have ``at`` as ``"HH:MM"`` and ``after`` in minutes.
+    ``{"on": "confirmation"}``; steps have ``at`` as ``"HH:MM"`` and ``after`` in minutes,
+    and may carry ``es``: their Spanish copy, with the keys of their channel.
     Raises CampaignFileError with file line numbers for YAML and schema problems.
     """
     return parse_document(text)
@@ -148,9 +172,26 @@ def build_steps(data: dict, calendar: bool) -> list[Step]:
                 body=item.get("body", "") if not email else "",
                 paused_reason=None,
                 updated_at=at,
+                variants=[
+                    _variant(language, item[language], email)
+                    for language in LANGUAGE_KEYS
+                    if language in item
+                ],
             )
         )
     return steps
+
+
+def _variant(language: str, copy: dict, email: bool) -> StepVariant:
+    """A step's copy in ``language`` from its mapping in the file."""
+    return StepVariant(
+        language=language,
+        subject=copy.get("subject", "") if email else "",
+        preheader=copy.get("preheader", "") if email else "",
+        html=copy.get("html", "") if email else "",
+        text=copy.get("text") if email else None,
+        body=copy.get("body", "") if not email else "",
+    )
 
 
 def anchor_of(data: dict) -> tuple[str, date | None]:

@@ -113,6 +113,8 @@ def schema_problems(data: Any, error: ValidationError) -> list[Problem]:
         return [Problem(line, f"{prefix}must be one of: {choices}")]
     if error.validator == "const":
         return [Problem(line, f"{prefix}must be '{error.validator_value}'")]
+    if error.validator == "minLength" and error.validator_value == 1:
+        return [Problem(line, f"{prefix}must not be empty")]
     if error.validator == "pattern":
         return [Problem(line, f"{prefix}{_PATTERN_WORDS.get(key, error.message)}")]
     if error.validator in ("minProperties", "maxProperties") and key == "anchor":
