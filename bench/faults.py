@@ -20,6 +20,11 @@ and timeouts, PostgreSQL restarted.
    re-queues what it had not sent, writes what it had, and finishes without a duplicate.
    This restarts the shared server for a few seconds: skip it with --no-pg-restart (or
    BENCH_NO_PG_RESTART=1).
+5. Webhooks through a database outage (``bench.faults_webhooks``): STOP texts and SendGrid
+   event batches posted to gunicorn throughout an outage simulated by a TCP proxy in front
+   of PostgreSQL (cut and refused, then silent, then back; the shared server is not
+   touched), each retried until a 2xx: no 2xx for what was not stored, every retried one
+   applied, only 2xx / 503 answers, the 503 within 6 s.
 
     python -m bench.faults [--quick] [--kills N] [--restarts N] [--no-pg-restart]
 """
@@ -33,7 +38,7 @@ import time
 
 import sqlalchemy as sa
 
-from bench import faults_reconcile, webhooks
+from bench import faults_reconcile, faults_webhooks, webhooks
 from bench.common import (
     ROOT,
     FakeProcess,
@@ -349,12 +354,13 @@ def _cluster() -> str:
 def run(
     quick: bool = False, kills: int = 100, restarts: int = 20, pg_restart_too: bool = True
 ) -> list[Figure]:
-    """All the fault benchmarks (quick: 4 kills, 4 restarts, a small storm, no restart)."""
+    """All the fault benchmarks (quick: 4 kills, 4 restarts, a small storm, no restart, a
+    short webhook outage)."""
     if quick:
         figures = sigkill_runs(4, 3_000, 600, 20)
         figures.append(sigterm_runs(4, 2_000, 400, 20))
         figures.append(storms(300, quick))
-        return figures
+        return figures + faults_webhooks.run(quick=True)
     figures = sigkill_runs(kills, 40_000, 10_000, 50)
     figures.append(sigterm_runs(restarts, 20_000, 5_000, 50))
     figures.append(storms(3_000, quick))
@@ -364,7 +370,7 @@ def run(
         figures.append(
             Figure("PostgreSQL restarted mid-send", None, "", "skipped (--no-pg-restart)", None)
         )
-    return figures
+    return figures + faults_webhooks.run()
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -63,8 +64,12 @@ WORKERS = 3
 WARM_UP_PER_WORKER = 10
 
 
-def start_gunicorn(env: dict[str, str], port: int, workers: int = WORKERS) -> subprocess.Popen:
-    """``gunicorn -w workers wsgi:app`` on 127.0.0.1:port; returns once /healthz answers."""
+def start_gunicorn(
+    env: dict[str, str], port: int, workers: int = WORKERS, log: IO[bytes] | None = None
+) -> subprocess.Popen:
+    """``gunicorn -w workers wsgi:app`` on 127.0.0.1:port; returns once /healthz answers.
+
+    ``log``: a file for the server's output (discarded when None)."""
     gunicorn = Path(sys.executable).with_name("gunicorn")
     process = subprocess.Popen(
         [
@@ -74,8 +79,8 @@ def start_gunicorn(env: dict[str, str], port: int, workers: int = WORKERS) -> su
         ],
         cwd=Path(__file__).resolve().parents[1],
         env={**{k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -14,7 +14,7 @@ import random
 import pytest
 import sqlalchemy as sa
 
-from bench import emails, fanout, faults, faults_reconcile, memory, webhooks
+from bench import emails, fanout, faults, faults_reconcile, faults_webhooks, memory, webhooks
 from bench.common import (
     US_ZONES,
     FakeClient,
@@ -32,6 +32,7 @@ from outreach.consent import tokens
 from outreach.extensions import db
 from outreach.sending import compose
 from outreach.sending import run as sending
+from tests.conftest import PG_URL
 from tests.fakes.providers import FakeProviders
 from tests.helpers import BASE_URL, TWILIO_TOKEN, sendgrid_headers
 
@@ -215,3 +216,22 @@ def test_fast_link_signer_makes_exactly_the_tokens_of_link_token(app):
                 token = tokens.link_token(link, purpose)
                 assert links[f"{purpose}_url"] == tokens.public_url(f"/{purpose}/{token}")
                 assert tokens.read_link_token(token, purpose) == link
+
+
+@pytest.mark.skipif(not PG_URL, reason="the outage is simulated in front of PostgreSQL")
+def test_webhooks_through_a_database_outage_acknowledge_only_what_was_stored(app):
+    # gunicorn in its own process, on this test's database through a proxy that is cut,
+    # then silent (the shared server is never restarted), then back.
+    run = faults_webhooks.webhook_outage(
+        app.config["SQLALCHEMY_DATABASE_URI"], faults_webhooks.QUICK
+    )
+    statuses = run.statuses()
+    assert not run.unstored_acks()  # no 2xx for anything the database does not hold
+    stops = [job for job in run.jobs if job.kind == "stop"]
+    assert stops and all(job.applied for job in stops)  # every STOP, after its retries
+    assert all(job.applied for job in run.jobs) and not run.doubled
+    assert set(statuses) <= {200, 503} and statuses[503] > 0  # no 500, no lost answer
+    assert any(job.retried for job in stops) and not run.server_errors
+    outage = run.outage_answers()
+    assert outage and max(a.seconds for a in outage) < faults_webhooks.ANSWER_TARGET_SECONDS
+    assert run.passed() and [f.passed for f in faults_webhooks.figures(run)] == [True] * 4
