@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from outreach.channels.smtp_message import parse_smtp_url
 from outreach.resources import default_instance_dir
 
 ENVIRONMENTS = ("development", "production", "testing")
@@ -65,12 +66,20 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     base_url = (env.get("OUTREACH_BASE_URL") or f"http://127.0.0.1:{port}").rstrip("/")
     email_channel = env.get("OUTREACH_EMAIL_CHANNEL", "console") or "console"
     sms_channel = env.get("OUTREACH_SMS_CHANNEL", "console") or "console"
-    if email_channel not in {"console", "sendgrid"}:
-        raise ConfigError("OUTREACH_EMAIL_CHANNEL must be 'console' or 'sendgrid'")
+    if email_channel not in {"console", "sendgrid", "smtp"}:
+        raise ConfigError("OUTREACH_EMAIL_CHANNEL must be 'console', 'sendgrid' or 'smtp'")
     if sms_channel not in {"console", "twilio"}:
         raise ConfigError("OUTREACH_SMS_CHANNEL must be 'console' or 'twilio'")
     if email_channel == "sendgrid" and not env.get("SENDGRID_API_KEY"):
         raise ConfigError("SENDGRID_API_KEY must be set when OUTREACH_EMAIL_CHANNEL=sendgrid")
+    smtp_url = env.get("OUTREACH_SMTP_URL", "").strip()
+    if email_channel == "smtp":
+        if not smtp_url:
+            raise ConfigError("OUTREACH_SMTP_URL must be set when OUTREACH_EMAIL_CHANNEL=smtp")
+        try:
+            parse_smtp_url(smtp_url)
+        except ValueError as exc:
+            raise ConfigError(f"OUTREACH_SMTP_URL is not usable: {exc}") from None
     if sms_channel == "twilio":
         for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
             if not env.get(name):
@@ -174,6 +183,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             "/"
         ),
         "SENDGRID_WEBHOOK_PUBLIC_KEY": env.get("SENDGRID_WEBHOOK_PUBLIC_KEY", ""),
+        "OUTREACH_SMTP_URL": smtp_url,
         "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID", ""),
         "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN", ""),
         "TWILIO_MESSAGING_SERVICE_SID": env.get("TWILIO_MESSAGING_SERVICE_SID", ""),

@@ -87,13 +87,40 @@ def test_development_defaults(tmp_path):
             },
             "TWILIO_MESSAGING_SERVICE_SID",
         ),
-        ({"OUTREACH_EMAIL_CHANNEL": "smtp"}, "OUTREACH_EMAIL_CHANNEL"),
+        ({"OUTREACH_EMAIL_CHANNEL": "mailgun"}, "OUTREACH_EMAIL_CHANNEL"),
+        ({"OUTREACH_EMAIL_CHANNEL": "smtp"}, "OUTREACH_SMTP_URL"),
+        (
+            {"OUTREACH_EMAIL_CHANNEL": "smtp", "OUTREACH_SMTP_URL": "relay.example:587"},
+            "OUTREACH_SMTP_URL is not usable: it must start with smtp:// or smtps://",
+        ),
+        (
+            {"OUTREACH_EMAIL_CHANNEL": "smtp", "OUTREACH_SMTP_URL": "smtp://u:p@relay.example"},
+            "OUTREACH_SMTP_URL is not usable: it would send the password unencrypted",
+        ),
         ({"OUTREACH_ENV": "staging"}, "OUTREACH_ENV"),
     ],
 )
 def test_missing_provider_settings_name_the_variable(tmp_path, env, name):
     with pytest.raises(ConfigError, match=name):
         load_config({**env, "OUTREACH_INSTANCE_DIR": str(tmp_path)})
+
+
+def test_smtp_channel_reads_its_url_and_builds(tmp_path):
+    from outreach.channels.registry import build_email_channel
+
+    url = "smtps://clinic%40example.org:pw@relay.example.org:465"
+    settings = load_config(
+        {
+            "OUTREACH_INSTANCE_DIR": str(tmp_path),
+            "OUTREACH_EMAIL_CHANNEL": "smtp",
+            "OUTREACH_SMTP_URL": f" {url} ",
+        }
+    )
+    assert settings["OUTREACH_SMTP_URL"] == url
+    channel = build_email_channel(settings)
+    assert channel.name == "smtp"
+    assert channel.settings.username == "clinic@example.org"
+    assert "pw" not in repr(channel) and "pw" not in repr(channel.settings)
 
 
 def test_operations_settings_default_to_off_and_are_checked(tmp_path):

@@ -19,6 +19,7 @@ class Outcome(StrEnum):
     FAILED = "failed"  # permanent for this message (bad request, bad address)
     OPTED_OUT = "opted_out"  # carrier-level opt-out (Twilio 21610): suppress, never retry
     INVALID_NUMBER = "invalid_number"  # Twilio 21211: the number cannot receive texts
+    BOUNCED = "bounced"  # SMTP 5.1.1 and kin: no such mailbox; suppress, never retry
     UNKNOWN = "unknown"  # the request may or may not have gone through
 
 

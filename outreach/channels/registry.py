@@ -33,6 +33,10 @@ def build_email_channel(settings: Mapping[str, Any]) -> EmailChannel:
             api_host=settings["SENDGRID_API_HOST"],
             timeout=_timeout(settings),
         )
+    if settings["OUTREACH_EMAIL_CHANNEL"] == "smtp":
+        from outreach.channels.smtp import SmtpChannel
+
+        return SmtpChannel(settings["OUTREACH_SMTP_URL"], timeout=_timeout(settings))
     from outreach.channels.console import ConsoleEmailChannel
 
     return ConsoleEmailChannel(settings["OUTREACH_DEV_MAILBOX"])

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from outreach.channels.base import Outcome, SendResult
 from outreach.consent import subscriptions
+from outreach.consent.ledger import Evidence
 from outreach.database import in_values
 from outreach.extensions import db
 from outreach.models import Audience, Message, Subscriber
@@ -43,6 +44,7 @@ def _record(
     audience: Audience,
 ) -> None:
     changes: list[dict] = []
+    bounces: list[subscriptions.OptOut] = []
     for result in results:
         claimed = batch.get(result.message_id)
         if claimed is None:
@@ -70,13 +72,31 @@ def _record(
                     result.error_detail or ""
                 )
             report.failed += 1
-            _apply_permanent(result, claimed, audience)
+            if result.outcome == Outcome.BOUNCED:
+                bounces.append(_hard_bounce(result, claimed))
+            else:
+                _apply_permanent(result, claimed, audience)
         changes.append(row)
     if changes:
         # A status callback or event may have moved a row on while the batch was in flight
         # (PostgreSQL lets webhooks write during a send): never move it back.
         write(changes, only_states=("sending", "unknown"))
         _backfill_provider_ids(changes, at)
+    if bounces:
+        subscriptions.opt_out_many("email", bounces)
+
+
+def _hard_bounce(result: SendResult, claimed: Claimed) -> subscriptions.OptOut:
+    """An SMTP relay's "no such mailbox" (5.1.1): what a SendGrid hard bounce does, the
+    person's email subscriptions bounced everywhere and the address suppressed."""
+    evidence = Evidence(
+        source="provider_event",
+        provider_ref=f"smtp-{result.error_code}"[:128],
+        note=f"SMTP relay answered {result.error_code}: no such mailbox",
+    )
+    return subscriptions.OptOut(
+        claimed.recipient.id, evidence, state="bounced", suppress_reason="hard_bounce"
+    )
 
 
 def _backfill_provider_ids(changes: list[dict], at: datetime) -> None:
