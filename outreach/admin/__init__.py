@@ -12,6 +12,7 @@ from outreach.admin import (  # noqa: E402, F401
     campaigns,
     importing,
     outbox,
+    previews,
     results,
     staff,
     subscribers,

@@ -1,4 +1,5 @@
-"""Campaign pages: list, create, the sequence editor, preview, preflight and lifecycle.
+"""Campaign pages: list, create, the sequence editor (with each step's Spanish version),
+preflight and lifecycle (previews and test sends: ``admin/previews.py``).
 
 Views only parse forms and call the campaign services (``outreach.campaigns``); the rules
 live there.
@@ -15,7 +16,7 @@ from outreach.admin.auth import editor_required, recent_auth_required
 from outreach.admin.common import confirmed, form_bool, form_int, form_str, form_text, get_or_404
 from outreach.audiences import editing as audience_editing
 from outreach.campaigns import editing as campaign_editing
-from outreach.campaigns import lifecycle, preview
+from outreach.campaigns import lifecycle
 from outreach.campaigns import timeline as campaign_timeline
 from outreach.campaigns.editing import CampaignInput, EditError, StepInput
 from outreach.campaigns.preflight import check as preflight
@@ -178,6 +179,11 @@ def _step_input(channel: str) -> StepInput:
         text=form_text("text"),
         body=form_text("body").strip(),
         include_late_joiners=form_bool("include_late_joiners"),
+        es_subject=form_str("es_subject"),
+        es_preheader=form_str("es_preheader"),
+        es_html=form_text("es_html"),
+        es_text=form_text("es_text"),
+        es_body=form_text("es_body").strip(),
     )
 
 
@@ -305,53 +311,6 @@ def step_move(step_id: int):  # noqa: ANN201
     return redirect(
         url_for("admin.campaign", campaign_id=campaign.id, _anchor=f"step-{step.id}"), 303
     )
-
-
-# --------------------------------------------------------------------------- preview
-
-
-@bp.get("/steps/<int:step_id>/preview")
-@login_required
-def step_preview(step_id: int):  # noqa: ANN201
-    """A step as a chosen subscriber (or a sample person) would get it; test sends."""
-    step = get_or_404(Step, step_id)
-    campaign = step.campaign
-    who = (request.args.get("who") or "").strip()[:200]
-    person = preview.find_audience_subscriber(campaign.audience, who) if who else None
-    if who and person is None:
-        flash("No subscriber of this audience matches that; showing a sample person.", "error")
-    steps = sorted(campaign.steps, key=lambda s: s.position)
-    return render_template(
-        "admin/preview.html",
-        campaign=campaign,
-        step=step,
-        number=steps.index(step) + 1,
-        steps=steps,
-        who=who,
-        person=person,
-        preview=preview.preview(step, person),
-        staff_emails=preview.staff_emails(),
-    )
-
-
-@bp.post("/steps/<int:step_id>/test-send")
-@editor_required
-def step_test_send(step_id: int):  # noqa: ANN201
-    """Send one [Test] copy of a step to a staff address or phone."""
-    step = get_or_404(Step, step_id)
-    who = form_str("who")
-    person = preview.find_audience_subscriber(step.campaign.audience, who) if who else None
-    try:
-        message = preview.send_test(
-            step, to=form_str("to"), subscriber=person, actor_id=current_user.id
-        )
-    except EditError as exc:
-        db.session.commit()  # keep the audit row of a refused attempt
-        flash(f"Not sent: {exc}", "error")
-    else:
-        db.session.commit()
-        flash(message)
-    return redirect(url_for("admin.step_preview", step_id=step.id, who=who or None), 303)
 
 
 # --------------------------------------------------------------------------- lifecycle

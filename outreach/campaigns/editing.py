@@ -1,5 +1,5 @@
-"""Staff edits to campaigns and steps: checked input, audit-logged, refused once a
-campaign is closed or a step's rows exist."""
+"""Staff edits to campaigns and steps (with a step's optional Spanish version): checked
+input, audit-logged, refused once a campaign is closed or a step's rows exist."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from outreach.campaigns import windows
 from outreach.clock import now as clock_now
 from outreach.extensions import db
-from outreach.models import Audience, Campaign, Message, Step, StepZone
+from outreach.models import Audience, Campaign, Message, Step, StepVariant, StepZone
 from outreach.models.campaigns import ANCHORS
 from outreach.rendering import templates
 from outreach.staff import audit as staff_audit
@@ -28,6 +28,10 @@ MAX_AFTER_MINUTES = 366 * 24 * 60
 
 
 EMAIL_FIELDS = ("subject", "preheader", "html", "text")
+
+
+#: The language a step's second copy is written in (its ``StepVariant``).
+SPANISH = "es"
 
 
 class EditError(ValueError):
@@ -142,11 +146,31 @@ class StepInput:
     text: str = ""
     body: str = ""
     include_late_joiners: bool = False
+    es_subject: str = ""
+    es_preheader: str = ""
+    es_html: str = ""
+    es_text: str = ""
+    es_body: str = ""
+
+    def spanish(self) -> dict[str, str]:
+        """The Spanish fields of the step's channel, by step field name."""
+        names = EMAIL_FIELDS if self.channel == "email" else ("body",)
+        return {name: getattr(self, f"es_{name}") for name in names}
+
+    def has_spanish(self) -> bool:
+        """Whether any Spanish field of the channel holds text (else: no Spanish version)."""
+        return any(value.strip() for value in self.spanish().values())
 
     @classmethod
     def from_step(cls, step: Step) -> StepInput:
-        """The editor's values for an existing step."""
+        """The editor's values for an existing step (and its Spanish version, if any)."""
+        variant = step.variant(SPANISH)
         return cls(
+            es_subject=variant.subject or "" if variant else "",
+            es_preheader=variant.preheader or "" if variant else "",
+            es_html=variant.html or "" if variant else "",
+            es_text=variant.text or "" if variant else "",
+            es_body=variant.body or "" if variant else "",
             channel=step.channel,
             day_offset=step.day_offset,
             send_time=step.send_time,
@@ -206,6 +230,32 @@ def _check_step(campaign: Campaign, data: StepInput) -> dict[str, str]:
             errors.setdefault("html", "an email needs a body")
     elif not data.body.strip():
         errors.setdefault("body", "a text needs a body")
+    errors.update(_check_spanish(data))
+    return errors
+
+
+def _check_spanish(data: StepInput) -> dict[str, str]:
+    """The Spanish version is optional; once started it needs the same parts as the English."""
+    if not data.has_spanish():
+        return {}
+    errors: dict[str, str] = {}
+    limits = {"subject": 300, "preheader": 300}
+    for name, source in data.spanish().items():
+        if name in limits and len(source) > limits[name]:
+            errors[f"es_{name}"] = f"at most {limits[name]} characters"
+        elif problems := templates.check_template(source) if source else []:
+            errors[f"es_{name}"] = "; ".join(problems)
+    required = (
+        {"subject": "a subject", "html": "a body"}
+        if data.channel == "email"
+        else {"body": "a body"}
+    )
+    for name, what in required.items():
+        if not getattr(data, f"es_{name}").strip():
+            errors.setdefault(
+                f"es_{name}",
+                f"the Spanish version needs {what} too (or leave every Spanish field empty)",
+            )
     return errors
 
 
@@ -237,6 +287,41 @@ def _apply_step(step: Step, data: StepInput, calendar: bool) -> None:
     step.updated_at = clock_now()
 
 
+def _apply_spanish(step: Step, data: StepInput) -> str | None:
+    """Save the Spanish fields as the step's ``es`` variant, or delete it when they are all
+    empty; returns what happened ("saved", "removed") or None when nothing changed."""
+    variant = step.variant(SPANISH)
+    if not data.has_spanish():
+        if variant is None:
+            return None
+        step.variants.remove(variant)
+        return "removed"
+    email = data.channel == "email"
+    values = {
+        "subject": data.es_subject.strip() if email else "",
+        "preheader": data.es_preheader.strip() if email else "",
+        "html": data.es_html if email else "",
+        "text": data.es_text if email and data.es_text.strip() else None,
+        "body": data.es_body if not email else "",
+    }
+    if variant is None:
+        step.variants.append(StepVariant(language=SPANISH, **values))
+        return "saved"
+    if all(getattr(variant, name) == value for name, value in values.items()):
+        return None
+    for name, value in values.items():
+        setattr(variant, name, value)
+    return "saved"
+
+
+def _audit_spanish(step: Step, change: str | None, actor_id: int | None) -> None:
+    if change is not None:
+        action = "step.variant.delete" if change == "removed" else "step.variant.save"
+        staff_audit.audit(
+            actor_id, action, "step", step.id, f"{SPANISH}, campaign {step.campaign_id}"
+        )
+
+
 def add_step(campaign: Campaign, data: StepInput, actor_id: int | None) -> Step:
     """Append a step; raises EditError."""
     _open(campaign)
@@ -246,12 +331,14 @@ def add_step(campaign: Campaign, data: StepInput, actor_id: int | None) -> Step:
     position = max((s.position for s in campaign.steps), default=-1) + 1
     step = Step(position=position)
     _apply_step(step, data, campaign.anchor_kind == "date")
+    spanish = _apply_spanish(step, data)
     campaign.steps.append(step)
     campaign.updated_at = clock_now()
     db.session.flush()
     staff_audit.audit(
         actor_id, "step.create", "step", step.id, f"campaign {campaign.id} {step.channel}"
     )
+    _audit_spanish(step, spanish, actor_id)
     return step
 
 
@@ -278,9 +365,11 @@ def update_step(step: Step, data: StepInput, actor_id: int | None) -> None:
                 "yet sent)"
             )
     _apply_step(step, data, calendar)
+    spanish = _apply_spanish(step, data)
     campaign.updated_at = clock_now()
     db.session.flush()
     staff_audit.audit(actor_id, "step.update", "step", step.id, f"campaign {campaign.id}")
+    _audit_spanish(step, spanish, actor_id)
 
 
 def _renumber(campaign: Campaign, ordered: list[Step]) -> None:

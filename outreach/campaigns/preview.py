@@ -1,4 +1,5 @@
-"""Preview a step as one subscriber (or a sample) would get it, and send a test copy."""
+"""Preview a step as one subscriber (or a sample) would get it, in either of its languages,
+and send a test copy; both go through the sender's own renderer (``sending/compose.py``)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,13 @@ from outreach.staff import audit as staff_audit
 TEST_PUBLIC_ID = "test-send-not-a-subscriber"
 
 
+#: The language switch's labels (each in its own language) and the words for notes.
+LANGUAGE_LABELS = {"en": "English", "es": "Español"}
+
+
+LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
+
+
 @dataclass
 class Preview:
     """A step as one recipient would get it."""
@@ -39,12 +47,32 @@ class Preview:
     added_wording: bool = False
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    language: str = "en"
+    languages: tuple[str, ...] = ("en",)
 
 
-def _recipient(subscriber: Subscriber | None, audience: Audience) -> batch.Recipient:
+def preview_language(step: Step, requested: str | None, subscriber: Subscriber | None) -> str:
+    """The copy to show: the language asked for, else the subscriber's, when the step has
+    copy in it; else the step's own (English)."""
+    languages = compose.copy_languages(step)
+    for language in (requested, subscriber.language if subscriber is not None else None):
+        if language in languages:
+            return language
+    return "en"
+
+
+def _recipient(
+    subscriber: Subscriber | None, audience: Audience, language: str = "en"
+) -> batch.Recipient:
     if subscriber is None:
         return batch.Recipient(
-            0, TEST_PUBLIC_ID, "alex@example.org", "+12025550143", "Alex", audience.default_timezone
+            0,
+            TEST_PUBLIC_ID,
+            "alex@example.org",
+            "+12025550143",
+            "Alex",
+            audience.default_timezone,
+            language,
         )
     return batch.Recipient(
         subscriber.id,
@@ -53,6 +81,7 @@ def _recipient(subscriber: Subscriber | None, audience: Audience) -> batch.Recip
         subscriber.phone,
         subscriber.first_name,
         subscriber.timezone,
+        language,
     )
 
 
@@ -62,19 +91,28 @@ def _personalize(value: str, substitutions: dict[str, str]) -> str:
     return value
 
 
-def preview(step: Step, subscriber: Subscriber | None = None) -> Preview:
-    """Render a step for one subscriber (or a sample person), exactly as dispatch would."""
+def preview(
+    step: Step, subscriber: Subscriber | None = None, language: str | None = None
+) -> Preview:
+    """Render a step for one subscriber (or a sample person), exactly as dispatch would,
+    in ``language`` when the step has copy in it (else the subscriber's, else English)."""
     audience = step.campaign.audience
-    recipient = _recipient(subscriber, audience)
+    chosen = preview_language(step, language, subscriber)
+    recipient = _recipient(subscriber, audience, chosen)
     label = (
         f"{subscriber.first_name or 'subscriber'} ({subscriber.email or subscriber.phone})"
         if subscriber is not None
         else "a sample subscriber named Alex"
     )
-    result = Preview(channel=step.channel, recipient_label=label)
+    result = Preview(
+        channel=step.channel,
+        recipient_label=label,
+        language=chosen,
+        languages=compose.copy_languages(step),
+    )
     try:
         if step.channel == "email":
-            rendered = compose.render_step_email(step, audience)
+            rendered = compose.render_step_email(step, audience, chosen)
             subs = compose.substitutions_for(recipient, audience, "email")
             result.subject = _personalize(rendered.subject, subs)
             result.preheader = _personalize(rendered.preheader, subs)
@@ -83,13 +121,13 @@ def preview(step: Step, subscriber: Subscriber | None = None) -> Preview:
             sender = audience.from_email or "(the default sender address)"
             result.from_line = f"{audience.organisation_name or audience.name} <{sender}>"
         else:
-            result.body = compose.compose_sms(step, audience, recipient)
+            result.body = compose.SmsComposer(step, audience, language=chosen).compose(recipient)
             result.segments = sms_rendering.sms_segments(result.body)
             plain = sms_rendering.render_sms(
-                step.body,
+                compose.StepCopy(step, chosen).body,
                 {
                     **compose.shared_context(audience),
-                    "first_name": recipient.first_name or "there",
+                    "first_name": compose.first_name_of(recipient),
                 },
             )
             result.added_wording = plain != result.body
@@ -97,6 +135,13 @@ def preview(step: Step, subscriber: Subscriber | None = None) -> Preview:
         result.error = str(exc)
     if subscriber is None:
         return result
+    reads = subscriber.language or "en"
+    if reads != "en" and reads not in result.languages:
+        name = LANGUAGE_NAMES.get(reads, reads)
+        result.notes.append(
+            f"This subscriber reads {name}, but this step has no {name} version: "
+            "they would get the English copy."
+        )
     contact = subscriber.email if step.channel == "email" else subscriber.phone
     if not contact:
         kind = "email address" if step.channel == "email" else "mobile number"
@@ -145,24 +190,27 @@ def send_test(
     to: str,
     subscriber: Subscriber | None,
     actor_id: int | None,
+    language: str | None = None,
 ) -> str:
-    """Send one copy of a step to a staff address (email) or phone (SMS), marked [Test].
+    """Send one copy of a step to a staff address (email) or phone (SMS), marked [Test],
+    in ``language`` (chosen as for the preview).
 
     Personal values come from ``subscriber`` (or a sample); the unsubscribe and preference
     links lead nowhere, so a test can never change anyone's consent. Returns a
     confirmation sentence; raises EditError when it cannot be sent.
     """
     audience = step.campaign.audience
-    base = _recipient(subscriber, audience)
+    chosen = preview_language(step, language, subscriber)
+    base = _recipient(subscriber, audience, chosen)
     if step.channel == "email":
         address = to.strip().lower()
         if address not in staff_emails():
             raise EditError({"to": "test emails go to staff addresses only"})
         recipient = batch.Recipient(
-            0, TEST_PUBLIC_ID, address, None, base.first_name, base.timezone
+            0, TEST_PUBLIC_ID, address, None, base.first_name, base.timezone, chosen
         )
         try:
-            rendered = compose.render_step_email(step, audience)
+            rendered = compose.render_step_email(step, audience, chosen)
         except (templates.TemplateError, ValueError) as exc:
             raise EditError(f"the step cannot be rendered: {exc}") from None
         email_channel, _ = sending_send.channels()
@@ -182,9 +230,11 @@ def send_test(
             phone = normalise_phone(to)
         except InvalidContact as exc:
             raise EditError({"to": str(exc)}) from None
-        recipient = batch.Recipient(0, TEST_PUBLIC_ID, None, phone, base.first_name, base.timezone)
+        recipient = batch.Recipient(
+            0, TEST_PUBLIC_ID, None, phone, base.first_name, base.timezone, chosen
+        )
         try:
-            body = compose.compose_sms(step, audience, recipient)
+            body = compose.SmsComposer(step, audience, language=chosen).compose(recipient)
         except (templates.TemplateError, ValueError) as exc:
             raise EditError(f"the step cannot be rendered: {exc}") from None
         ok = transactional.send_sms_text(phone, f"[Test] {body}")
@@ -195,13 +245,15 @@ def send_test(
         "step",
         step.id,
         f"{step.channel} to {'staff ' + where if step.channel == 'email' else where}"
+        + ("" if chosen == "en" else f", {LANGUAGE_NAMES.get(chosen, chosen)} copy")
         + ("" if ok else " (refused)"),
     )
     if not ok:
         raise EditError(
             {"to": "the provider did not accept the test (or the address is suppressed)"}
         )
-    return f"Test sent to {where}."
+    copy = "" if chosen == "en" else f" ({LANGUAGE_NAMES.get(chosen, chosen)} copy)"
+    return f"Test sent to {where}{copy}."
 
 
 def _default_from() -> str:

@@ -4,7 +4,8 @@
  * (^ { } \ [ ~ ] | EUR and form feed) take two septets. Anything outside GSM-7 makes the
  * whole text UCS-2: 70 UTF-16 units in one segment, else 67; characters outside the Basic
  * Multilingual Plane (emoji) take two. A character is never split between segments.
- * Plain JavaScript, no dependencies. Exposes window.smsSegments(body) for tests.
+ * Plain JavaScript, no dependencies; one counter per textarea[data-sms-body] (the English
+ * and Spanish versions each have theirs). Exposes window.smsSegments(body) for tests.
  */
 (function () {
   "use strict";
@@ -41,21 +42,32 @@
 
   function sum(list) { return list.reduce(function (a, b) { return a + b; }, 0); }
 
-  // What dispatch sends for a campaign's first text (outreach.dispatch.compose_sms).
-  function withBrandAndStop(body, brand) {
+  // What the sender sends for a campaign's first text (consent/wording.with_brand_and_stop):
+  // the brand in front, and the STOP sentence of the copy's language at the end.
+  function withBrandAndStop(body, brand, language) {
     if (brand && body.toLowerCase().indexOf(brand.toLowerCase()) !== 0) body = brand + ": " + body;
-    if (body.toLowerCase().indexOf("stop") === -1) body = body + " Reply STOP to opt out.";
+    var lower = body.toLowerCase();
+    if (language === "es") {
+      if (lower.indexOf("alto") === -1 && lower.indexOf("stop") === -1) {
+        body = body + " Responde ALTO para cancelar.";
+      }
+    } else if (lower.indexOf("stop") === -1) {
+      body = body + " Reply STOP to opt out.";
+    }
     return body;
   }
 
   window.smsSegments = smsSegments;
   window.smsWithBrandAndStop = withBrandAndStop;
 
+  // One counter per text field: data-counter names its box (default #sms-counter),
+  // data-language the copy's language (en, es).
   function attach(area) {
-    var box = document.getElementById("sms-counter");
+    var box = document.getElementById(area.getAttribute("data-counter") || "sms-counter");
     if (!box) return;
     var first = area.getAttribute("data-first") === "yes";
     var brand = area.getAttribute("data-brand") || "";
+    var language = area.getAttribute("data-language") || "en";
     function set(name, value) {
       var el = box.querySelector('[data-sms="' + name + '"]');
       if (el) el.textContent = value;
@@ -68,7 +80,7 @@
       set("segments", seg.segments).className = seg.segments > 3 ? "over" : "";
       set("encoding", seg.encoding === "GSM-7" ? "GSM-7" : "UCS-2 (a character outside GSM-7)");
       if (first && body) {
-        var sent = smsSegments(withBrandAndStop(body, brand));
+        var sent = smsSegments(withBrandAndStop(body, brand, language));
         set("sent-segments", sent.segments).className = sent.segments > 3 ? "over" : "";
       }
     }
@@ -77,7 +89,6 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    var area = document.querySelector("textarea[data-sms-body]");
-    if (area) attach(area);
+    Array.prototype.forEach.call(document.querySelectorAll("textarea[data-sms-body]"), attach);
   });
 })();

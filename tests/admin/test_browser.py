@@ -1,13 +1,16 @@
 """A real Chromium on a laptop screen: log in, build a campaign, preview it, run preflight,
-schedule it; the SMS counter in the page agrees with the server's segment count.
+schedule it; the SMS counter in the page agrees with the server's segment count. The step
+editor's Spanish version sits beside the English on a laptop and below it on a phone, with
+its own counter; the preview switches language.
 
 Set OUTREACH_SCREENSHOTS=1 to refresh docs/screenshots/ (campaign-editor.png,
-step-editor.png, preview.png, subscriber-timeline.png).
+step-editor.png, step-editor-spanish.png, preview.png, subscriber-timeline.png).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -18,7 +21,7 @@ from outreach.consent import ledger as consent_ledger
 from outreach.consent import signup as signups
 from outreach.consent import subscriptions, wording
 from outreach.extensions import db
-from outreach.models import Campaign
+from outreach.models import Audience, Campaign, Step
 from outreach.rendering import sms as sms_rendering
 from outreach.staff import accounts
 from tests.admin.support import PASSWORD
@@ -140,18 +143,18 @@ def test_build_preview_check_and_schedule_a_campaign(live_server):
             expect(page.locator("#send-date")).to_contain_text("Jun")
             page.fill("#send_time", "12:30")
             page.fill("#body", "a" * 161)
-            expect(page.locator("[data-sms=segments]")).to_have_text("2")
-            expect(page.locator("[data-sms=characters]")).to_have_text("161")
+            expect(page.locator("#sms-counter [data-sms=segments]")).to_have_text("2")
+            expect(page.locator("#sms-counter [data-sms=characters]")).to_have_text("161")
             page.fill("#body", "Migraine month 😀")
-            expect(page.locator("[data-sms=encoding]")).to_contain_text("UCS-2")
+            expect(page.locator("#sms-counter [data-sms=encoding]")).to_contain_text("UCS-2")
             expect(page.locator("#first-sms-note")).to_contain_text("first text")
             page.fill(
                 "#body",
                 "June is Migraine & Headache Awareness Month. Keep a headache diary "
                 "to spot your triggers.",
             )
-            expect(page.locator("[data-sms=encoding]")).to_have_text("GSM-7")
-            expect(page.locator("[data-sms=sent-segments]")).to_have_text("1")
+            expect(page.locator("#sms-counter [data-sms=encoding]")).to_have_text("GSM-7")
+            expect(page.locator("#sms-counter [data-sms=sent-segments]")).to_have_text("1")
             for sample in SEGMENT_SAMPLES:
                 in_page = page.evaluate("body => window.smsSegments(body)", sample)
                 expected = sms_rendering.sms_segments(sample)
@@ -218,3 +221,106 @@ def test_build_preview_check_and_schedule_a_campaign(live_server):
         campaign = db.session.scalar(select(Campaign))
         assert campaign.status == "scheduled"
         assert [s.channel for s in campaign.steps] == ["email", "sms"]
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "locale": "en-US"}
+SPANISH_TEXT = (
+    "Junio es el mes de la migraña: un diario del dolor de cabeza te ayuda a ver qué lo "
+    "desencadena."
+)
+
+
+def _box(page, selector: str) -> dict:  # noqa: ANN001
+    return page.locator(selector).bounding_box()
+
+
+def test_spanish_version_beside_the_english_with_its_own_counter(live_server):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    expect = sync_api.expect
+    app, base_url = live_server
+    with app.app_context():
+        audience = db.session.scalar(select(Audience))
+        campaign = Campaign(
+            name="Bilingual June", audience=audience, anchor_kind="date",
+            anchor_date=date(2027, 6, 1),
+        )  # fmt: skip
+        db.session.add(campaign)
+        db.session.commit()
+        campaign_id = campaign.id
+        brand = wording.program(audience)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(**LAPTOP)
+            context.set_default_timeout(10_000)
+            page = context.new_page()
+            violations: list[str] = []
+            page.on(
+                "console",
+                lambda msg: (
+                    violations.append(msg.text) if "Content Security Policy" in msg.text else None
+                ),
+            )
+            page.goto(f"{base_url}/admin/login")
+            page.fill("#email", "editor@clinic.example")
+            page.fill("#password", PASSWORD)
+            page.click("button:has-text('Log in')")
+            expect(page.locator("nav.top")).to_contain_text("editor@clinic.example (editor)")
+
+            # a laptop: English and Spanish side by side, each with its counter
+            page.goto(f"{base_url}/admin/campaigns/{campaign_id}/steps/new?channel=sms")
+            english, spanish = _box(page, "#copy-en"), _box(page, "#copy-es")
+            assert abs(english["y"] - spanish["y"]) < 2 and spanish["x"] > english["x"] + 200
+            page.fill("#body", "June is migraine month. Keep a headache diary.")
+            page.fill("#es_body", "a" * 161)
+            expect(page.locator("#sms-counter-es [data-sms=segments]")).to_have_text("2")
+            expect(page.locator("#sms-counter [data-sms=segments]")).to_have_text("1")
+            page.fill("#es_body", "Información")  # ó is outside GSM-7
+            expect(page.locator("#sms-counter-es [data-sms=encoding]")).to_contain_text("UCS-2")
+            expect(page.locator("#sms-counter [data-sms=encoding]")).to_have_text("GSM-7")
+            page.fill("#es_body", SPANISH_TEXT)
+            expect(page.locator("#sms-counter-es [data-sms=encoding]")).to_have_text("GSM-7")
+            sent = wording.with_brand_and_stop(SPANISH_TEXT, brand, "es")
+            expect(page.locator("#sms-counter-es [data-sms=sent-segments]")).to_have_text(
+                str(sms_rendering.sms_segments(sent).segments)
+            )
+            for sample in (SPANISH_TEXT, "Para parar responde ALTO", "Hola STOP", ""):
+                for language in ("en", "es"):
+                    in_page = page.evaluate(
+                        "([b, brand, lang]) => window.smsWithBrandAndStop(b, brand, lang)",
+                        [sample, brand, language],
+                    )
+                    assert in_page == wording.with_brand_and_stop(sample, brand, language)
+            shoot(page, "step-editor-spanish.png")
+            page.click("button:has-text('Add step')")
+            expect(page.locator("#sequence > li")).to_have_count(1)
+
+            # the preview switches language; a Spanish first text gets the Spanish STOP line
+            page.locator("#sequence > li").first.locator("a:has-text('Preview')").click()
+            expect(page.locator("#sms-bubble")).to_contain_text("Reply STOP to opt out.")
+            page.click("#preview-languages a:has-text('Español')")
+            expect(page.locator("#sms-bubble")).to_have_text(
+                f"{brand}: {SPANISH_TEXT} Responde ALTO para cancelar."
+            )
+            expect(page.locator("#sms-bubble")).to_have_attribute("lang", "es")
+            edit_url = page.locator(".page-head a.secondary").get_attribute("href")
+            assert edit_url.endswith("/edit")
+
+            # a phone: the Spanish version below the English
+            page.set_viewport_size(PHONE["viewport"])
+            page.goto(f"{base_url}{edit_url}")
+            english, spanish = _box(page, "#copy-en"), _box(page, "#copy-es")
+            assert abs(english["x"] - spanish["x"]) < 2
+            assert spanish["y"] >= english["y"] + english["height"]
+            assert english["width"] <= 390
+            expect(page.locator("#es_body")).to_have_value(SPANISH_TEXT)
+            expect(page.locator("#sms-counter-es [data-sms=characters]")).to_have_text(
+                str(len(SPANISH_TEXT))
+            )
+            assert violations == []
+        finally:
+            browser.close()
+
+    with app.app_context():
+        step = db.session.scalar(select(Step))
+        assert step.variant("es").body == SPANISH_TEXT

@@ -82,6 +82,34 @@ def test_bad_file_lists_problems_with_lines_and_writes_nothing(app, editor):
     assert db.session.scalar(select(func.count(Campaign.id))) == 0
 
 
+SPANISH_WELCOME = WELCOME.replace(
+    "      migraine triggers and symptoms. Talk to your clinician about your own care.</p>\n",
+    "      migraine triggers and symptoms. Talk to your clinician about your own care.</p>\n"
+    "    es:\n"
+    '      subject: "Bienvenida a las noticias sobre la migraña"\n'
+    "      html: |\n"
+    "        <p>¡Hola, {{ first_name }}! Gracias por unirte. Consulta a tu médico.</p>\n",
+)
+
+
+def test_upload_with_spanish_copy_and_download_it_again(app, editor):
+    make_audience()
+    typo = SPANISH_WELCOME.replace('      subject: "Bienvenida', '      subjet: "Bienvenida')
+    refused = _upload(editor, typo)
+    assert refused.status_code == 400
+    assert "line 13: step 1 es: unknown key 'subjet'; did you mean 'subject'?" in text(refused)
+    assert "line 12: step 1 es: missing 'subject'" in text(refused)
+    loaded = _upload(editor, SPANISH_WELCOME)
+    assert loaded.status_code == 303, text(loaded)
+    step = db.session.scalars(select(Step).order_by(Step.position)).first()
+    assert step.variant("es").subject == "Bienvenida a las noticias sobre la migraña"
+    campaign_id = step.campaign_id
+    download = editor.get(f"/admin/campaigns/{campaign_id}/campaign.yaml")
+    assert "    es:\n      subject: Bienvenida a las noticias sobre la migraña\n" in (
+        download.get_data(as_text=True)
+    )
+
+
 def test_viewer_cannot_upload(app, viewer):
     make_audience()
     assert _upload(viewer, WELCOME).status_code == 403
