@@ -63,6 +63,7 @@ def _campaign_input() -> CampaignInput:
         audience_id=form_int("audience_id"),
         anchor_kind=form_str("anchor_kind", "date"),
         anchor_date=form_str("anchor_date"),
+        track_links=form_bool("track_links"),
     )
 
 
@@ -109,6 +110,7 @@ def campaign_edit(campaign_id: int):  # noqa: ANN201
             audience_id=campaign.audience_id,
             anchor_kind=campaign.anchor_kind,
             anchor_date=campaign.anchor_date.isoformat() if campaign.anchor_date else "",
+            track_links=bool(campaign.track_links),
         )
         return _campaign_form(data, campaign)
     data = _campaign_input()

@@ -50,6 +50,7 @@ class CampaignInput:
     audience_id: int | None = None
     anchor_kind: str = "date"
     anchor_date: str = ""
+    track_links: bool = True
 
 
 def _check_campaign(data: CampaignInput, campaign: Campaign | None) -> tuple[Audience, date | None]:
@@ -89,6 +90,7 @@ def create_campaign(data: CampaignInput, actor_id: int | None) -> Campaign:
         status="draft",
         anchor_kind=data.anchor_kind,
         anchor_date=anchor_date,
+        track_links=data.track_links,
         created_at=at,
         updated_at=at,
     )
@@ -99,7 +101,8 @@ def create_campaign(data: CampaignInput, actor_id: int | None) -> Campaign:
 
 
 def update_campaign(campaign: Campaign, data: CampaignInput, actor_id: int | None) -> None:
-    """Rename a campaign; audience and anchor change only while it is a draft."""
+    """Rename a campaign or switch its click tracking; audience and anchor change only
+    while it is a draft."""
     _open(campaign)
     audience, anchor_date = _check_campaign(data, campaign)
     structural = (
@@ -121,6 +124,10 @@ def update_campaign(campaign: Campaign, data: CampaignInput, actor_id: int | Non
         campaign.anchor_kind = data.anchor_kind
         campaign.anchor_date = anchor_date
         changed.append("audience/anchor")
+    if bool(campaign.track_links) != data.track_links:
+        # Takes effect for messages composed from now on; links already sent keep working.
+        campaign.track_links = data.track_links
+        changed.append("click tracking " + ("on" if data.track_links else "off"))
     if changed:
         campaign.updated_at = clock_now()
         staff_audit.audit(actor_id, "campaign.update", "campaign", campaign.id, ", ".join(changed))

@@ -6,6 +6,7 @@ from outreach.models.consent import ConsentEvent, PendingConfirmation, Suppressi
 from outreach.models.contacts import Audience, Subscriber, Subscription
 from outreach.models.outbox import DeliveryEvent, InboundSms, Message
 from outreach.models.staff import ApiToken, AuditLog, StaffUser
+from outreach.models.tracking import LinkClick, TrackedLink
 from outreach.models.workers import WorkerHeartbeat
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "ConsentEvent",
     "DeliveryEvent",
     "InboundSms",
+    "LinkClick",
     "Message",
     "PendingConfirmation",
     "StaffUser",
@@ -25,6 +27,7 @@ __all__ = [
     "Subscriber",
     "Subscription",
     "Suppression",
+    "TrackedLink",
     "WorkerHeartbeat",
     "utcnow",
 ]

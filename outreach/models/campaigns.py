@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import true as sql_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from outreach.extensions import db
@@ -27,6 +28,8 @@ class Campaign(db.Model):
     anchor_kind: Mapped[str] = mapped_column(String(20), default="date")
     anchor_date: Mapped[date | None] = mapped_column(Date)
     paused_reason: Mapped[str | None] = mapped_column(Text)
+    # First-party click tracking of the steps' links (staff may turn it off per campaign).
+    track_links: Mapped[bool] = mapped_column(default=True, server_default=sql_true())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

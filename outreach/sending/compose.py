@@ -3,8 +3,9 @@ filled in per recipient, unsubscribe headers, brand and STOP wording on first te
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import current_app
@@ -25,6 +26,8 @@ from outreach.models import Audience, Step
 from outreach.rendering import emails, templates
 from outreach.rendering import sms as sms_rendering
 from outreach.sending.batch import Claimed, Recipient
+from outreach.tracking import codes as link_codes
+from outreach.tracking import links as tracking
 
 
 def shared_context(audience: Audience) -> dict[str, str]:
@@ -192,15 +195,25 @@ class SmsComposer:
         body = sms_rendering.render_sms(copy.body, context)
         if campaign_timeline.is_first_text(step):
             body = wording.with_brand_and_stop(body, wording.program(audience), copy.language)
+        self._tracked: list[int] = []
+        if getattr(step.campaign, "track_links", False) and step.id is not None:
+            base = current_app.config["OUTREACH_BASE_URL"]
+            positions = tracking.register(
+                step.id, tracking.numbered(tracking.urls_in_text(body), base)
+            )
+            body = tracking.rewrite_text(body, positions, base)
+            self._tracked = sorted(set(positions.values()))
         self._body = body
         self._audience = audience
         self._signer = signer or _link_signer()
         self._first_name = templates.tag("first_name") in body
         self._links = [tag for name, tag in _TAGS if name != "first_name" and tag in body]
 
-    def compose(self, recipient: Recipient) -> str:
-        """The text for one recipient."""
+    def compose(self, recipient: Recipient, message_id: int = 0) -> str:
+        """The text for one recipient (``message_id``: the outbox row, for link codes)."""
         body = self._body
+        for tag, code in link_codes_for(message_id, self._tracked).items():
+            body = body.replace(tag, code)
         if self._first_name:
             body = body.replace(templates.tag("first_name"), first_name_of(recipient))
         if self._links:
@@ -219,15 +232,47 @@ def compose_sms(step: Step, audience: Audience, recipient: Recipient) -> str:
 _UNSUBSCRIBE_TAG = templates.tag("unsubscribe_url")
 
 
+def link_codes_for(message_id: int, positions: Iterable[int]) -> dict[str, str]:
+    """The recipient's code for each tracked link tag of their message."""
+    key = link_codes.app_key()
+    return {tracking.link_tag(p): link_codes.encode(key, message_id, p) for p in positions}
+
+
+def track_email(
+    step: Step, rendered: emails.RenderedEmail
+) -> tuple[emails.RenderedEmail, list[int]]:
+    """The rendered email with its staff links pointed at ``/r/`` (when the campaign tracks
+    links), and the link numbers each recipient needs a code for."""
+    if not getattr(step.campaign, "track_links", False):
+        return rendered, []
+    base = current_app.config["OUTREACH_BASE_URL"]
+    urls = tracking.numbered(
+        tracking.urls_in_html(rendered.html) + tracking.urls_in_text(rendered.text), base
+    )
+    positions = tracking.register(step.id, urls)
+    if not positions:
+        return rendered, []
+    tracked = dataclasses.replace(
+        rendered,
+        html=tracking.rewrite_html(rendered.html, positions, base),
+        text=tracking.rewrite_text(rendered.text, positions, base),
+    )
+    return tracked, sorted(set(positions.values()))
+
+
 def email_recipient(
     message_id: int,
     recipient: Recipient,
     audience: Audience,
     signer: LinkSigner | None = None,
     mailto: str | None = None,
+    links: Iterable[int] = (),
 ) -> EmailRecipient:
-    """One recipient of a rendered step: personal values and one-click unsubscribe headers."""
+    """One recipient of a rendered step: personal values, a code per tracked link and
+    one-click unsubscribe headers."""
     subs = substitutions_for(recipient, audience, "email", signer)
+    if links:
+        subs.update(link_codes_for(message_id, links))
     return EmailRecipient(
         message_id=message_id,
         to=recipient.email or "",
@@ -287,19 +332,22 @@ def provider_call(
     if step.channel == "email":
         mailto = current_app.config["OUTREACH_UNSUBSCRIBE_MAILTO"]
         signer = _link_signer()
-        batches = [
-            email_batch(
-                audience,
-                render_step_email(step, audience, language),
-                [
-                    email_recipient(c.message_id, c.recipient, audience, signer, mailto)
-                    for c in group
-                ],
-                categories=("outreach", f"campaign-{step.campaign_id}", f"step-{step.id}"),
-                request_id=group[0].request_id or None,
+        batches = []
+        for language, group in groups.items():
+            rendered, links = track_email(step, render_step_email(step, audience, language))
+            recipients = [
+                email_recipient(c.message_id, c.recipient, audience, signer, mailto, links)
+                for c in group
+            ]
+            batches.append(
+                email_batch(
+                    audience,
+                    rendered,
+                    recipients,
+                    categories=("outreach", f"campaign-{step.campaign_id}", f"step-{step.id}"),
+                    request_id=group[0].request_id or None,
+                )
             )
-            for language, group in groups.items()
-        ]
         if len(batches) == 1:
             return lambda: email_channel.send_batch(batches[0])
         return lambda: [result for batch in batches for result in email_channel.send_batch(batch)]
@@ -311,7 +359,7 @@ def provider_call(
             OutgoingSms(
                 message_id=c.message_id,
                 to=c.recipient.phone or "",
-                body=composer.compose(c.recipient),
+                body=composer.compose(c.recipient, c.message_id),
                 status_callback=f"{callback}?mid={c.message_id}",
             )
             for c in group

@@ -246,7 +246,7 @@ def _bodies(rows: list[Any]) -> dict[int, tuple[str, str] | None]:
             language = recipient.language if step.variant(recipient.language) else "en"
             if language not in composers:
                 composers[language] = SmsComposer(step, step.campaign.audience, language=language)
-            out[row.id] = (recipient.phone, composers[language].compose(recipient))
+            out[row.id] = (recipient.phone, composers[language].compose(recipient, row.id))
     return out
 
 

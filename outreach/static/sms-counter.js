@@ -57,24 +57,48 @@
     return body;
   }
 
+  // What click tracking sends for each link staff wrote (tracking/links.py, preflight's
+  // with_tracked_links): BASE/r/ and the longest code, so the count is never too low.
+  var SAMPLE_CODE = "xxxxxxxxxxxxxxxxxxxxxxxx";
+  var OWN_PATHS = ["/unsubscribe/", "/preferences/", "/confirm/", "/r/"];
+  function withTrackedLinks(body, base) {
+    if (!base) return body;
+    base = base.replace(/\/+$/, "");
+    return body.replace(/https?:\/\/[^\s<>"']+/gi, function (match) {
+      var url = match.replace(/[.,;:!?)\]}'"]+$/, "");
+      var rest = match.slice(url.length);
+      if (url.indexOf("[%") !== -1) return match;
+      if (url.indexOf(base) === 0) {
+        var path = url.slice(base.length);
+        for (var i = 0; i < OWN_PATHS.length; i++) {
+          if (path.indexOf(OWN_PATHS[i]) === 0) return match;
+        }
+      }
+      return base + "/r/" + SAMPLE_CODE + rest;
+    });
+  }
+
   window.smsSegments = smsSegments;
   window.smsWithBrandAndStop = withBrandAndStop;
+  window.smsWithTrackedLinks = withTrackedLinks;
 
   // One counter per text field: data-counter names its box (default #sms-counter),
-  // data-language the copy's language (en, es).
+  // data-language the copy's language (en, es), data-track-base the tracked links' base
+  // address when the campaign counts clicks (the counts are then of the links as sent).
   function attach(area) {
     var box = document.getElementById(area.getAttribute("data-counter") || "sms-counter");
     if (!box) return;
     var first = area.getAttribute("data-first") === "yes";
     var brand = area.getAttribute("data-brand") || "";
     var language = area.getAttribute("data-language") || "en";
+    var trackBase = area.getAttribute("data-track-base") || "";
     function set(name, value) {
       var el = box.querySelector('[data-sms="' + name + '"]');
       if (el) el.textContent = value;
       return el;
     }
     function update() {
-      var body = area.value.replace(/\r\n?/g, "\n").trim();
+      var body = withTrackedLinks(area.value.replace(/\r\n?/g, "\n").trim(), trackBase);
       var seg = smsSegments(body);
       set("characters", seg.characters);
       set("segments", seg.segments).className = seg.segments > 3 ? "over" : "";

@@ -17,6 +17,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from outreach.campaigns.preflight import delivery_rules
 from outreach.consent import ledger as consent_ledger
 from outreach.consent import signup as signups
 from outreach.consent import subscriptions, wording
@@ -49,6 +50,13 @@ SEGMENT_SAMPLES = [
     "a" * 152 + "€" + "a" * 10,
     "line one\nline two\r\nwith [brackets] ~ | ^ \\",
     "Curly “quotes” turn a text into UCS-2",
+]
+LINK_SAMPLES = [
+    "Free consultation: https://clinic.example/consult. Reply STOP to opt out.",
+    "Two links: http://a.example/x?y=1&z=2, and (https://b.example/path)!",
+    "Same link twice https://clinic.example/a https://clinic.example/a",
+    "Personal https://clinic.example/[%first_name%] stays as written",
+    "No link at all",
 ]
 
 
@@ -163,6 +171,25 @@ def test_build_preview_check_and_schedule_a_campaign(live_server):
                     expected.characters,
                     expected.segments,
                 ), sample
+            # the campaign counts clicks: links are counted as the tracked address
+            tracked_base = app.config["OUTREACH_BASE_URL"]
+            for sample in LINK_SAMPLES:
+                in_page = page.evaluate(
+                    "([b, base]) => window.smsWithTrackedLinks(b, base)", [sample, tracked_base]
+                )
+                with app.app_context():
+                    assert in_page == delivery_rules.with_tracked_links(sample, True), sample
+            page.fill("#body", LINK_SAMPLES[0])
+            with app.app_context():
+                as_sent = delivery_rules.with_tracked_links(LINK_SAMPLES[0], True)
+            expect(page.locator("#sms-counter [data-sms=characters]")).to_have_text(
+                str(len(as_sent))
+            )
+            page.fill(
+                "#body",
+                "June is Migraine & Headache Awareness Month. Keep a headache diary "
+                "to spot your triggers.",
+            )
             shoot(page, "step-editor.png")
             page.click("button:has-text('Add step')")
             expect(page.locator("#sequence > li")).to_have_count(2)

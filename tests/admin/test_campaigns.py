@@ -365,3 +365,34 @@ def test_editing_a_running_step_changes_only_messages_not_yet_sent(app, clock, c
         "Reply STOP to opt out.",
     }
     assert db.session.scalar(select(func.count(Message.id))) == 2
+
+
+def test_click_tracking_is_a_campaign_switch_on_by_default(editor):
+    audience = make_audience()
+    form_page = text(editor.get("/admin/campaigns/new"))
+    assert "Count clicks on the links" in form_page
+    assert re.search(
+        r'name="track_links" value="y"\s+checked',
+        editor.get("/admin/campaigns/new").get_data(as_text=True),
+    )
+    campaign_id = _new_campaign(editor, audience, track_links="y")
+    assert db.session.get(Campaign, campaign_id).track_links is True
+    step_form = editor.get(f"/admin/campaigns/{campaign_id}/steps/new?channel=sms")
+    assert "data-track-base=" in step_form.get_data(as_text=True)
+
+    switched = post(
+        editor,
+        f"/admin/campaigns/{campaign_id}/edit",
+        {"name": "June awareness", "audience_id": str(audience.id), "anchor_kind": "date",
+         "anchor_date": "2027-06-01"},
+    )  # fmt: skip
+    assert switched.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign_id).track_links is False
+    entry = db.session.scalar(select(AuditLog).filter_by(action="campaign.update"))
+    assert entry.detail == "click tracking off"
+    step_form = editor.get(f"/admin/campaigns/{campaign_id}/steps/new?channel=sms")
+    assert "data-track-base=" not in step_form.get_data(as_text=True)
+    assert "clicks not counted (links sent as written)" in text(
+        editor.get(f"/admin/campaigns/{campaign_id}")
+    )

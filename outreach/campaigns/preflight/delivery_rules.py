@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask import current_app, has_app_context
+
 from outreach.campaigns import windows
 from outreach.campaigns.preflight.findings import (
     HHMM,
@@ -18,6 +20,26 @@ from outreach.consent import wording
 from outreach.models import Audience, Campaign, Step
 from outreach.rendering import sms as sms_rendering
 from outreach.rendering import templates
+from outreach.tracking import codes as link_codes
+from outreach.tracking import links as tracking
+
+#: The address a text's links are counted at when the campaign tracks them.
+SAMPLE_BASE_URL = "https://outreach.example"
+
+
+def with_tracked_links(body: str, tracked: bool) -> str:
+    """The body as it goes out: each link replaced by its ``/r/<code>`` address (the
+    longest code) when the campaign tracks links, so segments are counted on that."""
+    if not tracked:
+        return body
+    base = current_app.config.get("OUTREACH_BASE_URL") if has_app_context() else None
+    base = base or SAMPLE_BASE_URL
+    urls = tracking.numbered(tracking.urls_in_text(body), base)
+    positions = {url: n for n, url in enumerate(urls, start=1)}
+    out = tracking.rewrite_text(body, positions, base)
+    for n in positions.values():
+        out = out.replace(tracking.link_tag(n), link_codes.SAMPLE_CODE)
+    return out
 
 
 def rule_channel(no: int, step: Step, campaign: Campaign) -> list[Finding]:
@@ -38,7 +60,12 @@ def rule_channel(no: int, step: Step, campaign: Campaign) -> list[Finding]:
 
 
 def rule_sms_length(
-    no: int, step: Step, audience: Audience | None, first: bool, language: str = "en"
+    no: int,
+    step: Step,
+    audience: Audience | None,
+    first: bool,
+    language: str = "en",
+    tracked: bool = True,
 ) -> list[Finding]:
     """At most three segments after rendering; the first text carries brand and STOP wording
     (in Spanish copy: "Responde ALTO para cancelar.")."""
@@ -48,6 +75,8 @@ def rule_sms_length(
         body = sms_rendering.render_sms(step.body, context(audience))
     except templates.TemplateError:
         return []  # reported by rule_templates
+    flag = getattr(getattr(step, "campaign", None), "track_links", None)
+    body = with_tracked_links(body, tracked if flag is None else bool(flag))
     found = []
     sent = body
     if first:

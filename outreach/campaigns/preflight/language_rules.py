@@ -157,7 +157,10 @@ def variant_findings(
         if templates:
             here += content_rules.rule_templates(no, copy)
         here += _health_details(no, copy, audience)
-        here += rule_sms_length(no, copy, audience, first_text, copy.language)
+        flag = getattr(step.campaign, "track_links", None)
+        here += rule_sms_length(
+            no, copy, audience, first_text, copy.language, flag is None or bool(flag)
+        )
         here += _copy_rules(no, copy, audience)
         found += _labelled(here, variant.language)
     return found

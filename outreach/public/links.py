@@ -1,0 +1,30 @@
+"""``GET /r/<code>``: a tracked link in an email or text. A genuine code answers 302 to the
+step's own link and the click is counted; anything else gets a friendly 404 page (never a
+redirect to an address that is not one of the step's links)."""
+
+from __future__ import annotations
+
+from flask import redirect, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext
+
+from outreach.extensions import csrf
+from outreach.public import bp
+from outreach.tracking import clicks
+
+
+@bp.route("/r/<code>", methods=["GET", "HEAD"])
+@csrf.exempt
+def tracked_link(code: str) -> ResponseReturnValue:
+    """Follow a tracked link."""
+    url = clicks.follow(code, request.method, request.headers.get("User-Agent", ""))
+    if url is None:
+        return render_template(
+            "public/bad_link.html",
+            expired=False,
+            message=gettext("This link is not valid."),
+        ), 404
+    response = redirect(url, 302)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
