@@ -130,6 +130,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         # Reconciliation of ``unknown`` rows (sending/reconcile.py): how often a worker
         # runs it, how long SendGrid events may take, how long Twilio's list may lag.
         "OUTREACH_RECONCILE_EVERY_SECONDS": int(env.get("OUTREACH_RECONCILE_EVERY_SECONDS", "60")),
+        "OUTREACH_WEBHOOK_BREAKER_SECONDS": float(env.get("OUTREACH_WEBHOOK_BREAKER_SECONDS", "2")),
         "OUTREACH_RECONCILE_HORIZON_SECONDS": int(
             env.get("OUTREACH_RECONCILE_HORIZON_SECONDS", "1800")
         ),

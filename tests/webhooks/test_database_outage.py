@@ -52,6 +52,17 @@ def database_down(tmp_path):  # noqa: ANN201
         db.engine.dispose()
 
 
+def retry_later(app) -> None:  # noqa: ANN001
+    """The provider's retry arrives after the breaker has closed again (it waits minutes)."""
+    time.sleep(app.config["OUTREACH_WEBHOOK_BREAKER_SECONDS"] + 0.05)
+
+
+class LockNotAvailable(Exception):
+    """What psycopg raises for a lock wait that timed out (the server is up)."""
+
+    sqlstate = "55P03"
+
+
 def answers(response, started: float) -> None:  # noqa: ANN001
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "30"
@@ -83,6 +94,7 @@ def test_every_webhook_answers_503_while_the_database_is_unreachable_and_the_ret
 
 
 def test_a_stop_whose_write_is_lost_at_commit_is_not_acknowledged(app, client, ann, monkeypatch):
+    app.config["OUTREACH_WEBHOOK_BREAKER_SECONDS"] = 0.1
     real_commit = db.session.commit
 
     def connection_lost() -> None:
@@ -96,6 +108,7 @@ def test_a_stop_whose_write_is_lost_at_commit_is_not_acknowledged(app, client, a
     assert set(subscription_states(ann, "sms").values()) == {"active"}
     assert db.session.query(InboundSms).count() == 0
 
+    retry_later(app)
     assert post_twilio(client, "/webhooks/twilio/sms", STOP).status_code == 200  # the retry
     assert set(subscription_states(ann, "sms").values()) == {"unsubscribed"}
 
@@ -103,6 +116,7 @@ def test_a_stop_whose_write_is_lost_at_commit_is_not_acknowledged(app, client, a
 def test_a_sendgrid_batch_whose_write_is_lost_at_commit_is_retried_in_full(
     app, client, ann, email_step, monkeypatch
 ):
+    app.config["OUTREACH_WEBHOOK_BREAKER_SECONDS"] = 0.1
     row = add_message(email_step, ann, state="sent")
     real_commit = db.session.commit
     monkeypatch.setattr(
@@ -115,6 +129,48 @@ def test_a_sendgrid_batch_whose_write_is_lost_at_commit_is_retried_in_full(
     db.session.rollback()
     assert db.session.query(DeliveryEvent).count() == 0
 
+    retry_later(app)
     assert post_sendgrid(client, events(row.id)).status_code == 200
     db.session.expire_all()
     assert db.session.get(type(row), row.id).state == "delivered"
+
+
+@pytest.mark.skipif(not PG_URL, reason="the breaker guards PostgreSQL connections")
+def test_a_lost_connection_answers_503_at_once_for_a_moment_then_tries_again(
+    app, client, ann, monkeypatch
+):
+    app.config["OUTREACH_WEBHOOK_BREAKER_SECONDS"] = 0.6
+    real_commit = db.session.commit
+
+    def connection_lost() -> None:
+        raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(db.session, "commit", connection_lost)
+    assert post_twilio(client, "/webhooks/twilio/sms", STOP).status_code == 503
+    monkeypatch.setattr(db.session, "commit", real_commit)
+    db.session.rollback()
+
+    # The database is back, but for a moment every webhook is turned away without trying it.
+    started = time.monotonic()
+    refused = post_twilio(client, "/webhooks/twilio/sms", STOP)
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "30"
+    assert time.monotonic() - started < 0.3
+    assert db.session.query(InboundSms).count() == 0
+
+    time.sleep(0.65)
+    assert post_twilio(client, "/webhooks/twilio/sms", STOP).status_code == 200
+    assert set(subscription_states(ann, "sms").values()) == {"unsubscribed"}
+
+
+def test_a_lock_timeout_does_not_turn_the_next_webhooks_away(app, client, ann, monkeypatch):
+    real_commit = db.session.commit
+
+    def lock_timeout() -> None:
+        raise OperationalError("COMMIT", {}, LockNotAvailable("lock timeout"))
+
+    monkeypatch.setattr(db.session, "commit", lock_timeout)
+    assert post_twilio(client, "/webhooks/twilio/sms", STOP).status_code == 503
+    monkeypatch.setattr(db.session, "commit", real_commit)
+    db.session.rollback()
+    assert post_twilio(client, "/webhooks/twilio/sms", STOP).status_code == 200
+    assert set(subscription_states(ann, "sms").values()) == {"unsubscribed"}
