@@ -105,7 +105,7 @@ def test_an_email_step_saves_its_spanish_version_and_audits_it(editor):
     assert _variant() is None
     assert _actions()[-2:] == ["step.update", "step.variant.delete"]
     detail = db.session.scalar(
-        select(AuditLog.detail).filter_by(action="step.variant.delete", target_id=step.id)
+        select(AuditLog.detail).filter_by(action="step.variant.delete", target_id=str(step.id))
     )
     assert detail == f"es, campaign {campaign_id}"
 
