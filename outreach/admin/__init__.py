@@ -9,6 +9,7 @@ from outreach.admin import (  # noqa: E402, F401
     audiences,
     auth,
     campaign_files,
+    campaign_list,
     campaigns,
     importing,
     outbox,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from outreach.admin import bp
 from outreach.admin.auth import editor_required, recent_auth_required
@@ -23,7 +23,7 @@ from outreach.campaigns.preflight import check as preflight
 from outreach.campaigns.preflight import findings as preflight_findings
 from outreach.consent import wording
 from outreach.extensions import db
-from outreach.models import Audience, Campaign, Message, Step
+from outreach.models import Audience, Campaign, Step
 from outreach.rendering import templates
 from outreach.results import reports
 
@@ -65,19 +65,6 @@ def _campaign_input() -> CampaignInput:
         anchor_date=form_str("anchor_date"),
         track_links=form_bool("track_links"),
     )
-
-
-@bp.get("/campaigns")
-@login_required
-def campaigns():  # noqa: ANN201
-    """Every campaign with its status and message count."""
-    rows = db.session.scalars(select(Campaign).order_by(Campaign.created_at.desc())).all()
-    counts = dict(
-        db.session.execute(
-            select(Message.campaign_id, func.count(Message.id)).group_by(Message.campaign_id)
-        ).all()
-    )
-    return render_template("admin/campaigns.html", campaigns=rows, counts=counts)
 
 
 @bp.route("/campaigns/new", methods=["GET", "POST"])

@@ -7,7 +7,7 @@ from flask_login import login_required
 from sqlalchemy import select
 
 from outreach.admin import bp
-from outreach.admin.campaigns import campaigns as campaign_list
+from outreach.admin.campaign_list import campaigns as campaign_list
 from outreach.devtools import mailbox as console_mailbox
 from outreach.extensions import db
 from outreach.models import InboundSms

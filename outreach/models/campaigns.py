@@ -14,6 +14,8 @@ from outreach.models.contacts import Audience
 
 CAMPAIGN_STATES = ("draft", "scheduled", "running", "paused", "done", "cancelled")
 ANCHORS = ("date", "confirmation")
+#: Every status a campaign passes through (campaigns/lifecycle.py moves it).
+CAMPAIGN_STATUSES = ("draft", "scheduled", "running", "paused", "done", "cancelled")
 
 
 class Campaign(db.Model):
@@ -30,6 +32,8 @@ class Campaign(db.Model):
     paused_reason: Mapped[str | None] = mapped_column(Text)
     # First-party click tracking of the steps' links (staff may turn it off per campaign).
     track_links: Mapped[bool] = mapped_column(default=True, server_default=sql_true())
+    # Hidden from the campaign list (results kept); drafts and closed campaigns only.
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
