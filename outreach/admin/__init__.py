@@ -16,7 +16,9 @@ from outreach.admin import (  # noqa: E402, F401
     previews,
     results,
     staff,
+    subscriber_edits,
     subscribers,
+    suppressions,
     views,
     workers,
 )

@@ -3,61 +3,74 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 
 from outreach.admin import bp
 from outreach.admin.auth import editor_required, recent_auth_required
 from outreach.admin.common import confirmed, form_str, get_or_404
+from outreach.audiences import finding
 from outreach.consent import evidence, subscriptions
 from outreach.consent import ledger as consent_ledger
 from outreach.extensions import db
+from outreach.i18n import LANGUAGES
 from outreach.models import Audience, Message, StaffUser, Subscriber, Subscription
 from outreach.staff import audit as staff_audit
 
-PAGE = 50
 
-
-def search(query: str, limit: int = PAGE) -> list[Subscriber]:
-    """Subscribers whose email, phone or first name matches (case-insensitive, partial)."""
-    query = query.strip()
-    if not query:
-        return list(
-            db.session.scalars(select(Subscriber).order_by(Subscriber.id.desc()).limit(limit))
-        )
-    like = f"%{query.lower()}%"
-    conditions = [
-        func.lower(Subscriber.email).like(like),
-        func.lower(Subscriber.first_name).like(like),
-    ]
-    digits = "".join(ch for ch in query if ch.isdigit())
-    if len(digits) >= 3:
-        conditions.append(Subscriber.phone.like(f"%{digits}%"))
-    return list(
-        db.session.scalars(
-            select(Subscriber).where(or_(*conditions)).order_by(Subscriber.id).limit(limit)
-        )
+def _filter() -> finding.SubscriberFilter:
+    args = request.args
+    audience_id = args.get("audience", type=int)
+    return finding.SubscriberFilter(
+        query=(args.get("q") or "").strip()[:200],
+        audience_id=audience_id if audience_id and audience_id > 0 else None,
+        channel=args.get("channel", "") if args.get("channel") in finding.CHANNELS else "",
+        state=args.get("state", "") if args.get("state") in finding.STATES else "",
+        language=args.get("language", "") if args.get("language") in LANGUAGES else "",
+        since=_day(args.get("since")),
+        until=_day(args.get("until")),
     )
+
+
+def _day(raw: str | None) -> date | None:
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
 
 
 @bp.get("/subscribers")
 @login_required
 def subscribers():  # noqa: ANN201
-    """Search by email, phone or name."""
-    query = (request.args.get("q") or "").strip()[:200]
-    found = search(query)
+    """Search by email, phone or name; filter; 50 a page, newest first."""
+    wanted = _filter()
+    page = finding.find(wanted, before=request.args.get("before", type=int))
     states: dict[int, list[Subscription]] = {}
-    if found:
+    if page.rows:
         for sub in db.session.scalars(
             select(Subscription)
-            .where(Subscription.subscriber_id.in_([s.id for s in found]))
+            .where(Subscription.subscriber_id.in_([s.id for s in page.rows]))
             .order_by(Subscription.audience_id, Subscription.channel)
         ):
             states.setdefault(sub.subscriber_id, []).append(sub)
+    args = {k: v for k, v in request.args.items() if k != "before" and v}
     return render_template(
-        "admin/subscribers.html", query=query, found=found, states=states, page=PAGE
+        "admin/subscribers.html",
+        wanted=wanted,
+        query=wanted.query,
+        found=page.rows,
+        next_url=url_for("admin.subscribers", **args, before=page.next_before)
+        if page.next_before
+        else None,
+        first_url=url_for("admin.subscribers", **args) if request.args.get("before") else None,
+        states=states,
+        audiences=db.session.scalars(select(Audience).order_by(Audience.name)).all(),
+        channels=finding.CHANNELS,
+        subscription_states=finding.STATES,
+        languages=LANGUAGES,
     )
 
 

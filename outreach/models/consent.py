@@ -10,7 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from outreach.extensions import db
 from outreach.models.base import BigId, UTCDateTime, utcnow
 
-CONSENT_ACTIONS = ("requested", "confirmed", "revoked", "resubscribed", "suppressed")
+CONSENT_ACTIONS = (
+    "requested", "confirmed", "revoked", "resubscribed", "suppressed", "unsuppressed",
+)  # fmt: skip
 CONSENT_SOURCES = (
     "web_form",
     "sms_keyword",

@@ -1,0 +1,99 @@
+"""Finding subscribers: search by email, phone or name, filters (audience, channel, state,
+language, signed-up dates) and keyset paging (newest first), cheap at millions of rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import and_, exists, func, or_, select
+
+from outreach.extensions import db
+from outreach.models import Subscriber, Subscription
+from outreach.models.contacts import SUBSCRIPTION_STATES
+
+PAGE = 50
+CHANNELS = ("email", "sms")
+STATES = SUBSCRIPTION_STATES
+
+
+@dataclass(frozen=True)
+class SubscriberFilter:
+    """What the subscriber list is asked for (already checked: unknown values are empty)."""
+
+    query: str = ""
+    audience_id: int | None = None
+    channel: str = ""
+    state: str = ""
+    language: str = ""
+    since: date | None = None
+    until: date | None = None
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether anything beyond "everyone" was asked for."""
+        return any((self.query, self.audience_id, self.channel, self.state, self.language,
+                    self.since, self.until))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of subscribers and the id the next page starts below (None: last page)."""
+
+    rows: list[Subscriber]
+    next_before: int | None
+
+
+def _search_conditions(query: str) -> list:
+    like = f"%{query.lower()}%"
+    conditions = [
+        func.lower(Subscriber.email).like(like),
+        func.lower(Subscriber.first_name).like(like),
+    ]
+    digits = "".join(ch for ch in query if ch.isdigit())
+    if len(digits) >= 3:
+        conditions.append(Subscriber.phone.like(f"%{digits}%"))
+    return [or_(*conditions)]
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def conditions(wanted: SubscriberFilter) -> list:
+    """The WHERE clauses of a filter."""
+    where: list = []
+    if wanted.query.strip():
+        where += _search_conditions(wanted.query.strip())
+    if wanted.language:
+        where.append(Subscriber.language == wanted.language)
+    if wanted.since:
+        where.append(Subscriber.created_at >= _day_start(wanted.since))
+    if wanted.until:
+        where.append(Subscriber.created_at < _day_start(wanted.until + timedelta(days=1)))
+    held = [Subscription.subscriber_id == Subscriber.id]
+    if wanted.audience_id:
+        held.append(Subscription.audience_id == wanted.audience_id)
+    if wanted.channel:
+        held.append(Subscription.channel == wanted.channel)
+    if wanted.state:
+        held.append(Subscription.state == wanted.state)
+    if len(held) > 1:
+        where.append(exists().where(and_(*held)))
+    return where
+
+
+def find(wanted: SubscriberFilter, before: int | None = None, size: int = PAGE) -> Page:
+    """A page of matching subscribers, newest first, starting below id ``before``."""
+    stmt = select(Subscriber).where(*conditions(wanted))
+    if before:
+        stmt = stmt.where(Subscriber.id < before)
+    rows = list(db.session.scalars(stmt.order_by(Subscriber.id.desc()).limit(size + 1)))
+    if len(rows) > size:
+        return Page(rows[:size], rows[size - 1].id)
+    return Page(rows, None)
+
+
+def search(query: str, limit: int = PAGE) -> list[Subscriber]:
+    """Subscribers whose email, phone or first name matches (case-insensitive, partial)."""
+    return find(SubscriberFilter(query=query), size=limit).rows
