@@ -120,6 +120,15 @@ class ConsoleSmsChannel:
         return results
 
 
+def record_inbound(mailbox_dir: str | Path, from_number: str, body: str) -> None:
+    """Record a text a subscriber sent (the dev simulator's side of a conversation)."""
+    mailbox = Path(mailbox_dir)
+    mailbox.mkdir(parents=True, exist_ok=True)
+    record = {"kind": "sms", "direction": "in", "from": from_number, "to": "", "body": body,
+              "created_at": _now()}  # fmt: skip
+    _write(mailbox, "sms", 0, record)
+
+
 def _entries(mailbox: Path) -> list[Path]:
     try:
         return [p for p in mailbox.iterdir() if p.suffix == ".json" and p.name[0].isdigit()]
