@@ -7,6 +7,7 @@ from flask_login import login_required
 from sqlalchemy import select
 
 from outreach.admin import bp
+from outreach.admin.auth import editor_required
 from outreach.admin.campaign_list import campaigns as campaign_list
 from outreach.admin.common import form_str, form_text
 from outreach.devtools import inbound_simulator
@@ -56,7 +57,7 @@ SIMULATED_AS = {
 
 
 @bp.post("/dev/mailbox/reply")
-@login_required
+@editor_required
 def dev_mailbox_reply():  # noqa: ANN201
     """Reply to a text as the subscriber (development only)."""
     if not inbound_simulator.available():

@@ -13,6 +13,7 @@ from outreach.extensions import db
 from outreach.models import Audience, Campaign
 from outreach.staff import accounts
 from outreach.staff import api_tokens as staff_tokens
+from outreach.staff import audit as staff_audit
 
 DEMO_AUDIENCE = {
     "slug": "migraine-awareness",
@@ -34,8 +35,27 @@ DEMO_AUDIENCE = {
 @click.option("--email", prompt=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--role", type=click.Choice(["admin", "editor", "viewer"]), default="admin")
-def create_admin(email: str, password: str, role: str) -> None:
-    """Create a staff user."""
+@click.option("--reset", is_flag=True, help="If the address has an account, set its password.")
+def create_admin(email: str, password: str, role: str, reset: bool) -> None:
+    """Create a staff user; for an address that already has an account, offer to reset its
+    password instead (its sessions end; its role and second factor stay)."""
+    try:
+        existing = accounts.by_email(accounts.check_email(email))
+    except accounts.StaffError as exc:
+        raise click.ClickException(str(exc)) from None
+    if existing is not None:
+        if not (
+            reset or click.confirm(f"{existing.email} already has an account. Reset its password?")
+        ):
+            raise click.ClickException("nothing changed")
+        try:
+            accounts.set_password(existing, password)
+        except accounts.StaffError as exc:
+            raise click.ClickException(str(exc)) from None
+        staff_audit.audit(None, "staff.password_reset_cli", "staff", existing.id, existing.email)
+        db.session.commit()
+        click.echo(f"Password of {existing.email} reset; its other sessions have ended.")
+        return
     try:
         user = accounts.create_staff(email, password, role)
     except accounts.StaffError as exc:
@@ -87,3 +107,8 @@ def demo() -> None:
         db.session.commit()
         click.echo("Staff login (shown once): admin@outreach.local / " + password)
         click.echo("Log in at " + current_app.config["OUTREACH_BASE_URL"] + "/admin/login")
+    else:
+        click.echo(
+            "Staff accounts already exist. To get a login: flask outreach create-admin "
+            "--email you@clinic.example (on an existing address it offers a password reset)."
+        )

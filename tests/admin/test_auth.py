@@ -47,6 +47,37 @@ def test_create_admin_command_makes_a_login_that_works(app, client, cli):
     assert home.status_code == 200 and "boss@clinic.example (admin)" in text(home)
 
 
+def test_create_admin_on_an_existing_address_offers_a_password_reset(app, client, cli):
+    args = ["outreach", "create-admin", "--email", "boss@clinic.example", "--password"]
+    assert cli.invoke(args=[*args, PASSWORD]).exit_code == 0
+    new_password = "a brand new passphrase for June"
+
+    declined = cli.invoke(args=[*args, new_password], input="n\n")
+    assert declined.exit_code != 0 and "Reset its password?" in declined.output
+    assert "nothing changed" in declined.output
+    assert _login_attempt(client, "boss@clinic.example", PASSWORD).status_code == 302
+    client.get("/admin/logout")
+
+    accepted = cli.invoke(args=[*args, new_password], input="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert "Password of boss@clinic.example reset" in accepted.output
+    assert _login_attempt(client, "boss@clinic.example", PASSWORD).status_code == 401
+    assert _login_attempt(client, "boss@clinic.example", new_password).status_code == 302
+    assert db.session.query(StaffUser).count() == 1
+
+    weak = cli.invoke(args=[*args, "short", "--reset"])
+    assert weak.exit_code != 0 and "Created" not in weak.output
+
+
+def test_demo_on_an_existing_database_says_how_to_get_a_login(app, cli):
+    first = cli.invoke(args=["outreach", "demo"])
+    assert "Staff login (shown once): admin@outreach.local" in first.output
+    again = cli.invoke(args=["outreach", "demo"])
+    assert again.exit_code == 0
+    assert "Staff accounts already exist" in again.output
+    assert "flask outreach create-admin --email" in again.output
+
+
 def test_pages_need_a_login(client, staff_users):
     page = client.get("/admin/campaigns")
     assert page.status_code == 302 and "/admin/login" in page.headers["Location"]
