@@ -281,6 +281,16 @@ def email_recipient(
     )
 
 
+def sender_name(audience: Audience) -> str:
+    """The From name every email of the audience carries (the provider keeps it)."""
+    return audience.organisation_name or audience.name
+
+
+def email_categories(step: Step) -> tuple[str, ...]:
+    """The SendGrid categories of a step's emails: ids only, never names or wording."""
+    return ("outreach", f"campaign-{step.campaign_id}", f"step-{step.id}")
+
+
 def email_batch(
     audience: Audience,
     rendered: emails.RenderedEmail,
@@ -294,7 +304,7 @@ def email_batch(
     its support address, and categories that carry no personal data."""
     return EmailBatch(
         from_email=audience.from_email or current_app.config["OUTREACH_MAIL_FROM"],
-        from_name=audience.organisation_name or audience.name,
+        from_name=sender_name(audience),
         subject=subject_prefix + rendered.subject,
         html=rendered.html,
         text=rendered.text,
@@ -344,7 +354,7 @@ def provider_call(
                     audience,
                     rendered,
                     recipients,
-                    categories=("outreach", f"campaign-{step.campaign_id}", f"step-{step.id}"),
+                    categories=email_categories(step),
                     request_id=group[0].request_id or None,
                 )
             )
