@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
+from outreach.campaigns.preflight.accessibility_rules import rule_accessibility
 from outreach.campaigns.preflight.campaign_rules import (
     rule_anchor,
     rule_audience,
@@ -62,6 +63,7 @@ def check_campaign(
         lambda n, s: rule_health_details(n, s, audience, signed=signed),
         lambda n, s: rule_sms_length(n, s, audience, s is first_sms),
         lambda n, s: rule_send_time(n, s, campaign),
+        lambda n, s: rule_accessibility(n, s, audience),
     ]
     copy_rules = (rule_statistics, rule_clinician, rule_promises)
     for no, step in numbered(steps):

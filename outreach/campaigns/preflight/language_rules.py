@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import func, select
 
 from outreach.campaigns.preflight import content_rules, health_rules
+from outreach.campaigns.preflight.accessibility_rules import rule_accessibility
 from outreach.campaigns.preflight.delivery_rules import rule_sms_length
 from outreach.campaigns.preflight.findings import (
     Finding,
@@ -124,6 +125,7 @@ def variant_findings(
             no, copy, audience, first_text, copy.language, flag is None or bool(flag)
         )
         here += _copy_rules(no, copy, audience)
+        here += rule_accessibility(no, copy, audience, copy.language)
         found += _labelled(here, variant.language)
     return found
 
