@@ -11,6 +11,10 @@ from hypothesis import strategies as st
 from outreach.campaigns.preflight import health_rules
 from outreach.campaigns.preflight.health_rules import Agreements, health_hits
 from tests.campaigns.test_preflight import AUDIENCE, BRAND, check, email, make, only, sms
+from tests.sending import test_reconcile as case
+
+fake = case.fake
+audience = case.audience
 
 
 @pytest.mark.parametrize(
@@ -113,3 +117,38 @@ def test_the_setting_is_read_from_the_app(app, setting, level):
     app.config.update(setting)
     campaign = make(email(subject="Your appointment"), audience=dict(AUDIENCE))
     assert [f.level for f in check(campaign)] == [level]
+
+
+# --------------------------------------------------------------------------- what is sent
+
+
+def test_what_the_providers_get_besides_the_copy_holds_no_names_or_health_details(
+    app, clock, fake, audience
+):
+    from outreach.extensions import db
+    from outreach.sending import run as sending
+    from tests.factories import make_campaign, make_subscriber
+    from tests.sending.test_reconcile import june_first
+
+    make_subscriber(audience, email="ann@example.org", phone="+19175550001")
+    campaign = make_campaign(
+        audience,
+        [{"channel": "email", "send_time": "10:00", "subject": "June facts"},
+         {"channel": "sms", "send_time": "10:00", "body": "Migraine month facts."}],
+        name="Migraine patients June",
+    )  # fmt: skip
+    db.session.commit()
+    june_first(clock, fake)
+    fake.configure(keep_bodies=True)
+    assert sending.dispatch_once().sent == 2
+    (body,) = fake.email_bodies
+    email_step, sms_step = campaign.steps
+    assert body["categories"] == ["outreach", f"campaign-{campaign.id}", f"step-{email_step.id}"]
+    (personalization,) = body["personalizations"]
+    assert set(personalization["custom_args"]) <= {"message_id", "request_id"}
+    stored = [body["subject"], body["from"].get("name", ""), *body["categories"],
+              *personalization["custom_args"].values()]  # fmt: skip
+    assert "Migraine patients June" not in " ".join(stored)  # the campaign name never goes out
+    assert all(health_hits(value, ("en", "es")) == [] for value in stored)
+    (text_message,) = fake.sent_sms
+    assert health_hits(text_message["body"], ("en", "es")) == []

@@ -67,7 +67,7 @@ def as_step(step: Step, variant: StepVariant) -> VariantStep:
     )
 
 
-def _labelled(found: list[Finding], language: str) -> list[Finding]:
+def labelled(found: list[Finding], language: str) -> list[Finding]:
     name = LANGUAGE_NAMES.get(language, language)
     return [
         replace(
@@ -126,7 +126,7 @@ def variant_findings(
         )
         here += _copy_rules(no, copy, audience)
         here += rule_accessibility(no, copy, audience, copy.language)
-        found += _labelled(here, variant.language)
+        found += labelled(here, variant.language)
     return found
 
 
