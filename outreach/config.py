@@ -123,6 +123,10 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "OUTREACH_BASE_URL": base_url,
         "OUTREACH_EMAIL_CHANNEL": email_channel,
         "OUTREACH_SMS_CHANNEL": sms_channel,
+        # A Business Associate Agreement with the provider behind each channel: without
+        # one, preflight blocks health details wherever that provider keeps them.
+        "OUTREACH_EMAIL_BAA": _flag(env.get("OUTREACH_EMAIL_BAA"), default=False),
+        "OUTREACH_SMS_BAA": _flag(env.get("OUTREACH_SMS_BAA"), default=False),
         "OUTREACH_DEV_MAILBOX": env.get("OUTREACH_DEV_MAILBOX") or str(instance_dir / "mailbox"),
         "OUTREACH_SCHEDULER": _flag(env.get("OUTREACH_SCHEDULER"), default=False),
         "OUTREACH_BATCH_SIZE": int(env.get("OUTREACH_BATCH_SIZE", "1000")),

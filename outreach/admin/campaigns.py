@@ -21,6 +21,7 @@ from outreach.campaigns import timeline as campaign_timeline
 from outreach.campaigns.editing import CampaignInput, EditError, StepInput
 from outreach.campaigns.preflight import check as preflight
 from outreach.campaigns.preflight import findings as preflight_findings
+from outreach.campaigns.preflight import step_checks
 from outreach.consent import wording
 from outreach.extensions import db
 from outreach.models import Audience, Campaign, Step
@@ -186,18 +187,39 @@ def _editor(
         (step is not None and sms_steps and sms_steps[0].id == step.id)
         or (step is None and not sms_steps)
     )
+    number = (steps.index(step) + 1) if step is not None else len(steps) + 1
     return render_template(
         "admin/step_form.html",
         campaign=campaign,
         step=step,
         data=data,
         errors=errors,
+        checks=step_checks.editor_checks(campaign, data, number),
         variables=templates.DOCUMENTED_VARIABLES,
         first_sms=will_be_first,
         brand=wording.program(audience),
         rows=campaign_editing.row_count(step) if step is not None else 0,
-        number=(steps.index(step) + 1) if step is not None else len(steps) + 1,
+        number=number,
     ), status
+
+
+def _flash_checks(campaign: Campaign, data: StepInput, number: int) -> None:
+    """After a save: the editor's warnings for the saved copy, so they are seen once more."""
+    for finding in step_checks.editor_checks(campaign, data, number):
+        flash(f"Step {number} · {finding.field}: {finding.message}", "warning")
+
+
+@bp.post("/campaigns/<int:campaign_id>/steps/check")
+@editor_required
+def step_check(campaign_id: int):  # noqa: ANN201
+    """The editor's warnings for the copy as typed (JSON; the step form posts itself here)."""
+    campaign = get_or_404(Campaign, campaign_id)
+    channel = request.form.get("channel", "email")
+    if channel not in ("email", "sms"):
+        abort(404)
+    number = form_int("number", 1) or 1
+    found = step_checks.editor_checks(campaign, _step_input(channel), number)
+    return jsonify(checks=[{"field": f.field, "message": f.message} for f in found])
 
 
 @bp.route("/campaigns/<int:campaign_id>/steps/new", methods=["GET", "POST"])
@@ -225,6 +247,7 @@ def step_new(campaign_id: int):  # noqa: ANN201
         return _editor(campaign, None, data, exc.errors, 400)
     db.session.commit()
     flash(f"Step {step.position + 1} added.")
+    _flash_checks(campaign, data, step.position + 1)
     return redirect(
         url_for("admin.campaign", campaign_id=campaign.id, _anchor=f"step-{step.id}"), 303
     )
@@ -250,6 +273,7 @@ def step_edit(step_id: int):  # noqa: ANN201
         f"Step {step.position + 1} saved."
         + (" The change applies to messages not yet sent." if campaign.status != "draft" else "")
     )
+    _flash_checks(campaign, data, step.position + 1)
     return redirect(
         url_for("admin.campaign", campaign_id=campaign.id, _anchor=f"step-{step.id}"), 303
     )

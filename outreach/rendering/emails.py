@@ -106,6 +106,8 @@ def render_email(
     context: Mapping[str, str],
     footer: Mapping[str, str],
     language: str = "en",
+    web_version_url: str = "",
+    web_version: bool = False,
 ) -> RenderedEmail:
     """Render a staff email into subject, preheader, inlined HTML and a text part.
 
@@ -116,6 +118,9 @@ def render_email(
     autoescaping and placed into ``templates/messages/email_base.html``; the text part
     is rendered from ``text`` or derived from the HTML, and always ends with the footer.
     ``language`` (``en``, ``es``) is the layout's: ``lang``, footer and unsubscribe words.
+    ``web_version_url`` adds "View in your browser" above the email (and as the text
+    part's first line); ``web_version`` renders the page ``/view/<code>`` shows: the
+    unsubscribe line becomes a note (there is no subscriber to unsubscribe).
     """
     missing = [key for key in FOOTER_REQUIRED if not str(footer.get(key, "")).strip()]
     if missing:
@@ -136,6 +141,8 @@ def render_email(
         address_lines=[
             line.strip() for line in str(footer["postal_address"]).splitlines() if line.strip()
         ],
+        web_version_url=web_version_url,
+        web_version=web_version,
     )
     try:
         inlined = _INLINER.inline(page)
@@ -147,4 +154,8 @@ def render_email(
     )
     tail = "\n".join(footer_lines(footer, language))
     text_out = f"{body_text}\n\n{tail}" if body_text else tail
+    if web_version_url:
+        _ = i18n.gettext_for(language)
+        label = _("View in your browser:")
+        text_out = f"{label} {web_version_url}\n\n{text_out}"
     return RenderedEmail(subject=subject_out, preheader=preheader_out, html=inlined, text=text_out)

@@ -28,6 +28,7 @@ from outreach.rendering import sms as sms_rendering
 from outreach.sending.batch import Claimed, Recipient
 from outreach.tracking import codes as link_codes
 from outreach.tracking import links as tracking
+from outreach.tracking import view_codes
 
 
 def shared_context(audience: Audience) -> dict[str, str]:
@@ -128,20 +129,33 @@ def copy_languages(step: Step) -> tuple[str, ...]:
 
 
 def render_step_email(
-    step: Step, audience: Audience, language: str | None = None
+    step: Step, audience: Audience, language: str | None = None, *, web_version: bool = False
 ) -> emails.RenderedEmail:
     """Render an email step once (in ``language`` when it has copy in it, else its own),
-    with substitution tags for the personal values."""
+    with substitution tags for the personal values and a "View in your browser" link.
+
+    ``web_version=True`` renders the page ``/view/<code>`` shows instead: placeholder values
+    (the first name's fallback), no personal links (they point at the page's note).
+    """
     copy = StepCopy(step, language)
     context = shared_context(audience)
-    for name in templates.PERSONAL_VARIABLES:
-        context[name] = templates.tag(name)
+    web_url = view_codes.view_url(step.id, copy.language) if step.id is not None else ""
+    if web_version:
+        note = f"{web_url}#web-version-note"
+        personal = {
+            "first_name": FIRST_NAME_FALLBACK.get(copy.language, "there"),
+            "unsubscribe_url": note,
+            "preferences_url": note,
+        }
+    else:
+        personal = {name: templates.tag(name) for name in templates.PERSONAL_VARIABLES}
+    context.update(personal)
     footer = {
         "organisation": audience.organisation_name,
         "postal_address": audience.postal_address,
         "support_email": audience.support_email,
-        "unsubscribe_url": templates.tag("unsubscribe_url"),
-        "preferences_url": templates.tag("preferences_url"),
+        "unsubscribe_url": personal["unsubscribe_url"],
+        "preferences_url": personal["preferences_url"],
     }
     return emails.render_email(
         subject=copy.subject,
@@ -151,6 +165,8 @@ def render_step_email(
         context=context,
         footer=footer,
         language=copy.language,
+        web_version_url="" if web_version else web_url,
+        web_version=web_version,
     )
 
 
@@ -281,6 +297,16 @@ def email_recipient(
     )
 
 
+def sender_name(audience: Audience) -> str:
+    """The From name every email of the audience carries (the provider keeps it)."""
+    return audience.organisation_name or audience.name
+
+
+def email_categories(step: Step) -> tuple[str, ...]:
+    """The SendGrid categories of a step's emails: ids only, never names or wording."""
+    return ("outreach", f"campaign-{step.campaign_id}", f"step-{step.id}")
+
+
 def email_batch(
     audience: Audience,
     rendered: emails.RenderedEmail,
@@ -294,7 +320,7 @@ def email_batch(
     its support address, and categories that carry no personal data."""
     return EmailBatch(
         from_email=audience.from_email or current_app.config["OUTREACH_MAIL_FROM"],
-        from_name=audience.organisation_name or audience.name,
+        from_name=sender_name(audience),
         subject=subject_prefix + rendered.subject,
         html=rendered.html,
         text=rendered.text,
@@ -344,7 +370,7 @@ def provider_call(
                     audience,
                     rendered,
                     recipients,
-                    categories=("outreach", f"campaign-{step.campaign_id}", f"step-{step.id}"),
+                    categories=email_categories(step),
                     request_id=group[0].request_id or None,
                 )
             )

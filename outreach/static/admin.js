@@ -3,6 +3,7 @@
  * - show the calendar date of a step while its day offset is typed,
  * - live counts on a campaign page (polls counts.json),
  * - import progress (polls progress.json),
+ * - the step editor's checks as you type (posts the form to steps/check, shows warnings),
  * - "are you sure?" on forms with data-confirm, select-on-focus fields (no inline
  *   handlers: the Content-Security-Policy allows no inline script).
  * Every page works without this file; it only saves reloads.
@@ -150,7 +151,46 @@
     });
   }
 
+  /* ---- step editor: preflight's warnings as you type ---- */
+  function stepChecks() {
+    var panel = $("#step-checks"), form = $("#step-form");
+    if (!panel || !form || !window.fetch || !window.FormData) return;
+    var list = $("#step-checks-list", panel), none = $("#step-checks-none", panel);
+    var timer = null, sent = 0;
+    function show(checks) {
+      while (list.firstChild) list.removeChild(list.firstChild);
+      checks.forEach(function (check) {
+        var item = document.createElement("li"), where = document.createElement("span");
+        item.className = "warning";
+        where.className = "where";
+        where.textContent = (check.field || "step") + ":";
+        item.appendChild(where);
+        item.appendChild(document.createTextNode(" " + check.message));
+        list.appendChild(item);
+      });
+      none.hidden = checks.length > 0;
+      panel.setAttribute("data-checked", String(++sent));
+    }
+    function check() {
+      var data = new FormData(form);
+      data.append("number", panel.getAttribute("data-number") || "1");
+      fetch(panel.getAttribute("data-url"), {
+        method: "POST", body: data, credentials: "same-origin",
+        headers: { Accept: "application/json" }
+      }).then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.json();
+      }).then(function (result) { show(result.checks); })
+        .catch(function () { /* keep the last list; saving still shows them */ });
+    }
+    form.addEventListener("input", function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(check, 600);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    stepChecks();
     confirmations();
     variables();
     sendDate();

@@ -4,7 +4,8 @@ Every ``http(s)`` link staff wrote (an ``<a href>`` in the HTML, a bare URL in t
 part or an SMS body) is numbered within its step, over all its languages in order of first
 appearance, and rewritten to ``OUTREACH_BASE_URL/r/[%link_N%]``: a substitution tag each
 recipient's code fills in. Links that carry a personal value (a ``[%tag%]``) and the
-product's own subscriber links (unsubscribe, preferences, confirm) are left untouched.
+product's own links (unsubscribe, preferences, confirm, the web version) are left
+untouched.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ _ANCHOR_HREF = re.compile(
 _BARE_URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 _TRAILING = ".,;:!?)]}'\""
 #: The product's own links to a subscriber's pages are never tracked.
-OWN_PATHS = ("/unsubscribe/", "/preferences/", "/confirm/", "/r/")
+OWN_PATHS = ("/unsubscribe/", "/preferences/", "/confirm/", "/r/", "/view/")
 
 
 def link_tag(position: int) -> str:

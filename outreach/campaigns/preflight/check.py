@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
+from outreach.campaigns.preflight.accessibility_rules import rule_accessibility
 from outreach.campaigns.preflight.campaign_rules import (
     rule_anchor,
     rule_audience,
@@ -13,7 +14,6 @@ from outreach.campaigns.preflight.campaign_rules import (
 )
 from outreach.campaigns.preflight.content_rules import (
     rule_clinician,
-    rule_health_details,
     rule_promises,
     rule_required_content,
     rule_statistics,
@@ -25,6 +25,11 @@ from outreach.campaigns.preflight.delivery_rules import (
     rule_sms_length,
 )
 from outreach.campaigns.preflight.findings import Finding, numbered, step_copy
+from outreach.campaigns.preflight.health_rules import (
+    agreements,
+    rule_health_details,
+    rule_provider_metadata,
+)
 from outreach.campaigns.preflight.language_rules import rule_missing_variants, variant_findings
 from outreach.campaigns.timeline import first_text_step
 from outreach.clock import now as clock_now
@@ -40,6 +45,7 @@ def check_campaign(
     template checks (the campaign file validator reports those with file line numbers).
     """
     today = today or clock_now().date()
+    signed = agreements()
     steps = list(campaign.steps or [])
     audience = campaign.audience
     found: list[Finding] = []
@@ -48,14 +54,16 @@ def check_campaign(
     found += rule_audience(campaign, steps)
     found += rule_first_sms_order(campaign, steps)
     found += rule_missing_variants(campaign, steps)
+    found += rule_provider_metadata(campaign, steps, signed)
     first_sms = first_text_step(steps)
     step_rules: list[Callable[[int, Step], list[Finding]]] = [
         lambda n, s: rule_channel(n, s, campaign),
         rule_required_content,
         *([rule_templates] if templates else []),
-        lambda n, s: rule_health_details(n, s, audience),
+        lambda n, s: rule_health_details(n, s, audience, signed=signed),
         lambda n, s: rule_sms_length(n, s, audience, s is first_sms),
         lambda n, s: rule_send_time(n, s, campaign),
+        lambda n, s: rule_accessibility(n, s, audience),
     ]
     copy_rules = (rule_statistics, rule_clinician, rule_promises)
     for no, step in numbered(steps):

@@ -1,5 +1,5 @@
-"""Rules about what a step says: required parts, templates, health details, sourced
-statistics, the clinician line, no promises of results."""
+"""Rules about what a step says: required parts, templates, sourced statistics, the
+clinician line, no promises of results (health details: ``health_rules.py``)."""
 
 from __future__ import annotations
 
@@ -8,30 +8,12 @@ import re
 from outreach.campaigns.preflight.findings import (
     Finding,
     error,
-    rendered,
     template_fields,
     text,
     warning,
 )
-from outreach.models import Audience, Step
+from outreach.models import Step
 from outreach.rendering import templates
-
-#: Diagnosis, treatment or appointment details that must not travel in subject lines or
-#: SMS bodies (those pass through systems not covered by a BAA). Regexes, matched
-#: case-insensitively on the template source and on its rendered text.
-HEALTH_DETAIL_PATTERNS: tuple[str, ...] = (
-    r"\bdiagnos\w*",
-    r"\byour (?:migraines?|headaches?)\b",
-    r"\byour (?:treatment|therapy|medication|meds|dose|infusion)s?\b",
-    r"\byour (?:appointment|visit|consultation)s?\b",
-    r"\bprescri(?:ption|bed)s?\b",
-    r"\binfusion appointments?\b",
-    r"\byour (?:condition|symptoms|pain)\b",
-    r"\btest results?\b",
-    r"\blab results?\b",
-    r"\bpatients?\b",
-)
-
 
 #: Words that make a step talk about treatment (then it needs a "talk to your clinician" line).
 TREATMENT_WORDS: tuple[str, ...] = (
@@ -90,35 +72,6 @@ def rule_templates(no: int, step: Step) -> list[Finding]:
         for field, source in template_fields(step)
         for problem in templates.check_template(source)
     ]
-
-
-def rule_health_details(no: int, step: Step, audience: Audience | None) -> list[Finding]:
-    """No diagnosis, treatment or appointment details in subject lines or SMS bodies.
-
-    Preheaders show next to the subject in inbox lists: a warning there.
-    """
-    fields = {"email": ("subject", "preheader"), "sms": ("body",)}.get(step.channel, ())
-    found = []
-    for field in fields:
-        source = text(getattr(step, field))
-        if not source:
-            continue
-        haystack = f"{source}\n{rendered(source, audience)}"
-        hits = []
-        for pattern in HEALTH_DETAIL_PATTERNS:
-            match = re.search(pattern, haystack, re.IGNORECASE)
-            if match and match.group(0).lower() not in hits:
-                hits.append(match.group(0).lower())
-        if not hits:
-            continue
-        words = ", ".join(f"'{h}'" for h in hits)
-        where = {"subject": "subject lines", "preheader": "preheaders", "body": "SMS bodies"}
-        message = (
-            f"health details ({words}) must not appear in {where[field]}: they travel "
-            "through systems not covered by a BAA"
-        )
-        found.append((warning if field == "preheader" else error)(no, field, message))
-    return found
 
 
 def rule_statistics(no: int, step: Step, copy: str) -> list[Finding]:

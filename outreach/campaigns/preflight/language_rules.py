@@ -1,6 +1,6 @@
 """Rules for a step's copy in another language (its Spanish variant): the same checks as
-the step's own copy, with Spanish health terms, sources, clinician words and promises; and
-a warning when Spanish-speaking subscribers would get a step in English."""
+the step's own copy, with Spanish health terms (``health_terms.yaml``), sources, clinician
+words and promises; and a warning when Spanish-speaking subscribers would get a step in English."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import func, select
 
-from outreach.campaigns.preflight import content_rules
+from outreach.campaigns.preflight import content_rules, health_rules
+from outreach.campaigns.preflight.accessibility_rules import rule_accessibility
 from outreach.campaigns.preflight.delivery_rules import rule_sms_length
 from outreach.campaigns.preflight.findings import (
     Finding,
-    error,
-    rendered,
     step_copy,
     text,
     warning,
@@ -23,19 +22,7 @@ from outreach.extensions import db
 from outreach.models import Audience, Campaign, Step, StepVariant, Subscriber, Subscription
 
 LANGUAGE_NAMES = {"es": "Spanish"}
-WHERE = {"subject": "subject lines", "preheader": "preheaders", "body": "SMS bodies"}
 
-#: Health details in Spanish (same intent as content_rules.HEALTH_DETAIL_PATTERNS).
-HEALTH_DETAIL_PATTERNS_ES: tuple[str, ...] = (
-    r"\bdiagn[oó]stic\w*",
-    r"\bsus? (?:migrañas?|dolor(?:es)? de cabeza|cefaleas?)\b",
-    r"\bsus? (?:tratamientos?|terapias?|medicamentos?|medicinas?|dosis|infusi[oó]n(?:es)?)\b",
-    r"\bsus? (?:citas?|consultas?|visitas?)\b",
-    r"\brecetas?\b",
-    r"\bsus? (?:s[ií]ntomas|dolor|condici[oó]n|enfermedad)\b",
-    r"\bresultados? de (?:laboratorio|an[aá]lisis|pruebas?)\b",
-    r"\bpacientes?\b",
-)
 SOURCE_WORDS_ES: tuple[str, ...] = ("estudio", "fuente", "según", "encuesta", "informó", "informe")
 TREATMENT_WORDS_ES: tuple[str, ...] = (
     "ketamina", "infusión", "medicamento", "receta", "tratamiento", "terapia",
@@ -80,7 +67,7 @@ def as_step(step: Step, variant: StepVariant) -> VariantStep:
     )
 
 
-def _labelled(found: list[Finding], language: str) -> list[Finding]:
+def labelled(found: list[Finding], language: str) -> list[Finding]:
     name = LANGUAGE_NAMES.get(language, language)
     return [
         replace(
@@ -90,30 +77,6 @@ def _labelled(found: list[Finding], language: str) -> list[Finding]:
         )
         for f in found
     ]
-
-
-def _health_details(no: int, copy: VariantStep, audience: Audience | None) -> list[Finding]:
-    found = content_rules.rule_health_details(no, copy, audience)  # English terms too
-    fields = {"email": ("subject", "preheader"), "sms": ("body",)}.get(copy.channel, ())
-    for field in fields:
-        source = getattr(copy, field)
-        if not source:
-            continue
-        haystack = f"{source}\n{rendered(source, audience)}"
-        hits = sorted({m.group(0).lower() for p in HEALTH_DETAIL_PATTERNS_ES
-                       for m in [re.search(p, haystack, re.IGNORECASE)] if m})  # fmt: skip
-        if hits and not any(f.field == field for f in found):
-            words = ", ".join(f"'{h}'" for h in hits)
-            level = warning if field == "preheader" else error
-            found.append(
-                level(
-                    no,
-                    field,
-                    f"health details ({words}) must not appear in {WHERE[field]}: they travel "
-                    "through systems not covered by a BAA",
-                )
-            )
-    return found
 
 
 def _copy_rules(no: int, copy: VariantStep, audience: Audience | None) -> list[Finding]:
@@ -156,13 +119,14 @@ def variant_findings(
         here = content_rules.rule_required_content(no, copy)
         if templates:
             here += content_rules.rule_templates(no, copy)
-        here += _health_details(no, copy, audience)
+        here += health_rules.rule_health_details(no, copy, audience, (copy.language,))
         flag = getattr(step.campaign, "track_links", None)
         here += rule_sms_length(
             no, copy, audience, first_text, copy.language, flag is None or bool(flag)
         )
         here += _copy_rules(no, copy, audience)
-        found += _labelled(here, variant.language)
+        here += rule_accessibility(no, copy, audience, copy.language)
+        found += labelled(here, variant.language)
     return found
 
 
