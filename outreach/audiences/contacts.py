@@ -42,8 +42,11 @@ def normalise_email(raw: str) -> str:
     return f"{local}@{domain.lower()}".lower()
 
 
-def normalise_phone(raw: str, region: str = "US") -> str:
-    """Return a mobile number in E.164, or raise InvalidContact (invalid or landline)."""
+def normalise_phone(raw: str, region: str = "US", *, mobile_only: bool = True) -> str:
+    """Return a mobile number in E.164, or raise InvalidContact (invalid or landline).
+
+    ``mobile_only=False`` accepts any valid number we can call back (a landline too): the
+    consultation request form asks for a number to phone, not to text."""
     raw = (raw or "").strip()
     if not raw:
         raise InvalidContact(N_("Enter a mobile phone number."))
@@ -57,6 +60,8 @@ def normalise_phone(raw: str, region: str = "US") -> str:
         raise InvalidContact(N_("That does not look like a phone number.")) from None
     if not phonenumbers.is_valid_number(number):
         raise InvalidContact(N_("That phone number is not valid."))
+    if not mobile_only:
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     kind = phonenumbers.number_type(number)
     if kind == PhoneNumberType.FIXED_LINE:
         raise InvalidContact(N_("That looks like a landline; texts need a mobile number."))

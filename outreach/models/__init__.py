@@ -3,6 +3,7 @@
 from outreach.models.base import utcnow
 from outreach.models.campaigns import Campaign, Step, StepVariant, StepZone
 from outreach.models.consent import ConsentEvent, PendingConfirmation, Suppression
+from outreach.models.consultations import ConsultationRequest
 from outreach.models.contacts import Audience, Subscriber, Subscription
 from outreach.models.outbox import DeliveryEvent, InboundSms, Message
 from outreach.models.staff import ApiToken, AuditLog, StaffUser
@@ -15,6 +16,7 @@ __all__ = [
     "AuditLog",
     "Campaign",
     "ConsentEvent",
+    "ConsultationRequest",
     "DeliveryEvent",
     "InboundSms",
     "LinkClick",

@@ -1,7 +1,8 @@
-"""Public pages: subscribe, confirm, unsubscribe (RFC 8058), preferences."""
+"""Public pages: subscribe, confirm, unsubscribe (RFC 8058), preferences, tracked links
+(``links``) and the consultation request page (``consultations``)."""
 
 from flask import Blueprint
 
 bp = Blueprint("public", __name__, static_folder="static", static_url_path="/public-static")
 
-from outreach.public import links, views, web_version  # noqa: E402, F401
+from outreach.public import consultations, links, views, web_version  # noqa: E402, F401

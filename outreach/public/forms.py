@@ -7,7 +7,7 @@ missing or stale token re-renders the page with a clear message instead of a bar
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, StringField, TelField
+from wtforms import BooleanField, EmailField, HiddenField, StringField, TelField, TextAreaField
 from wtforms.validators import Length, Optional
 
 #: The honeypot's field name: hidden from people, filled in by naive bots.
@@ -40,3 +40,20 @@ class PreferencesForm(FlaskForm):
     """Time zone; channel and audience boxes are read from the request by name (``keep``)."""
 
     timezone = StringField("Time zone", validators=[Optional(), Length(max=64)])
+
+
+class RequestForm(FlaskForm):
+    """The consultation request form; its rules are checked by ``consultations.requests``.
+
+    The lengths here only stop oversized posts; what the person typed is shown again with
+    the service's message when something is wrong."""
+
+    name = StringField("Name", validators=[Optional(), Length(max=400)])
+    email = EmailField("Email", validators=[Optional(), Length(max=320)])
+    phone = TelField("Phone", validators=[Optional(), Length(max=32)])
+    contact_time = StringField("Preferred contact time", default="any")
+    note = TextAreaField("Note", validators=[Optional(), Length(max=3000)])
+    timezone = HiddenField("Time zone")
+    via = HiddenField("Tracked link")
+    also_emails = BooleanField(default=False)
+    website = StringField("Leave this empty")

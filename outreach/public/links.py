@@ -1,13 +1,15 @@
 """``GET /r/<code>``: a tracked link in an email or text. A genuine code answers 302 to the
 step's own link and the click is counted; anything else gets a friendly 404 page (never a
-redirect to an address that is not one of the step's links)."""
+redirect to an address that is not one of the step's links). A link to this product's own
+consultation request page carries the code on (``?via=``) for attribution."""
 
 from __future__ import annotations
 
-from flask import redirect, render_template, request
+from flask import current_app, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 
+from outreach.consultations import attribution
 from outreach.extensions import csrf
 from outreach.public import bp
 from outreach.tracking import clicks
@@ -24,6 +26,7 @@ def tracked_link(code: str) -> ResponseReturnValue:
             expired=False,
             message=gettext("This link is not valid."),
         ), 404
+    url = attribution.with_code(url, code, current_app.config["OUTREACH_BASE_URL"])
     response = redirect(url, 302)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
