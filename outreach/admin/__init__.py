@@ -14,6 +14,7 @@ from outreach.admin import (  # noqa: E402, F401
     importing,
     outbox,
     previews,
+    requests,
     results,
     staff,
     subscriber_edits,

@@ -17,6 +17,9 @@ Definitions (also in ``docs/results-privacy-api.md``):
   message counts at most once. Bounces and spam complaints are not opt-outs.
 * **Complaint rate.** Distinct messages of the step with a SendGrid ``spamreport``
   delivery event, divided by the step's messages in state ``sent`` or ``delivered``.
+* **Requests attributed to a step.** Consultation requests whose person followed a tracked
+  link of one of the step's messages, the newest such click within 30 days before the
+  request (``consultations/attribution.py``; counted in ``results/requests.py``).
 * **Sends / deliveries over time.** Messages by the hour (UTC) of ``sent_at`` and of
   ``delivered_at``; shown by day when the campaign spans more than four days.
 """
@@ -36,6 +39,7 @@ from outreach import database
 from outreach.clock import now as clock_now
 from outreach.extensions import db
 from outreach.models import Campaign, ConsentEvent, DeliveryEvent, Message, Step
+from outreach.results.requests import requests_by_step
 
 STATE_ORDER = (
     "queued",
@@ -53,7 +57,7 @@ OPT_OUT_WINDOW_DAYS = 7
 #: Campaigns spanning more than this are charted by day instead of by hour.
 HOURLY_SPAN = timedelta(days=4)
 #: The columns of the stats table, in order (the CLI and the dashboard share them).
-COLUMNS = ("total", *STATE_ORDER, "opt_outs", "complaints", "complaint_rate")
+COLUMNS = ("total", *STATE_ORDER, "opt_outs", "complaints", "complaint_rate", "requests")
 
 
 # --------------------------------------------------------------------------- data
@@ -72,6 +76,8 @@ class StepResult:
     cancelled_by_reason: dict[str, int] = field(default_factory=dict)
     opt_outs: int = 0
     complaints: int = 0
+    #: Consultation requests attributed to the step (``results/requests.py``).
+    requests: int = 0
 
     @property
     def total(self) -> int:
@@ -96,7 +102,7 @@ class StepResult:
             return format_rate(self.complaint_rate)
         if column == "total":
             value = self.total
-        elif column in ("opt_outs", "complaints"):
+        elif column in ("opt_outs", "complaints", "requests"):
             value = getattr(self, column)
         else:
             value = self.states[column]
@@ -116,6 +122,7 @@ class StepResult:
             "opt_outs": self.opt_outs,
             "complaints": self.complaints,
             "complaint_rate": self.complaint_rate,
+            "requests": self.requests,
         }
 
 
@@ -356,6 +363,9 @@ def campaign_results(campaign: Campaign, *, with_series: bool = True) -> Campaig
     for step_id, n in complaints(campaign).items():
         if step_id in results:
             results[step_id].complaints = n
+    for step_id, n in requests_by_step(campaign).items():
+        if step_id in results:
+            results[step_id].requests = n
     totals: dict[str, StepResult] = {}
     for result in results.values():
         total = totals.setdefault(
@@ -371,6 +381,7 @@ def campaign_results(campaign: Campaign, *, with_series: bool = True) -> Campaig
                 target[reason] = target.get(reason, 0) + n
         total.opt_outs += result.opt_outs
         total.complaints += result.complaints
+        total.requests += result.requests
     return CampaignResults(
         campaign_id=campaign.id,
         name=campaign.name,
@@ -400,7 +411,8 @@ def stats_lines(campaign: Campaign) -> list[str]:
         f"{results.name} [{results.status}]"
         + (f" paused: {results.paused_reason}" if results.paused_reason else ""),
         f"opt-outs: withdrawals within {results.opt_out_window_days} days of a send; "
-        "complaint rate: spam reports / (sent + delivered)",
+        "complaint rate: spam reports / (sent + delivered); requests: consultation requests "
+        "attributed to the step (last tracked click within 30 days)",
     ]
     lines += ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     for step in results.steps:
