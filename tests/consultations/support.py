@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -14,7 +15,12 @@ SLUG = "migraine-awareness"
 PAGE = f"/request/{SLUG}"
 
 
-def send_request(client, page_url: str = PAGE, headers: dict[str, str] | None = None, **fields: Any):  # noqa: ANN001, ANN201
+def send_request(  # noqa: ANN201
+    client,  # noqa: ANN001
+    page_url: str = PAGE,
+    headers: dict[str, str] | None = None,
+    **fields: Any,  # noqa: ANN401
+):
     """GET the page (CSRF token, the tracked link's hidden field, cookies), then POST the
     form like a browser: every hidden field the page carries goes back with it."""
     page = client.get(page_url, headers=headers or {})
@@ -29,8 +35,6 @@ def send_request(client, page_url: str = PAGE, headers: dict[str, str] | None = 
 
 
 def _hidden(html: str, name: str) -> str | None:
-    import re
-
     match = re.search(rf'<input type="hidden" name="{name}" value="([^"]*)"', html)
     return match.group(1) if match else None
 

@@ -77,7 +77,10 @@ def test_a_click_on_the_email_then_a_request_is_credited_to_that_step(
     (row,) = stored()
     message = db.session.scalar(select(Message).where(Message.channel == "email"))
     assert (row.message_id, row.campaign_id, row.step_id, row.channel) == (
-        message.id, campaign.id, step_of(campaign, "email").id, "email"
+        message.id,
+        campaign.id,
+        step_of(campaign, "email").id,
+        "email",
     )
     assert request_code not in repr(row.__dict__)  # only the message id is kept
 
@@ -163,6 +166,7 @@ def test_only_links_to_our_own_request_page_carry_the_code(app):
         attribution.with_code(f"{base}/request/x?via=old#top", "NEW", base)
         == f"{base}/request/x?via=NEW#top"
     )
-    for other in ("https://clinic.example/request/x", f"{base}/subscribe/x", f"{base}.evil/request/x"):
+    others = ("https://clinic.example/request/x", f"{base}/subscribe/x", f"{base}.evil/request/x")
+    for other in others:
         assert attribution.with_code(other, "CODE", base) == other
     assert timedelta(days=30) == attribution.WINDOW

@@ -37,7 +37,10 @@ def test_ticked_the_email_goes_pending_with_the_forms_wording_and_evidence(app, 
     assert person.phone is None and person.first_name == "Ann"
     (event,) = db.session.scalars(select(ConsentEvent).filter_by(subscriber_id=person.id))
     assert (event.action, event.channel, event.source, event.resulting_state) == (
-        "requested", "email", "web_form", "pending"
+        "requested",
+        "email",
+        "web_form",
+        "pending",
     )
     assert event.wording == wording.consent_wording(audience, "email", "en")
     assert event.form_url.endswith(PAGE)  # the page's own address, nothing appended

@@ -47,10 +47,16 @@ def test_a_request_is_stored_new_and_direct_and_thanked(app, client):
     assert answer.status_code == 200 and THANKS in page_text(answer)
     (row,) = stored()
     assert (row.audience_id, row.name, row.email, row.phone) == (
-        audience.id, "Ann Lee", "ann@example.org", "+12125550100"
+        audience.id,
+        "Ann Lee",
+        "ann@example.org",
+        "+12125550100",
     )  # a landline is fine: we call back, we do not text
     assert (row.contact_time, row.note, row.language, row.status) == (
-        "evening", "Weekday evenings\nplease.", "en", "new"
+        "evening",
+        "Weekday evenings\nplease.",
+        "en",
+        "new",
     )
     assert (row.message_id, row.campaign_id, row.step_id, row.channel) == (None,) * 4
 
