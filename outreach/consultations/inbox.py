@@ -8,6 +8,7 @@ import io
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 
 from outreach.clock import now as clock_now
@@ -85,15 +86,14 @@ def new_count() -> int:
 
 def _rows(query: Select) -> list[Row]:
     """Requests with their audience, assignee, campaign and step number (one query)."""
+    own = aliased(Step)
     step_number = (
         select(func.count())
         .select_from(Step)
         .where(
             Step.campaign_id == ConsultationRequest.campaign_id,
             Step.position
-            <= select(Step.position)
-            .where(Step.id == ConsultationRequest.step_id)
-            .scalar_subquery(),
+            <= select(own.position).where(own.id == ConsultationRequest.step_id).scalar_subquery(),
         )
         .scalar_subquery()
     )
