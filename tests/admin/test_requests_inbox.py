@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+
 import pytest
 from sqlalchemy import select
 
@@ -80,7 +81,9 @@ def test_status_change_is_audit_logged(app, editor, staff_users, audience):
     assert fresh(row.id).status == "contacted"
     (entry,) = audit_rows("request.status")
     assert (entry.actor_id, entry.target_id, entry.detail) == (
-        staff_users["editor"], str(row.id), "new -> contacted"
+        staff_users["editor"],
+        str(row.id),
+        "new -> contacted",
     )
     assert "Ann" not in (entry.detail or "")  # no personal data in the audit log
     assert post(editor, f"/admin/requests/{row.id}/status", {"to": "lost"}).status_code == 303
@@ -154,7 +157,8 @@ def test_csv_export_needs_a_recent_sign_in_and_defuses_formulas(
     only_new = editor.get("/admin/requests/export.csv?status=new").get_data(as_text=True)
     assert [r["name"] for r in csv.DictReader(io.StringIO(only_new))] == ["Bo"]
     assert [e.detail for e in audit_rows("request.export")] == [
-        "2 request(s), status any", "1 request(s), status new"
+        "2 request(s), status any",
+        "1 request(s), status new",
     ]
 
 

@@ -145,6 +145,7 @@ def test_dashboard_and_cli_show_the_same_numbers(app, clock, cli, monkeypatch):
         "opt_outs": "1",
         "complaints": "1",
         "complaint_rate": "20.00%",
+        "requests": "0",
     }
     assert (sms["sent"], sms["delivered"], sms["opt_outs"], sms["complaints"]) == (
         "3",
