@@ -12,6 +12,8 @@ Erasure (see ``docs/results-privacy-api.md``):
   email, phone and first name are blanked, the time zone reset;
 * outbox rows stay (campaign statistics stay true) with their error details blanked;
   delivery events lose their detail text; inbound texts lose the number and the body;
+  consultation requests sent with the email or phone lose the name, contacts and note
+  (``consultations/privacy.py``; their counts in the results stay);
 * the consent ledger is **kept**: it is append-only (database triggers refuse UPDATE and
   DELETE) and is the proof of consent the sender must be able to show for every message
   it sent (TCPA: 47 CFR 64.1200, four-year limitation period; GDPR Art. 17(3)(b) and (e):
@@ -34,6 +36,7 @@ from outreach.clock import now as clock_now
 from outreach.consent import evidence, subscriptions, suppression
 from outreach.consent import ledger as consent_ledger
 from outreach.consent import signup as signups
+from outreach.consultations import privacy as consultation_privacy
 from outreach.extensions import db
 from outreach.models import (
     Campaign,
@@ -68,6 +71,7 @@ class ErasureReport:
     messages_blanked: int = 0
     events_blanked: int = 0
     inbound_blanked: int = 0
+    requests_blanked: int = 0
 
     def summary(self) -> str:
         """One line for the audit log and the CLI."""
@@ -75,8 +79,9 @@ class ErasureReport:
             f"{self.subscriptions_withdrawn} subscription(s) withdrawn, "
             f"{self.addresses_suppressed} address(es) suppressed by hash, "
             f"{self.messages_cancelled} queued message(s) cancelled, "
-            f"{self.messages_blanked} message(s), {self.events_blanked} delivery event(s) "
-            f"and {self.inbound_blanked} inbound text(s) blanked; consent ledger kept"
+            f"{self.messages_blanked} message(s), {self.events_blanked} delivery event(s), "
+            f"{self.inbound_blanked} inbound text(s) and {self.requests_blanked} consultation "
+            "request(s) blanked; consent ledger kept"
         )
 
 
@@ -203,6 +208,7 @@ def export(subscriber: Subscriber, actor_id: int | None = None) -> dict[str, Any
             }
             for t in inbound
         ],
+        "consultation_requests": consultation_privacy.held_for(subscriber.email, subscriber.phone),
     }
     staff_audit.audit(actor_id, "privacy.export", "subscriber", subscriber.public_id)
     return document
@@ -259,6 +265,7 @@ def erase(subscriber: Subscriber, actor_id: int | None = None, note: str = "") -
         ):
             report.subscriptions_withdrawn += 1
     inbound_filter = _inbound_filter(subscriber)  # uses the phone: before it is blanked
+    report.requests_blanked = consultation_privacy.blank_for(subscriber.email, subscriber.phone)
     for channel, address in (("email", subscriber.email), ("sms", subscriber.phone)):
         if address and _harden_suppression(channel, address):
             report.addresses_suppressed += 1

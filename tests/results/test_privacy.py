@@ -248,3 +248,31 @@ def test_privacy_pages_are_for_admins_only(app, clock, monkeypatch):
     assert admin.get("/admin/privacy?q=nobody@example.org").status_code == 404
     assert admin.get("/admin/privacy?q=not a contact").status_code == 404
     assert admin.get("/admin/privacy/" + "f" * 32 + "/export.json").status_code == 404
+
+
+def test_export_and_erasure_cover_the_persons_consultation_requests(app):
+    from outreach.consent import privacy
+    from outreach.consultations import requests as consultation_requests
+    from outreach.models import ConsultationRequest
+    from tests.factories import make_audience, make_subscriber
+
+    audience = make_audience()
+    person = make_subscriber(audience, email="ann@example.org", phone="+19175550100")
+    for typed in (
+        consultation_requests.Typed(name="Ann Lee", email="ann@example.org", note="mornings"),
+        consultation_requests.Typed(name="Ann", phone="+19175550100"),
+        consultation_requests.Typed(name="Bo", email="bo@example.org"),
+    ):
+        checked, _ = consultation_requests.check(typed, audience)
+        consultation_requests.submit(audience, checked, language="en", attribution=None)
+    document = privacy.export(person)
+    assert [r["name"] for r in document["consultation_requests"]] == ["Ann Lee", "Ann"]
+    report = privacy.erase(person)
+    db.session.commit()
+    assert report.requests_blanked == 2 and "2 consultation request(s) blanked" in report.summary()
+    rows = {r.id: r for r in db.session.scalars(select(ConsultationRequest))}
+    assert [(r.name, r.email, r.phone, r.note) for r in rows.values()] == [
+        ("(erased)", None, None, ""),
+        ("(erased)", None, None, ""),
+        ("Bo", "bo@example.org", None, ""),
+    ]
