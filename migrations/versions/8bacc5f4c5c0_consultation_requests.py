@@ -2,7 +2,7 @@
 (message, campaign, step, channel; never the code) and the staff inbox's status and assignee
 
 Revision ID: 8bacc5f4c5c0
-Revises: 19b8cd266fb3
+Revises: bf6a0cf807b0
 Create Date: 2026-12-07 06:00:35.387298
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '8bacc5f4c5c0'
-down_revision = '19b8cd266fb3'
+down_revision = 'bf6a0cf807b0'
 branch_labels = None
 depends_on = None
 
