@@ -132,10 +132,10 @@ def test_csv_export_needs_a_recent_sign_in_and_defuses_formulas(
     app, session_clock, editor, staff_users, audience
 ):
     clock = session_clock
-    add_request(audience, "=HYPERLINK(\"https://evil.example\")", phone="+12125550100",
+    first = add_request(audience, "=HYPERLINK(\"https://evil.example\")", phone="+12125550100",
                 note="@SUM(1+1) call after 5")  # fmt: skip
     add_request(audience, "Bo")
-    inbox.set_status(db.session.scalars(select(ConsultationRequest)).first(), "contacted", 1)
+    inbox.set_status(first, "contacted", staff_users["editor"])
     clock.advance(11)
     asked = editor.get("/admin/requests/export.csv")
     assert asked.status_code == 303 and "/admin/reauth" in asked.headers["Location"]
@@ -168,7 +168,7 @@ def test_the_navigation_counts_new_requests(app, client, editor, viewer, staff_u
     send_request(client, name="Ann", email="ann@example.org")
     send_request(client, name="Bo", phone="+12125550100")
     assert "Requests 2 new" in text(viewer.get("/admin/campaigns"))
-    first = db.session.scalars(select(ConsultationRequest)).first()
+    first = db.session.scalars(select(ConsultationRequest).order_by(ConsultationRequest.id)).first()
     db.session.rollback()
     post(editor, f"/admin/requests/{first.id}/status", {"to": "contacted"})
     assert "Requests 1 new" in text(editor.get("/admin/subscribers"))
