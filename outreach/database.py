@@ -1,11 +1,12 @@
-"""What differs between PostgreSQL and SQLite, decided in one place for every service."""
+"""What differs between PostgreSQL and SQLite, decided in one place for every service,
+and the one keyset pager the staff lists share."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Table, any_, bindparam
+from sqlalchemy import BigInteger, ColumnElement, Select, Table, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -55,3 +56,17 @@ def upsert(
     return stmt.on_conflict_do_update(
         index_elements=index_elements, set_={name: stmt.excluded[name] for name in update}
     )
+
+
+def newest_first_page(
+    stmt: Select, id_column: Any, before: int | None, size: int
+) -> tuple[list, int | None]:
+    """One page of ``stmt``'s rows by descending ``id_column`` below ``before`` (keyset
+    paging: as cheap on page 1,000 as on page 1); returns the rows and the id the next page
+    starts below, or None on the last page."""
+    if before:
+        stmt = stmt.where(id_column < before)
+    rows = list(db.session.scalars(stmt.order_by(id_column.desc()).limit(size + 1)))
+    if len(rows) > size:
+        return rows[:size], rows[size - 1].id
+    return rows, None

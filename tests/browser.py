@@ -63,3 +63,23 @@ def shoot(page, name: str) -> None:  # noqa: ANN001
     if os.environ.get("OUTREACH_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+
+
+def sign_in(page, base_url: str, email: str = "editor@clinic.example") -> None:  # noqa: ANN001
+    """Fill the staff login form and submit it (what follows depends on the account)."""
+    from tests.helpers import PASSWORD
+
+    page.goto(f"{base_url}/admin/login")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('Log in')")
+
+
+def csp_violations(page) -> list[str]:  # noqa: ANN001
+    """The Content-Security-Policy complaints the page logs from now on (filled as they come)."""
+    found: list[str] = []
+    page.on(
+        "console",
+        lambda msg: found.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
+    return found

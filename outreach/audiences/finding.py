@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import and_, exists, func, or_, select
 
-from outreach.extensions import db
+from outreach import database
 from outreach.models import Subscriber, Subscription
 from outreach.models.contacts import SUBSCRIPTION_STATES
 
@@ -85,13 +85,10 @@ def conditions(wanted: SubscriberFilter) -> list:
 
 def find(wanted: SubscriberFilter, before: int | None = None, size: int = PAGE) -> Page:
     """A page of matching subscribers, newest first, starting below id ``before``."""
-    stmt = select(Subscriber).where(*conditions(wanted))
-    if before:
-        stmt = stmt.where(Subscriber.id < before)
-    rows = list(db.session.scalars(stmt.order_by(Subscriber.id.desc()).limit(size + 1)))
-    if len(rows) > size:
-        return Page(rows[:size], rows[size - 1].id)
-    return Page(rows, None)
+    rows, next_before = database.newest_first_page(
+        select(Subscriber).where(*conditions(wanted)), Subscriber.id, before, size
+    )
+    return Page(rows, next_before)
 
 
 def search(query: str, limit: int = PAGE) -> list[Subscriber]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from outreach.campaigns.editing import CLOSED, EditError
+from outreach.campaigns.editing import ensure_open, renumber
 from outreach.clock import now as clock_now
 from outreach.extensions import db
 from outreach.models import Campaign, Step, StepVariant
@@ -70,16 +70,13 @@ def duplicate_campaign(campaign: Campaign, actor_id: int | None) -> Campaign:
 def duplicate_step(step: Step, actor_id: int | None) -> Step:
     """A copy of a step placed right after it (same timing: change it before sending)."""
     campaign = step.campaign
-    if campaign.status in CLOSED:
-        raise EditError(f"this campaign is {campaign.status}; it can no longer change")
+    ensure_open(campaign)
     ordered = sorted(campaign.steps, key=lambda s: s.position)
-    index = ordered.index(step)
-    # (campaign_id, position) is unique: move the later steps down first, last one first.
-    for later in reversed(ordered[index + 1 :]):
-        later.position += 1
-        db.session.flush()
-    copy = _copy_step(step, step.position + 1)
+    copy = _copy_step(step, len(ordered))  # parked at the end, then put in its place
     campaign.steps.append(copy)
+    db.session.flush()
+    ordered.insert(ordered.index(step) + 1, copy)
+    renumber(campaign, ordered)
     campaign.updated_at = clock_now()
     db.session.flush()
     staff_audit.audit(

@@ -103,7 +103,7 @@ def create_campaign(data: CampaignInput, actor_id: int | None) -> Campaign:
 def update_campaign(campaign: Campaign, data: CampaignInput, actor_id: int | None) -> None:
     """Rename a campaign or switch its click tracking; audience and anchor change only
     while it is a draft."""
-    _open(campaign)
+    ensure_open(campaign)
     audience, anchor_date = _check_campaign(data, campaign)
     structural = (
         audience.id != campaign.audience_id
@@ -134,7 +134,8 @@ def update_campaign(campaign: Campaign, data: CampaignInput, actor_id: int | Non
     db.session.flush()
 
 
-def _open(campaign: Campaign) -> None:
+def ensure_open(campaign: Campaign) -> None:
+    """Refuse any edit of a done or cancelled campaign (EditError)."""
     if campaign.status in CLOSED:
         raise EditError(f"this campaign is {campaign.status}; it can no longer change")
 
@@ -331,7 +332,7 @@ def _audit_spanish(step: Step, change: str | None, actor_id: int | None) -> None
 
 def add_step(campaign: Campaign, data: StepInput, actor_id: int | None) -> Step:
     """Append a step; raises EditError."""
-    _open(campaign)
+    ensure_open(campaign)
     errors = _check_step(campaign, data)
     if errors:
         raise EditError(errors)
@@ -352,7 +353,7 @@ def add_step(campaign: Campaign, data: StepInput, actor_id: int | None) -> Step:
 def update_step(step: Step, data: StepInput, actor_id: int | None) -> None:
     """Change a step. Content edits reach every message not yet sent; raises EditError."""
     campaign = step.campaign
-    _open(campaign)
+    ensure_open(campaign)
     errors = _check_step(campaign, data)
     if errors:
         raise EditError(errors)
@@ -379,7 +380,8 @@ def update_step(step: Step, data: StepInput, actor_id: int | None) -> None:
     _audit_spanish(step, spanish, actor_id)
 
 
-def _renumber(campaign: Campaign, ordered: list[Step]) -> None:
+def renumber(campaign: Campaign, ordered: list[Step]) -> None:
+    """Give the steps positions 0, 1, ... in the order given."""
     # Two passes: (campaign_id, position) is unique, so park every step out of the way first.
     for index, step in enumerate(ordered):
         step.position = -1 - index
@@ -392,7 +394,7 @@ def _renumber(campaign: Campaign, ordered: list[Step]) -> None:
 def delete_step(step: Step, actor_id: int | None) -> None:
     """Remove a step that has no outbox rows yet; raises EditError."""
     campaign = step.campaign
-    _open(campaign)
+    ensure_open(campaign)
     # Locked, then counted: a dispatch tick creating this step's rows holds it FOR KEY
     # SHARE until they are committed (outbox.hold_step), so the count cannot go stale.
     db.session.get(Step, step.id, with_for_update=True)
@@ -407,7 +409,7 @@ def delete_step(step: Step, actor_id: int | None) -> None:
     campaign.steps.remove(step)
     db.session.delete(step)
     db.session.flush()
-    _renumber(campaign, remaining)
+    renumber(campaign, remaining)
     campaign.updated_at = clock_now()
 
 
@@ -422,6 +424,6 @@ def move_step(step: Step, offset: int, actor_id: int | None) -> None:
     if not 0 <= target < len(ordered):
         return
     ordered[index], ordered[target] = ordered[target], ordered[index]
-    _renumber(campaign, ordered)
+    renumber(campaign, ordered)
     campaign.updated_at = clock_now()
     staff_audit.audit(actor_id, "step.move", "step", step.id, f"to position {target + 1}")

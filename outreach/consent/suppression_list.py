@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from outreach import database
 from outreach.audiences.contacts import address_hash
 from outreach.clock import now as clock_now
 from outreach.consent import ledger
@@ -62,12 +63,7 @@ def find(query: str = "", reason: str = "", channel: str = "", before: int | Non
         stmt = stmt.where(Suppression.reason == reason)
     if channel in ("email", "sms"):
         stmt = stmt.where(Suppression.channel == channel)
-    if before:
-        stmt = stmt.where(Suppression.id < before)
-    rows = list(db.session.scalars(stmt.order_by(Suppression.id.desc()).limit(PAGE + 1)))
-    if len(rows) > PAGE:
-        return Page(rows[:PAGE], rows[PAGE - 1].id)
-    return Page(rows, None)
+    return Page(*database.newest_first_page(stmt, Suppression.id, before, PAGE))
 
 
 def removable(row: Suppression) -> bool:

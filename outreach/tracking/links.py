@@ -14,6 +14,7 @@ import html as html_lib
 import re
 from collections.abc import Iterable
 
+from flask import current_app
 from sqlalchemy import select
 
 from outreach import database
@@ -139,10 +140,25 @@ def register(step_id: int, urls: list[str]) -> dict[str, int]:
     return {hashes[h]: position for h, position in known.items()}
 
 
+#: Link addresses remembered per app: a link keeps its number and address for good, so a
+#: redirect after the first needs no query for it.
+LINK_CACHE_SIZE = 10_000
+
+
 def link_url(step_id: int, position: int) -> str | None:
     """The address of a step's link number (None if the step has no such link)."""
-    return db.session.scalar(
-        select(TrackedLink.url).where(
-            TrackedLink.step_id == step_id, TrackedLink.position == position
-        )
+    cache: dict[tuple[int, int], str] = current_app.extensions.setdefault(
+        "outreach.tracked_link_urls", {}
     )
+    url = cache.get((step_id, position))
+    if url is None:
+        url = db.session.scalar(
+            select(TrackedLink.url).where(
+                TrackedLink.step_id == step_id, TrackedLink.position == position
+            )
+        )
+        if url is not None:
+            if len(cache) >= LINK_CACHE_SIZE:
+                cache.clear()
+            cache[(step_id, position)] = url
+    return url

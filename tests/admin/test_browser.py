@@ -26,7 +26,15 @@ from outreach.models import Audience, Campaign, Step
 from outreach.rendering import sms as sms_rendering
 from outreach.staff import accounts
 from tests.admin.support import PASSWORD
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, serve, shoot
+from tests.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    csp_violations,
+    require_chromium,
+    serve,
+    shoot,
+    sign_in,
+)
 from tests.conftest import make_app
 from tests.factories import make_audience
 
@@ -109,10 +117,7 @@ def test_build_preview_check_and_schedule_a_campaign(live_server):
             page = context.new_page()
 
             # log in
-            page.goto(f"{base_url}/admin/login")
-            page.fill("#email", "editor@clinic.example")
-            page.fill("#password", PASSWORD)
-            page.click("button:has-text('Log in')")
+            sign_in(page, base_url)
             expect(page.locator("nav.top")).to_contain_text("editor@clinic.example (editor)")
 
             # new campaign
@@ -281,17 +286,8 @@ def test_spanish_version_beside_the_english_with_its_own_counter(live_server):
             context = browser.new_context(**LAPTOP)
             context.set_default_timeout(10_000)
             page = context.new_page()
-            violations: list[str] = []
-            page.on(
-                "console",
-                lambda msg: (
-                    violations.append(msg.text) if "Content Security Policy" in msg.text else None
-                ),
-            )
-            page.goto(f"{base_url}/admin/login")
-            page.fill("#email", "editor@clinic.example")
-            page.fill("#password", PASSWORD)
-            page.click("button:has-text('Log in')")
+            violations = csp_violations(page)
+            sign_in(page, base_url)
             expect(page.locator("nav.top")).to_contain_text("editor@clinic.example (editor)")
 
             # a laptop: English and Spanish side by side, each with its counter

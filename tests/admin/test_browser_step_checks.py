@@ -18,7 +18,14 @@ from outreach.models import Campaign, Step
 from outreach.staff import accounts
 from outreach.tracking import view_codes
 from tests.admin.support import PASSWORD
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, serve, shoot
+from tests.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    require_chromium,
+    serve,
+    shoot,
+    sign_in,
+)
 from tests.conftest import make_app
 from tests.factories import make_audience
 
@@ -65,10 +72,7 @@ def test_checks_appear_as_you_type_and_the_web_version_reads_on_a_phone(live_ser
             context = browser.new_context(**PHONE)
             context.set_default_timeout(10_000)
             page = context.new_page()
-            page.goto(f"{base_url}/admin/login")
-            page.fill("#email", "editor@clinic.example")
-            page.fill("#password", PASSWORD)
-            page.click("button:has-text('Log in')")
+            sign_in(page, base_url)
 
             page.goto(f"{base_url}/admin/steps/{ids['step']}/edit")
             checks = page.locator("#step-checks-list")

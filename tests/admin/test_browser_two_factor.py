@@ -15,7 +15,15 @@ from flask import Flask
 from outreach.extensions import db
 from outreach.staff import accounts
 from tests.admin.support import PASSWORD
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, serve, shoot
+from tests.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    csp_violations,
+    require_chromium,
+    serve,
+    shoot,
+    sign_in,
+)
 from tests.conftest import Clock, make_app
 
 pytestmark = pytest.mark.browser
@@ -45,18 +53,9 @@ def test_enrol_then_sign_in_with_a_generated_code(live_server):
             context = browser.new_context(viewport={"width": 1366, "height": 900})
             context.set_default_timeout(10_000)
             page = context.new_page()
-            violations: list[str] = []
-            page.on(
-                "console",
-                lambda msg: (
-                    violations.append(msg.text) if "Content Security Policy" in msg.text else None
-                ),
-            )
+            violations = csp_violations(page)
 
-            page.goto(f"{base_url}/admin/login")
-            page.fill("#email", "editor@clinic.example")
-            page.fill("#password", PASSWORD)
-            page.click("button:has-text('Log in')")
+            sign_in(page, base_url)
             # first sign-in: enrolment is required before anything else
             expect(page.locator("h1")).to_have_text("Set up two-factor sign-in")
             assert page.evaluate("document.getElementById('totp-qr').naturalWidth") > 0
