@@ -98,6 +98,15 @@ def test_2000_emails_through_the_timed_worker_then_naive_and_ceiling(app, fake, 
     assert emails.ceiling(fake.base_url, emails.prebuilt_bodies(1, 50), 50, 0.1) > 0
 
 
+def test_emails_through_smtp_reach_the_local_relay_once_each(app, env):
+    audience_id = make_audience()
+    seed(60, [audience_id])
+    result = emails.smtp_send(audience_id, env, 40)
+    assert result["sent"] == 40 and result["relay_messages"] == 40
+    assert result["relay_duplicates"] == 0 and result["connections"] >= 1
+    assert _count("SELECT count(*) FROM outbox_messages") == 0  # cleared for the next phase
+
+
 def test_200_texts_through_the_timed_worker(app, fake, env):
     audience_id = make_audience()
     seed(200, [audience_id], channels=("sms",))
