@@ -20,6 +20,7 @@ from outreach.admin import (  # noqa: E402, F401
     subscriber_edits,
     subscribers,
     suppressions,
+    times,
     views,
     workers,
 )

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 from sqlalchemy import select
 
 from outreach.admin import bp
 from outreach.admin.auth import editor_required
 from outreach.admin.campaign_list import campaigns as campaign_list
 from outreach.admin.common import form_str, form_text
+from outreach.admin.times import staff_zone
 from outreach.devtools import inbound_simulator
 from outreach.devtools import mailbox as console_mailbox
 from outreach.extensions import db
 from outreach.models import InboundSms
-from outreach.staff import local_time
 
 
 @bp.get("/")
@@ -31,7 +31,7 @@ def dev_mailbox():  # noqa: ANN201
     found = console_mailbox.find(
         request.args.get("q", "")[:200],
         request.args.get("page", 1, type=int),
-        local_time.workspace_zone(current_user),
+        staff_zone(),
     )
     return render_template(
         "admin/mailbox.html",

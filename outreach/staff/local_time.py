@@ -26,6 +26,14 @@ def workspace_zone(user: object | None = None) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+def valid_choice(name: str) -> bool:
+    """Whether a staff user may pick ``name``: a zone the pickers offer (region/city names
+    and UTC; no deprecated aliases such as US/Eastern)."""
+    from outreach.campaigns.windows import common_zones
+
+    return name in common_zones()
+
+
 def parse_utc(value: datetime | str | None) -> datetime | None:
     """A UTC instant from a datetime (naive = UTC) or an ISO 8601 string; None if neither."""
     if isinstance(value, str):
@@ -38,10 +46,12 @@ def parse_utc(value: datetime | str | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def format_local(value: datetime | str | None, zone: ZoneInfo) -> str:
-    """``"Mon 1 Jun 2026, 10:00 EDT"``: the instant in ``zone``, the zone named; "" if none."""
+def format_local(value: datetime | str | None, zone: ZoneInfo, seconds: bool = False) -> str:
+    """``"Mon 1 Jun 2026, 10:00 EDT"``: the instant in ``zone``, the zone named; "" if none.
+    ``seconds``: ``10:00:07``."""
     instant = parse_utc(value)
     if instant is None:
         return ""
     local = instant.astimezone(zone)
-    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
+    clock = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
+    return f"{local:%a} {local.day} {local:%b %Y}, {clock} {local.tzname()}"
