@@ -97,3 +97,18 @@ def engagement(campaign: Campaign) -> list[StepEngagement]:
         )
         for step in sorted(campaign.steps, key=lambda s: s.position)
     ]
+
+
+def engagement_dicts(campaign: Campaign) -> list[dict[str, int | None]]:
+    """JSON form (``stats --json`` and the API's ``engagement``): opens are null where the
+    audience does not track them (and for texts)."""
+    return [
+        {
+            "step_id": e.step_id,
+            "opens": e.unique_opens,
+            "total_opens": e.total_opens,
+            "clicks": e.clicks,
+            "scanner_hits": e.scanner_hits,
+        }
+        for e in engagement(campaign)
+    ]

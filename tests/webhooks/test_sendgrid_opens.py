@@ -5,6 +5,7 @@ page's card with its caveat."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -114,6 +115,12 @@ def test_opens_are_counted_once_per_message_and_in_total(app, client, clock, fak
     step_id = campaign.steps[0].id
     assert opens.opens_by_step(campaign) == {step_id: 2}
     assert opens.total_opens_by_step(campaign) == {step_id: 3}
+    result = app.test_cli_runner().invoke(args=["outreach", "stats", "--json", str(campaign.id)])
+    assert result.exit_code == 0, result.output
+    engagement = json.loads(result.output)["engagement"]
+    assert engagement == [
+        {"step_id": step_id, "opens": 2, "total_opens": 3, "clicks": 0, "scanner_hits": 0}
+    ]
     page = results_page(app, client)
     assert 'data-key="unique_opens">2<' in page and 'data-key="total_opens">3<' in page
     assert "Apple Mail Privacy Protection" in page_text_of(page)
