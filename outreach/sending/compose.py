@@ -39,6 +39,7 @@ def shared_context(audience: Audience) -> dict[str, str]:
         "postal_address": audience.postal_address,
         "support_email": audience.support_email,
         "support_phone": audience.support_phone,
+        "request_url": tokens.public_url(f"/request/{audience.slug}"),
     }
 
 
