@@ -14,7 +14,16 @@ import random
 import pytest
 import sqlalchemy as sa
 
-from bench import emails, fanout, faults, faults_reconcile, faults_webhooks, memory, webhooks
+from bench import (
+    clicks,
+    emails,
+    fanout,
+    faults,
+    faults_reconcile,
+    faults_webhooks,
+    memory,
+    webhooks,
+)
 from bench.common import (
     US_ZONES,
     FakeClient,
@@ -32,6 +41,7 @@ from outreach.consent import tokens
 from outreach.extensions import db
 from outreach.sending import compose
 from outreach.sending import run as sending
+from outreach.tracking import codes
 from tests.conftest import PG_URL
 from tests.fakes.providers import FakeProviders
 from tests.helpers import BASE_URL, TWILIO_TOKEN, sendgrid_headers
@@ -126,6 +136,24 @@ def test_20_signed_stops_record_one_opt_out_per_audience(app, client):
     ).all()
     assert len(revoked) == 20 and {count for _, count in revoked} == {2}
     assert _count("SELECT count(*) FROM suppressions WHERE channel = 'sms'") == 20
+
+
+def test_tracked_link_load_stores_every_click_and_counts_only_people(app, client):
+    ids = clicks.sent_step(300)
+    planned = clicks.plan(ids, 200, random.Random(3), codes.app_key())
+    assert len({path for path, *_ in planned.requests}) > 150
+    for path, _, headers, method in planned.requests:
+        response = client.open(path, method=method, headers=headers)
+        assert response.status_code == 302
+    rows = _count("SELECT count(*) FROM link_clicks")
+    human = _count("SELECT count(*) FROM link_clicks WHERE human")
+    clicked = _count("SELECT count(*) FROM outbox_messages WHERE clicked_at IS NOT NULL")
+    assert (rows, human, clicked) == (
+        len(planned.requests),
+        planned.human,
+        planned.clicked_messages,
+    )
+    assert planned.human < rows  # scanners, HEADs and bursts were recorded, not counted
 
 
 def test_a_signed_batch_of_events_is_applied(app, client):
