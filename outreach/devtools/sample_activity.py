@@ -176,7 +176,9 @@ def _engagement(campaign: Campaign, by_step: dict[int, list[int]], summary: dict
     attributed to the click's message, as the page does it."""
     audience = campaign.audience
     key = codes.app_key()
-    for step_id, urls in _register_links(campaign).items():
+    registered = _register_links(campaign)
+    db.session.commit()  # a click is its own transaction on its own connection
+    for step_id, urls in registered.items():
         request_link = next((p for u, p in urls.items() if "/request/" in u), None)
         for n, message_id in enumerate(by_step.get(step_id, [])):
             for position in urls.values():
