@@ -11,7 +11,7 @@ from flask import current_app
 from outreach.cli.group import find_campaign, outreach_cli
 from outreach.consent import confirmations
 from outreach.operations import heartbeats, metrics
-from outreach.results import languages, reports
+from outreach.results import languages, opens, reports
 from outreach.sending import identity, stopping
 from outreach.sending import materialise as materialising
 from outreach.sending import reconcile as reconciliation
@@ -110,6 +110,7 @@ def stats(campaign_ref: str, as_json: bool) -> None:
         results = reports.campaign_results(campaign)
         answer = results.to_dict()
         answer["by_language"] = [r.to_dict() for r in languages.by_language(campaign, results)]
+        answer["engagement"] = opens.engagement_dicts(campaign)
         click.echo(json.dumps(answer, indent=2))
         return
     for line in reports.stats_lines(campaign):
