@@ -1,7 +1,7 @@
 """staff time zone: the zone staff pages show times in
 
 Revision ID: a8236c092f55
-Revises: 8bacc5f4c5c0
+Revises: c3d1e0a7f4b2
 Create Date: 2026-12-07 10:04:16.349352
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a8236c092f55'
-down_revision = '8bacc5f4c5c0'
+down_revision = 'c3d1e0a7f4b2'
 branch_labels = None
 depends_on = None
 
