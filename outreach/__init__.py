@@ -119,6 +119,13 @@ def _register_health(app: Flask) -> None:
             return jsonify(status="error", database="unreachable"), 503
         return jsonify(status="ok", database="ok", **deep)
 
+    @app.get("/favicon.ico")
+    def favicon():  # noqa: ANN202
+        """Browsers ask for /favicon.ico whatever the page says: the SVG icon."""
+        from flask import redirect, url_for
+
+        return redirect(url_for("static", filename="favicon.svg"), 301)
+
     @app.get("/metrics")
     def prometheus_metrics() -> Response:
         token = app.config.get("OUTREACH_METRICS_TOKEN") or ""

@@ -71,7 +71,7 @@ def sms_confirmation(audience: SenderIdentity, language: str | None = "en") -> s
         )
     frequency = audience.sms_frequency_text or "Message frequency varies"
     return (
-        f"{program(audience)}: reply YES to confirm your subscription. "
+        f"{program(audience)}: reply YES to confirm your texts. "
         f"{frequency.rstrip('.')}. {RATES_WORDING} {STOP_WORDING}"
     )
 

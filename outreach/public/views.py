@@ -248,6 +248,8 @@ def confirm(token: str) -> ResponseReturnValue:
     use_language(subscriber.language)
     form = ConfirmForm()
     if request.method == "GET":
+        if sub.state == "active":  # a used link: say so, nothing to press
+            return _confirmed_page(subscriber, audience, already=True)
         return render_template("public/confirm.html", form=form, audience=audience, error=None)
     if not form.validate():
         return render_template(
@@ -263,9 +265,17 @@ def confirm(token: str) -> ResponseReturnValue:
             ),
         )
         db.session.commit()
+    return _confirmed_page(subscriber, audience, already=False)
+
+
+def _confirmed_page(subscriber: Subscriber, audience: Audience, already: bool) -> str:
+    """"You're subscribed" (or, for a link used before, "already confirmed")."""
     links = compose.personal_links(subscriber.public_id, audience, "email")
     return render_template(
-        "public/confirmed.html", audience=audience, preferences_url=links["preferences_url"]
+        "public/confirmed.html",
+        audience=audience,
+        preferences_url=links["preferences_url"],
+        already=already,
     )
 
 
