@@ -269,7 +269,7 @@ def confirm(token: str) -> ResponseReturnValue:
 
 
 def _confirmed_page(subscriber: Subscriber, audience: Audience, already: bool) -> str:
-    """"You're subscribed" (or, for a link used before, "already confirmed")."""
+    """ "You're subscribed" (or, for a link used before, "already confirmed")."""
     links = compose.personal_links(subscriber.public_id, audience, "email")
     return render_template(
         "public/confirmed.html",
