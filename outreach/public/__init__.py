@@ -5,4 +5,4 @@ from flask import Blueprint
 
 bp = Blueprint("public", __name__, static_folder="static", static_url_path="/public-static")
 
-from outreach.public import consultations, links, views, web_version  # noqa: E402, F401
+from outreach.public import branding, consultations, links, views, web_version  # noqa: E402, F401

@@ -17,8 +17,8 @@ from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
+from outreach.audiences import zone_picker
 from outreach.audiences.contacts import InvalidContact, clean_name, normalise_email, normalise_phone
-from outreach.campaigns import windows
 from outreach.consent import ledger as consent_ledger
 from outreach.consent import preferences as preferences_service
 from outreach.consent import signup as signups
@@ -386,11 +386,5 @@ def preferences(token: str) -> ResponseReturnValue:
         error=error,
         saved=saved,
         notices=notices,
-        zones=_zones(subscriber.timezone),
+        zone_groups=zone_picker.zone_groups(subscriber.timezone),
     ), 400 if error else 200
-
-
-def _zones(current: str) -> list[str]:
-    """IANA zone names for the picker, with the subscriber's own zone always present."""
-    zones = windows.common_zones()
-    return zones if current in zones else sorted([*zones, current])

@@ -16,6 +16,7 @@ from outreach.models import ConsentEvent
 from tests.factories import make_audience
 from tests.helpers import post_twilio, submit_form
 from tests.public.support import (
+    FORM,
     SLUG,
     confirm_path,
     counts,
@@ -67,8 +68,9 @@ def test_post_confirms_and_records_it(client, ann, clock):
     row = db.session.query(ConsentEvent).order_by(ConsentEvent.id.desc()).first()
     assert (row.action, row.source, row.channel) == ("confirmed", "web_form", "email")
     assert row.form_url.endswith(path) and row.created_at == clock()
-    again = submit_form(client, path, {})  # a second press is harmless
+    again = submit_form(client, path, {}, page_url=FORM)  # a second press is harmless
     assert again.status_code == 200
+    assert "Already confirmed" in client.get(path).get_data(as_text=True)  # nothing to press
     assert len(consent_ledger.ledger_for(ann)) == 2
 
 

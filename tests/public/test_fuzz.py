@@ -95,8 +95,8 @@ def test_subscribe(client, ann, body, with_token):
 @FUZZ
 @given(body=bodies, with_token=st.booleans())
 def test_confirm(client, ann, body, with_token):
-    path = link(ann, "confirm")
-    _post(client, path, _token(client, path), body, with_token)
+    path = link(ann, "confirm")  # once confirmed, the page has no form: the session's token
+    _post(client, path, _token(client, FORM), body, with_token)
 
 
 @FUZZ

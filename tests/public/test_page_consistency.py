@@ -66,3 +66,38 @@ def test_the_confirmation_text_fits_one_gsm7_segment(identity):
     counted = sms_segments(text)
     assert (counted.encoding, counted.segments) == ("GSM-7", 1), (counted, text)
     assert "YES" in text and "STOP" in text and "HELP" in text
+
+
+def test_a_bad_link_page_still_wears_the_clinics_brand_and_address(client, audience):
+    for path in ("/r/not-a-code", "/confirm/forged-token", "/preferences/forged-token"):
+        shown = page_text(client.get(path))
+        assert "NeuroMedici English · Español" in shown, path  # the brand bar
+        assert "100 Example Avenue, Springfield, IL 62701" in shown, path
+
+
+def test_the_preferences_picker_offers_the_countrys_common_zones_first_by_name(client, audience):
+    subscribe(client, email="ann@example.org", first_name="Ann", consent_email="y")
+    from outreach.sending import compose
+
+    ann = subscriber("ann@example.org")
+    url = compose.personal_links(ann.public_id, audience, "email")["preferences_url"]
+    html = client.get("/" + url.split("://", 1)[1].split("/", 1)[1]).get_data(as_text=True)
+    common, everything = html.split('<optgroup label="All time zones">')
+    assert '<optgroup label="Common time zones">' in common
+    assert '<option value="America/Chicago" >Central time (Chicago)</option>' in common
+    assert common.index("Eastern time") < common.index("Pacific time")
+    assert "Buenos Aires (America/Argentina)" in everything
+    assert 'value="US/Eastern"' not in html and 'value="EST5EDT"' not in html
+
+
+def test_zone_groups_follow_the_country_of_the_zone_one_has():
+    from outreach.audiences import zone_picker
+
+    mexico = zone_picker.zone_groups("America/Mexico_City")
+    assert ("America/Mexico_City", "Mexico City (America)") in mexico[0].zones
+    assert all(zone_picker.country_of(z) == "MX" for z, _ in mexico[0].zones)
+    assert not {z for z, _ in mexico[0].zones} & {z for z, _ in mexico[1].zones}
+    us = zone_picker.zone_groups("America/Indiana/Knox")  # a rare US zone stays offered
+    assert us[0].zones[0] == ("America/Indiana/Knox", "Knox (America/Indiana)")
+    assert zone_picker.zone_groups(None)[0].zones[0][0] == "America/New_York"
+    assert zone_picker.zone_groups("UTC")[0].zones[0] == ("UTC", "UTC")
