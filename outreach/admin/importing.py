@@ -31,6 +31,7 @@ from outreach.admin.common import form_str
 from outreach.audiences.imports import jobs as import_jobs
 from outreach.audiences.imports import reading as import_reading
 from outreach.audiences.imports import settings as import_settings
+from outreach.audiences.imports import summary as import_summary
 from outreach.clock import now as clock_now
 from outreach.extensions import db
 from outreach.models import Audience
@@ -165,7 +166,9 @@ def import_map(job_id: str):  # noqa: ANN201
 def import_status(job_id: str):  # noqa: ANN201
     """Step 3: progress while it runs, then the result and the rejected-rows report."""
     state = _job(job_id)
-    return render_template("admin/import_status.html", state=state)
+    done = state["state"] == "done"
+    summary = import_summary.sentences(state.get("result") or {}) if done else []
+    return render_template("admin/import_status.html", state=state, summary=summary)
 
 
 @bp.get("/import/<job_id>/progress.json")
@@ -180,6 +183,7 @@ def import_progress(job_id: str):  # noqa: ANN201
         state=state["state"],
         percent=100 if state["state"] == "done" else (int(done * 100 / total) if total else 0),
         result=result,
+        summary=import_summary.sentences(result) if state["state"] == "done" else [],
         error=state.get("error"),
     )
 

@@ -126,6 +126,16 @@
         $("#import-error").textContent = data.error;
         $("#import-error").hidden = false;
       }
+      if (data.summary && data.summary.length) {
+        var list = $("#import-summary");
+        list.textContent = "";
+        data.summary.forEach(function (line) {
+          var item = document.createElement("li");
+          item.textContent = line;
+          list.appendChild(item);
+        });
+        $("#import-confirmations").hidden = true;
+      }
       if (data.state === "done" || data.state === "failed") {
         $("#import-report").hidden = false;
         box.setAttribute("data-state", data.state);

@@ -157,6 +157,14 @@ def test_page_import_with_consent_evidence(clock, editor, staff_users):
 
     status = text(editor.get(job_url))
     assert "Finished" in status and "Download rejected rows" in status
+    # rows (people) and subscriptions (channels) are counted apart, in sentences
+    assert progress["summary"] == [
+        "Read 9 rows: 3 people imported (1 only in part), 6 rows rejected (see the CSV of "
+        "reasons).",
+        "Email: 3 subscribed.",
+        "Text messages: 1 subscribed.",
+    ]
+    assert "Email: 3 subscribed. Text messages: 1 subscribed." in status
 
 
 def test_without_evidence_rows_wait_for_their_own_confirmation(clock, editor, cli):
@@ -175,6 +183,13 @@ def test_without_evidence_rows_wait_for_their_own_confirmation(clock, editor, cl
     assert sent == (2, 1)  # Kai's text waits for 08:00 in Honolulu: deferred, never dropped
     assert result["confirmations_not_sent"] == 0
     assert set(_states(audience.id).values()) == {"pending"}
+    assert progress["summary"] == [
+        "Read 2 rows: 2 people imported, none rejected.",
+        "Email: 1 waiting for confirmation.",
+        "Text messages: 2 waiting for confirmation.",
+        "2 confirmation messages sent; 1 text queued for the next legal sending hours where "
+        "the person lives (sent then, not dropped).",
+    ]
 
     mailbox = console_mailbox.recent_messages(limit=100)
     emails = [m for m in mailbox if m["kind"] == "email"]

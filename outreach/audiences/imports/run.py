@@ -63,6 +63,15 @@ class ImportResult:
     confirmations_deferred: int = 0
     bytes_read: int = 0
     bytes_total: int = 0
+    #: Subscriptions by channel and outcome: {"email": {"active": 3, ...}, "sms": {...}}.
+    channels: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def tally(self, outcome: str, channel: str, count: int = 1) -> None:
+        """Count ``count`` subscriptions on ``channel`` as ``outcome`` (active, pending,
+        already), in the total and per channel."""
+        setattr(self, outcome, getattr(self, outcome) + count)
+        per = self.channels.setdefault(channel, {})
+        per[outcome] = per.get(outcome, 0) + count
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict (for JSON)."""
@@ -262,7 +271,7 @@ def _process_chunk(
                 continue
             if sub is not None and sub.state == "active":
                 row.channels.remove(channel)
-                result.already += 1
+                result.tally("already", channel)
                 outcome[row.line] = True
         if not row.channels:
             continue
@@ -289,10 +298,10 @@ def _process_chunk(
         waiting_channels = {sub.channel for sub in waiting}
         for channel in row.channels:
             if channel in waiting_channels:
-                result.pending += 1
+                result.tally("pending", channel)
                 pending.append((row, subscriber.id, channel))
             else:
-                result.active += 1
+                result.tally("active", channel)
         outcome[row.line] = True
     if fresh:
         # People not on file yet: set-based inserts (the common case in a large import).
@@ -304,10 +313,11 @@ def _process_chunk(
         for (row, _, _), (subscriber_id, _) in zip(fresh, created, strict=True):
             outcome[row.line] = True
             if mode == "active":
-                result.active += len(row.channels)
+                for channel in row.channels:
+                    result.tally("active", channel)
                 continue
             for channel in row.channels:
-                result.pending += 1
+                result.tally("pending", channel)
                 pending.append((row, subscriber_id, channel))
     db.session.commit()
     problems: dict[int, list[str]] = {}
