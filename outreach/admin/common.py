@@ -20,13 +20,13 @@ def get_or_404(model: type[T], ident: Any) -> T:
 
 
 def form_str(name: str, default: str = "") -> str:
-    """A stripped form value."""
-    return (request.form.get(name) or default).strip()
+    """A stripped form value (NUL characters dropped: no database stores them)."""
+    return (request.form.get(name) or default).replace("\x00", "").strip()
 
 
 def form_text(name: str) -> str:
     """A multi-line form value with line endings normalised (not stripped inside)."""
-    value = request.form.get(name) or ""
+    value = (request.form.get(name) or "").replace("\x00", "")
     return value.replace("\r\n", "\n").replace("\r", "\n")
 
 
