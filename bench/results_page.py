@@ -54,9 +54,7 @@ def _at(dialect: str, minutes: str) -> str:
     base = START.replace(tzinfo=None).isoformat(sep=" ")
     if dialect == "postgresql":
         return f"(timestamp '{base}' + ({minutes}) * interval '1 minute')"
-    return (
-        f"(strftime('%Y-%m-%d %H:%M:%S', '{base}', ({minutes}) || ' minutes') || '.000000')"
-    )
+    return f"(strftime('%Y-%m-%d %H:%M:%S', '{base}', ({minutes}) || ' minutes') || '.000000')"
 
 
 def _campaign(audience_id: int) -> tuple[int, list[int]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import distinct, func, select, true
 
 from outreach.extensions import db
 from outreach.models import Campaign, LinkClick, Step, TrackedLink
@@ -37,7 +37,7 @@ class LinkResult:
 
 
 def _human(campaign: Campaign) -> tuple:
-    return (LinkClick.campaign_id == campaign.id, LinkClick.human.is_(True))
+    return (LinkClick.campaign_id == campaign.id, LinkClick.human == true())
 
 
 def clicks_by_step(campaign: Campaign) -> dict[int, tuple[int, int]]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from outreach import database
@@ -139,7 +139,7 @@ def click_series(campaign: Campaign) -> ClickSeries:
     clicked_hour = hour(LinkClick.clicked_at).label("clicked_hour")
     rows = db.session.execute(
         select(clicked_hour, func.count())
-        .where(LinkClick.campaign_id == campaign.id, LinkClick.human.is_(True))
+        .where(LinkClick.campaign_id == campaign.id, LinkClick.human == true())
         .group_by(clicked_hour)
     )
     per_hour = {as_utc(start): (n,) for start, n in rows}
