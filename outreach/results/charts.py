@@ -54,15 +54,12 @@ class BarSeries:
 
 
 def label_indices(count: int, most: int = MAX_X_LABELS) -> list[int]:
-    """Which categories get a label under the x axis: all when few, else every k-th (the
-    first always, the last when it does not crowd the one before)."""
+    """Which categories get a label under the x axis: all when few, else every k-th from
+    the first (labels never crowd each other)."""
     if count <= most:
         return list(range(count))
     every = -(-count // most)
-    chosen = list(range(0, count, every))
-    if count - 1 - chosen[-1] >= every / 2:
-        chosen.append(count - 1)
-    return chosen
+    return list(range(0, count, every))
 
 
 def _text(x: float, y: float, text: str, anchor: str = "middle", extra: str = "") -> str:
@@ -133,7 +130,9 @@ def bar_chart(
                     f'fill="{INK}">{value:,}</text>'
                 )
     for index in label_indices(len(categories)):
-        parts.append(_text(PAD_LEFT + (index + 0.5) * slot, bottom + 16, categories[index]))
+        x = PAD_LEFT + (index + 0.5) * slot
+        anchor = "end" if x + 36 > WIDTH else "middle"  # the last label stays inside
+        parts.append(_text(min(x, WIDTH - 2), bottom + 16, categories[index], anchor))
     x = PAD_LEFT
     for one in series:
         parts.append(
