@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 PRISM_VERSION := 5.14.2
+# What `make demo` / `make run` pass to `flask outreach demo` (empty: no sample activity).
+DEMO_FLAGS ?= --with-activity
 export FLASK_APP := wsgi
 
 .PHONY: run test test-fast lint format bench clean venv install install-dev migrate demo worker prism browsers translations
@@ -28,7 +30,7 @@ migrate: install
 	$(BIN)/flask db upgrade
 
 demo: migrate
-	$(BIN)/flask outreach demo
+	$(BIN)/flask outreach demo $(DEMO_FLAGS)
 
 ## make run: set up everything and serve http://127.0.0.1:$(PORT) with the scheduler and console channels
 run: demo

@@ -95,11 +95,14 @@ def start_gunicorn(
     raise RuntimeError("gunicorn did not start")
 
 
-def _post(port: int, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, float]:
+def _post(
+    port: int, path: str, body: bytes, headers: dict[str, str], method: str = "POST"
+) -> tuple[int, float]:
+    """One request on a new connection; returns (status, seconds); status 0 if it failed."""
     started = time.perf_counter()
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        connection.request("POST", path, body=body, headers=headers)
+        connection.request(method, path, body=body or None, headers=headers)
         response = connection.getresponse()
         response.read()
         status = response.status
@@ -111,9 +114,16 @@ def _post(port: int, path: str, body: bytes, headers: dict[str, str]) -> tuple[i
 
 
 def open_loop(
-    port: int, requests_: list[tuple[str, bytes, dict[str, str]]], rate: float, threads: int = 48
+    port: int,
+    requests_: list[tuple],
+    rate: float,
+    threads: int = 48,
+    expected: frozenset[int] = frozenset({200}),
 ) -> tuple[list[float], list[float], int, float]:
-    """Send requests at a fixed rate (open loop); returns (latencies, lateness, errors, s)."""
+    """Send requests at a fixed rate (open loop); returns (latencies, lateness, errors, s).
+
+    Each request is ``(path, body, headers)`` (a POST) or ``(path, body, headers, method)``;
+    an answer whose status is not in ``expected`` counts as an error."""
     jobs: queue.Queue = queue.Queue()
     latencies: list[float] = []
     lateness: list[float] = []
@@ -126,13 +136,13 @@ def open_loop(
             job = jobs.get()
             if job is None:
                 return
-            due, (path, body, headers) = job
+            due, item = job
             late = time.perf_counter() - due
-            status, seconds = _post(port, path, body, headers)
+            status, seconds = _post(port, *item)
             with lock:
                 latencies.append(seconds)
                 lateness.append(late + seconds)
-                if status != 200:
+                if status not in expected:
                     errors += 1
 
     pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]

@@ -2,7 +2,7 @@
 GROUP BYs per step, per link and per hour (index-only scans)
 
 Revision ID: 988f21951df8
-Revises: 8bacc5f4c5c0
+Revises: a8236c092f55
 Create Date: 2026-12-07 09:56:49.177073
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '988f21951df8'
-down_revision = '8bacc5f4c5c0'
+down_revision = 'a8236c092f55'
 branch_labels = None
 depends_on = None
 

@@ -11,6 +11,7 @@ from outreach.admin import (  # noqa: E402, F401
     campaign_files,
     campaign_list,
     campaigns,
+    engagement,
     importing,
     outbox,
     previews,
@@ -20,6 +21,7 @@ from outreach.admin import (  # noqa: E402, F401
     subscriber_edits,
     subscribers,
     suppressions,
+    times,
     views,
     workers,
 )

@@ -10,8 +10,10 @@ from flask_wtf import FlaskForm
 from outreach.admin import bp
 from outreach.admin.auth import client_ip, recent_auth_required
 from outreach.admin.common import form_str
+from outreach.campaigns import windows
+from outreach.clock import now as clock_now
 from outreach.extensions import db, limiter
-from outreach.staff import accounts, links, sessions, sign_in, two_factor
+from outreach.staff import accounts, links, local_time, sessions, sign_in, two_factor
 from outreach.staff import audit as staff_audit
 
 FORGOT_ANSWER = (
@@ -31,7 +33,33 @@ def _no_store(body: str, status: int = 200) -> Response:
 def account():  # noqa: ANN201
     """Your account: second factor, recovery codes left, sign out everywhere."""
     left = two_factor.unused_recovery_codes(current_user) if current_user.two_factor_enabled else 0
-    return render_template("admin/account.html", recovery_left=left)
+    return render_template(
+        "admin/account.html",
+        recovery_left=left,
+        zones=windows.common_zones(),
+        clinic_zone=local_time.workspace_zone(None),
+        now=clock_now(),
+    )
+
+
+@bp.post("/account/time-zone")
+@login_required
+def time_zone_change():  # noqa: ANN201
+    """Choose the zone your staff pages show times in."""
+    try:
+        accounts.set_timezone(current_user._get_current_object(), form_str("timezone"))
+    except accounts.StaffError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        chosen = current_user.timezone
+        flash(
+            f"Times are now shown in {chosen}."
+            if chosen
+            else "Times are now shown in the clinic's zone."
+        )
+    return redirect(url_for("admin.account"), 303)
 
 
 @bp.route("/account/two-factor", methods=["GET", "POST"])

@@ -39,6 +39,7 @@ def _input() -> AudienceInput:
         sms_frequency_text=form_str("sms_frequency_text"),
         email_window_start=form_str("email_window_start"),
         email_window_end=form_str("email_window_end"),
+        track_opens=form_bool("track_opens"),
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from outreach.admin import bp
 from outreach.admin.auth import admin_required, recent_auth_required
 from outreach.admin.common import confirmed, form_str, get_or_404
+from outreach.admin.times import staff_zone
 from outreach.audiences.contacts import InvalidContact
 from outreach.consent import evidence, privacy
 from outreach.extensions import db
@@ -21,6 +22,7 @@ from outreach.models import ApiToken, Campaign, StaffUser, Subscriber
 from outreach.results import figures, languages, outbox, reports
 from outreach.staff import api_tokens as staff_tokens
 from outreach.staff import audit as staff_audit
+from outreach.staff import audit_log
 
 #: Staff type this to confirm an erasure.
 ERASE_WORD = "ERASE"
@@ -73,9 +75,11 @@ def campaign_results_json(campaign_id: int):  # noqa: ANN201
 @admin_required
 @recent_auth_required
 def audit_export():  # noqa: ANN201
-    """The whole audit log of staff actions as CSV (admins only); the page is /admin/audit."""
+    """The audit log of staff actions as CSV (admins only; the page's filters apply); the
+    page is /admin/audit."""
+    filters = audit_log.parse_filters(request.args)
     return Response(
-        staff_audit.export_csv(),
+        audit_log.export_csv(filters, staff_zone()),
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'},
     )

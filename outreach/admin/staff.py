@@ -10,11 +10,13 @@ from sqlalchemy import select
 from outreach.admin import bp
 from outreach.admin.auth import admin_required, recent_auth_required
 from outreach.admin.common import confirmed, form_str, get_or_404
+from outreach.admin.times import staff_zone
 from outreach.extensions import db, limiter
-from outreach.models import AuditLog, StaffUser
+from outreach.models import StaffUser
 from outreach.models.staff import ROLES
 from outreach.staff import accounts, links, two_factor
 from outreach.staff import audit as staff_audit
+from outreach.staff import audit_log as audit_log_service
 
 
 def _staff_page(errors: dict[str, str] | None = None, form: dict[str, str] | None = None):  # noqa: ANN202
@@ -133,11 +135,34 @@ def staff_two_factor_reset(user_id: int):  # noqa: ANN201
 @bp.get("/audit")
 @admin_required
 def audit_log():  # noqa: ANN201
-    """The latest staff actions (admins only)."""
-    rows = db.session.execute(
-        select(AuditLog, StaffUser.email)
-        .outerjoin(StaffUser, StaffUser.id == AuditLog.actor_id)
-        .order_by(AuditLog.id.desc())
-        .limit(300)
-    ).all()
-    return render_template("admin/audit.html", rows=rows)
+    """Staff actions, newest first, filtered by who, kind and days (admins only)."""
+    filters = audit_log_service.parse_filters(request.args)
+    return render_template(
+        "admin/audit.html",
+        entries=audit_log_service.find(filters, staff_zone()),
+        filters=filters,
+        kinds=audit_log_service.kinds(),
+        actors=audit_log_service.actors(),
+        limit=audit_log_service.PAGE_ROWS,
+        link_for=_audit_link,
+    )
+
+
+def _audit_link(link: tuple[str, int] | None) -> str | None:
+    """The staff page of an audit row's target."""
+    if link is None:
+        return None
+    kind, target_id = link
+    endpoints = {
+        "campaign": ("admin.campaign", "campaign_id"),
+        "audience": ("admin.audience_edit", "audience_id"),
+        "subscriber": ("admin.subscriber", "subscriber_id"),
+    }
+    if kind in endpoints:
+        endpoint, argument = endpoints[kind]
+        return url_for(endpoint, **{argument: target_id})
+    if kind == "staff":
+        return url_for("admin.staff_list")
+    if kind == "requests":
+        return url_for("admin.requests")
+    return None

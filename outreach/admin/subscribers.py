@@ -13,6 +13,7 @@ from outreach.admin import bp
 from outreach.admin.auth import editor_required, recent_auth_required
 from outreach.admin.common import confirmed, form_str, get_or_404
 from outreach.audiences import finding
+from outreach.campaigns import naming
 from outreach.consent import evidence, subscriptions
 from outreach.consent import ledger as consent_ledger
 from outreach.extensions import db
@@ -109,6 +110,7 @@ def subscriber(subscriber_id: int):  # noqa: ANN201
         subs=subs,
         timeline=_timeline(person),
         messages=messages,
+        step_names=naming.step_names(m.step_id for m in messages),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from sqlalchemy import select
 
@@ -10,11 +10,11 @@ from outreach.admin import bp
 from outreach.admin.auth import editor_required
 from outreach.admin.campaign_list import campaigns as campaign_list
 from outreach.admin.common import form_str, form_text
+from outreach.admin.times import staff_zone
 from outreach.devtools import inbound_simulator
 from outreach.devtools import mailbox as console_mailbox
 from outreach.extensions import db
 from outreach.models import InboundSms
-from outreach.rendering.sms import sms_segments
 
 
 @bp.get("/")
@@ -27,14 +27,15 @@ def dashboard():  # noqa: ANN201
 @bp.get("/dev/mailbox")
 @login_required
 def dev_mailbox():  # noqa: ANN201
-    """What the console channels 'sent': emails rendered, texts as bubbles."""
-    items = console_mailbox.recent_messages()
-    for item in items:
-        if item.get("kind") == "sms":
-            item["segments"] = sms_segments(item.get("body", ""))
+    """What the console channels 'sent', newest first: search, pages, one open at a time."""
+    found = console_mailbox.find(
+        request.args.get("q", "")[:200],
+        request.args.get("page", 1, type=int),
+        staff_zone(),
+    )
     return render_template(
         "admin/mailbox.html",
-        items=items,
+        found=found,
         console=current_app.config["OUTREACH_EMAIL_CHANNEL"] == "console",
         simulator=inbound_simulator.available(),
     )

@@ -39,7 +39,7 @@ from outreach.extensions import db
 from outreach.models import Audience, Campaign, Message, Subscriber
 from outreach.models.campaigns import CAMPAIGN_STATES
 from outreach.models.outbox import MESSAGE_STATES
-from outreach.results import reports
+from outreach.results import opens, reports
 
 _HEX = frozenset("0123456789abcdef")
 
@@ -225,7 +225,10 @@ def campaign(campaign_id: int) -> Response:
 @token_required
 def campaign_stats(campaign_id: int) -> Response:
     """The results dashboard's numbers."""
-    return jsonify(reports.campaign_results(_campaign_or_404(campaign_id)).to_dict())
+    campaign = _campaign_or_404(campaign_id)
+    answer = reports.campaign_results(campaign).to_dict()
+    answer["engagement"] = opens.engagement_dicts(campaign)  # per step: opens, clicks
+    return jsonify(answer)
 
 
 @bp.post("/campaigns/<int:campaign_id>/pause")

@@ -49,6 +49,8 @@ class AudienceInput:
     sms_frequency_text: str = ""
     email_window_start: str = "08:00"
     email_window_end: str = "21:00"
+    #: SendGrid's open pixel (and its click tracking where our own is off): off by default.
+    track_opens: bool = False
 
     @classmethod
     def from_audience(cls, audience: Audience) -> AudienceInput:

@@ -53,6 +53,10 @@ class EmailBatch:
     #: events of one recipient then prove the whole request was accepted. A batch that
     #: needs several requests gets ``/1``, ``/2``... appended per request.
     request_id: str | None = None
+    #: SendGrid's open pixel (the audience's choice); sent disabled explicitly when False.
+    open_tracking: bool = False
+    #: SendGrid's own link rewriting: only where our ``/r/`` links are off (never both).
+    click_tracking: bool = False
 
 
 @dataclass(frozen=True)

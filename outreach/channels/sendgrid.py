@@ -156,6 +156,11 @@ class SendGridChannel:
             body["categories"] = categories
         if batch.reply_to:
             body["reply_to"] = {"email": batch.reply_to}
+        # Always explicit, so the account's own defaults never decide for us.
+        body["tracking_settings"] = {
+            "open_tracking": {"enable": batch.open_tracking},
+            "click_tracking": {"enable": batch.click_tracking, "enable_text": batch.click_tracking},
+        }
         return body
 
     def _chunks(

@@ -11,7 +11,7 @@ from flask import current_app
 from outreach.cli.group import find_campaign, outreach_cli
 from outreach.consent import confirmations
 from outreach.operations import heartbeats, metrics
-from outreach.results import languages, reports, stats_text
+from outreach.results import languages, opens, reports, stats_text
 from outreach.sending import identity, stopping
 from outreach.sending import materialise as materialising
 from outreach.sending import reconcile as reconciliation
@@ -111,6 +111,7 @@ def stats(campaign_ref: str, as_json: bool) -> None:
     if as_json:
         answer = results.to_dict()
         answer["by_language"] = [r.to_dict() for r in by_language]
+        answer["engagement"] = opens.engagement_dicts(campaign)
         click.echo(json.dumps(answer, indent=2))
         return
     for line in stats_text.stats_lines(results):

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from outreach import resources
 from outreach.campaigns.files import load as campaign_files
 from outreach.cli.group import outreach_cli
+from outreach.devtools import sample_activity
 from outreach.extensions import db
 from outreach.models import Audience, Campaign
 from outreach.staff import accounts
@@ -77,8 +78,15 @@ def create_api_token(name: str) -> None:
 
 
 @outreach_cli.command("demo")
-def demo() -> None:
-    """Load the June demo: the migraine-awareness audience, the June campaign, a staff login."""
+@click.option(
+    "--with-activity",
+    is_flag=True,
+    help="Also add a labelled sample campaign with sends, clicks, requests and opt-outs "
+    "(its own audience, example.org people; nothing is sent). Once only.",
+)
+def demo(with_activity: bool) -> None:
+    """Load the June demo: the migraine-awareness audience, the June campaign, a staff login;
+    with ``--with-activity``, sample results to look at."""
 
     audience = db.session.scalar(select(Audience).filter_by(slug=DEMO_AUDIENCE["slug"]))
     if audience is None:
@@ -97,6 +105,17 @@ def demo() -> None:
     else:
         click.echo(f"Campaign {existing.name!r} already there.")
     db.session.commit()
+    if with_activity:
+        made = sample_activity.seed(DEMO_AUDIENCE)
+        if made.created:
+            click.echo(
+                f"Sample activity: {sample_activity.SAMPLE_NAME!r} with {made.people} sample "
+                f"people, {made.messages} messages, {made.clicks} clicks, {made.scanner_hits} "
+                f"scanner hits, {made.requests} requests, {made.opt_outs} opt-outs "
+                "(demo data: nothing was sent)."
+            )
+        else:
+            click.echo(f"Sample activity {sample_activity.SAMPLE_NAME!r} already there.")
     from outreach.models import StaffUser
 
     if db.session.scalar(select(StaffUser).limit(1)) is None:

@@ -17,6 +17,7 @@ from outreach.clock import now as clock_now
 from outreach.consent import ledger as consent_ledger
 from outreach.consent import subscriptions, suppression
 from outreach.extensions import db
+from outreach.feedback.provider_clicks import first_party_clicks
 from outreach.feedback.writes import (
     CHUNK,
     advance_many,
@@ -66,6 +67,8 @@ class EmailEvent:
     sg_message_id: str | None = None
     reason: str | None = None
     status: str | None = None
+    #: The link of a ``click`` event (SendGrid's own click tracking).
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,7 @@ def handle_sendgrid_events(events: Iterable[EmailEvent]) -> dict[str, int]:
     now = clock_now()
     moves: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
     stats: dict[str, dict[int, datetime]] = defaultdict(dict)
+    click_urls: dict[int, list[str | None]] = defaultdict(list)
     actions: dict[tuple[int | str, str, int | None], tuple[EmailEvent, str | None]] = {}
     for event in fresh:
         counts[event.kind] += 1
@@ -199,6 +203,8 @@ def handle_sendgrid_events(events: Iterable[EmailEvent]) -> dict[str, int]:
             detail = f"{event.kind}: {event.reason}"[:500] if event.reason else event.kind
             moves[state].setdefault(target.message_id, {"b_id": target.message_id, "b_at": at})
             moves[state][target.message_id].setdefault("b_detail", detail)
+        if target is not None and event.kind == "click":
+            click_urls[target.message_id].append(event.url)
         if target is not None and event.kind in EMAIL_STATS:
             seen = stats[event.kind].get(target.message_id)
             stats[event.kind][target.message_id] = at if seen is None else min(seen, at)
@@ -211,6 +217,11 @@ def handle_sendgrid_events(events: Iterable[EmailEvent]) -> dict[str, int]:
                 audience_id = None  # bounces and complaints are about the address
             if who is not None:
                 actions.setdefault((who, state, audience_id), (event, suppress_reason))
+    ignored = first_party_clicks(click_urls)
+    for message_id in ignored:
+        stats["click"].pop(message_id, None)
+    if ignored:
+        counts["click_first_party"] = len(ignored)
     _apply_email_moves(moves)
     settled = settle_requests(
         {e.request_id for e in fresh if e.request_id and "/" not in e.request_id}

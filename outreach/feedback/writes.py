@@ -39,14 +39,15 @@ CHUNK = 500
 _SQLITE_LOCK_SECONDS = 30.0
 
 
-def begin_write(timeout: float = _SQLITE_LOCK_SECONDS) -> None:
-    """Start this session's write transaction now (SQLite: take the single writer lock).
+def begin_write(timeout: float = _SQLITE_LOCK_SECONDS, connection: Any = None) -> None:
+    """Start this session's (or ``connection``'s) write transaction now (SQLite: take the
+    single writer lock).
 
     SQLite's busy handler retries with back-off (up to 100 ms apart), so a writer that keeps
     re-taking the lock, such as a dispatch run between batches, can starve it. Polling every
     half millisecond gets in at the next gap. PostgreSQL needs nothing: row locks queue.
     """
-    connection = db.session.connection()
+    connection = connection if connection is not None else db.session.connection()
     if connection.dialect.name != "sqlite":
         return
     raw = connection.connection.dbapi_connection

@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import false as sql_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from outreach.extensions import db
@@ -36,6 +37,8 @@ class Audience(db.Model):
     sms_frequency_text: Mapped[str] = mapped_column(String(120), default="")
     email_window_start: Mapped[str] = mapped_column(String(5), default="08:00")
     email_window_end: Mapped[str] = mapped_column(String(5), default="21:00")
+    #: SendGrid's open pixel in this audience's emails (off unless staff turn it on).
+    track_opens: Mapped[bool] = mapped_column(default=False, server_default=sql_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     @property

@@ -35,6 +35,8 @@ class StaffUser(UserMixin, db.Model):
     #: Bumped by "sign out everywhere", a password reset or a 2FA reset; a session made
     #: under an older version ends.
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: The zone staff pages show times in (None: the first audience's default zone).
+    timezone: Mapped[str | None] = mapped_column(String(64))
 
     @property
     def two_factor_enabled(self) -> bool:

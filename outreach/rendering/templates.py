@@ -34,6 +34,8 @@ DOCUMENTED_VARIABLES: dict[str, str] = {
     "postal_address": "Your organisation's postal address (every marketing email shows it).",
     "support_email": "The address subscribers can write to with questions.",
     "support_phone": "The phone number subscribers can call with questions.",
+    "request_url": "The audience's free consultation request page (/request/<audience>); "
+    "a tracked link credits the request to the message.",
     "unsubscribe_url": "The subscriber's personal one-click unsubscribe link.",
     "preferences_url": "The subscriber's personal link to their preference page.",
 }

@@ -39,6 +39,7 @@ def shared_context(audience: Audience) -> dict[str, str]:
         "postal_address": audience.postal_address,
         "support_email": audience.support_email,
         "support_phone": audience.support_phone,
+        "request_url": tokens.public_url(f"/request/{audience.slug}"),
     }
 
 
@@ -315,9 +316,15 @@ def email_batch(
     categories: tuple[str, ...],
     subject_prefix: str = "",
     request_id: str | None = None,
+    step: Step | None = None,
 ) -> EmailBatch:
     """The provider request for one rendered email: the audience's sender identity, reply-to
-    its support address, and categories that carry no personal data."""
+    its support address, and categories that carry no personal data. For a campaign
+    ``step``, SendGrid's open tracking follows the audience; its click tracking is on only
+    when the audience tracks opens and the campaign's own ``/r/`` links are off (a click is
+    never counted by both). Test sends and transactional emails track nothing."""
+    opens = bool(step is not None and audience.track_opens)
+    clicks = opens and step is not None and not getattr(step.campaign, "track_links", True)
     return EmailBatch(
         from_email=audience.from_email or current_app.config["OUTREACH_MAIL_FROM"],
         from_name=sender_name(audience),
@@ -328,6 +335,8 @@ def email_batch(
         categories=categories,
         reply_to=audience.support_email or None,
         request_id=request_id,
+        open_tracking=opens,
+        click_tracking=clicks,
     )
 
 
@@ -372,6 +381,7 @@ def provider_call(
                     recipients,
                     categories=email_categories(step),
                     request_id=group[0].request_id or None,
+                    step=step,
                 )
             )
         if len(batches) == 1:

@@ -76,6 +76,18 @@ def set_password(user: StaffUser, password: str) -> None:
 
 
 @cache
+def set_timezone(user: StaffUser, zone: str) -> None:
+    """The zone the user's staff pages show times in ("" = the clinic's, the first
+    audience's); ``StaffError`` for a zone the pickers do not offer. Audited."""
+    from outreach.staff import audit, local_time
+
+    zone = zone.strip()
+    if zone and not local_time.valid_choice(zone):
+        raise StaffError("Choose a time zone from the list, such as America/Chicago.")
+    user.timezone = zone or None
+    audit.audit(user.id, "staff.timezone", "staff_user", user.id, zone or "clinic default")
+
+
 def _decoy_hash(method: str) -> str:
     return generate_password_hash("no account has this password", method=method)
 

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import io
-
-from sqlalchemy import select
-
 from outreach.clock import now as clock_now
 from outreach.extensions import db
-from outreach.models import AuditLog, StaffUser
-from outreach.spreadsheets import SafeWriter
-
-EXPORT_COLUMNS = ("id", "time", "actor", "action", "target_type", "target_id", "detail")
+from outreach.models import AuditLog
 
 
 def audit(
@@ -32,29 +25,3 @@ def audit(
             created_at=clock_now(),
         )
     )
-
-
-def export_csv() -> str:
-    """The whole audit log as CSV, oldest first, safe to open in a spreadsheet."""
-    buffer = io.StringIO()
-    writer = SafeWriter(buffer)
-    writer.writerow(EXPORT_COLUMNS)
-    rows = db.session.execute(
-        select(AuditLog, StaffUser.email)
-        .outerjoin(StaffUser, StaffUser.id == AuditLog.actor_id)
-        .order_by(AuditLog.id)
-        .execution_options(yield_per=1000)
-    )
-    for row, email in rows:
-        writer.writerow(
-            [
-                row.id,
-                row.created_at.isoformat(),
-                email or "system / CLI / API",
-                row.action,
-                row.target_type,
-                row.target_id,
-                row.detail,
-            ]
-        )
-    return buffer.getvalue()

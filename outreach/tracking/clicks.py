@@ -1,12 +1,19 @@
 """Following a tracked link: the code checked, the click recorded (link scanners apart), the
-address of the step's own link returned. Nothing personal is stored with a click."""
+address of the step's own link returned. Nothing personal is stored with a click.
+
+A click is one short transaction on its own pooled connection (Core statements, no ORM
+session: a redirect is on the reader's critical path). The message's row is locked for
+the click (``FOR NO KEY UPDATE``: a row lock, never a table lock), so two clicks on one
+message are judged one after the other and a scanner's burst is seen however close its
+requests arrive. SQLite takes its single writer lock instead.
+"""
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from outreach.clock import now as clock_now
 from outreach.extensions import db
@@ -23,6 +30,37 @@ SCANNER_AGENTS = re.compile(
 )
 #: Clicks on two different links of one message this close together are a scanner's.
 BURST = timedelta(seconds=2)
+
+_MESSAGE = (
+    select(Message.campaign_id, Message.step_id, Message.clicked_at)
+    .where(Message.id == bindparam("m_id"))
+    .with_for_update(key_share=True)
+)
+#: Every click on another link of the message within BURST becomes a scanner's.
+_MARK_BURST = (
+    update(LinkClick)
+    .where(
+        LinkClick.message_id == bindparam("m_id"),
+        LinkClick.clicked_at >= bindparam("since"),
+        LinkClick.link_position != bindparam("link"),
+    )
+    .values(human=False, reason=func.coalesce(LinkClick.reason, "burst"))
+)
+_FIRST_CLICK = (
+    update(Message)
+    .where(Message.id == bindparam("m_id"), Message.clicked_at.is_(None))
+    .values(clicked_at=bindparam("click_at"))
+)
+#: After a burst: the message's first remaining human click (None if there is none).
+_RECOUNT = (
+    update(Message)
+    .where(Message.id == bindparam("m_id"))
+    .values(
+        clicked_at=select(func.min(LinkClick.clicked_at))
+        .where(LinkClick.message_id == bindparam("m_id"), LinkClick.human.is_(True))
+        .scalar_subquery()
+    )
+)
 
 
 def classify(method: str, user_agent: str) -> str | None:
@@ -41,59 +79,44 @@ def follow(code: str, method: str = "GET", user_agent: str = "") -> str | None:
     if decoded is None:
         return None
     message_id, position = decoded
-    row = db.session.execute(
-        select(Message.campaign_id, Message.step_id).where(Message.id == message_id)
-    ).first()
-    if row is None:
-        return None
-    url = links.link_url(row.step_id, position)
-    if url is None:
-        return None
-    at = clock_now()
     reason = classify(method, user_agent)
-    begin_write()
-    if reason is None and _other_links_just_clicked(message_id, position, at):
-        reason = "burst"
-    db.session.execute(
-        insert(LinkClick).values(
-            message_id=message_id,
-            campaign_id=row.campaign_id,
-            step_id=row.step_id,
-            link_position=position,
-            human=reason is None,
-            reason=reason,
-            clicked_at=at,
-        )
-    )
-    if reason is None:
-        db.session.execute(
-            update(Message)
-            .where(Message.id == message_id, Message.clicked_at.is_(None))
-            .values(clicked_at=at)
-            .execution_options(synchronize_session=False)
-        )
-    db.session.commit()
+    with db.engine.connect() as connection:
+        begin_write(connection=connection)
+        url = _record(connection, message_id, position, reason, clock_now())
+        connection.commit()
     return url
 
 
-def _other_links_just_clicked(message_id: int, position: int, at) -> bool:  # noqa: ANN001
-    """A click on another link of the same message within ``BURST``: both are a scanner's
-    (the earlier ones are re-marked)."""
-    recent = list(
-        db.session.scalars(
-            select(LinkClick.id).where(
-                LinkClick.message_id == message_id,
-                LinkClick.clicked_at >= at - BURST,
-                LinkClick.link_position != position,
-            )
+def _record(
+    connection: Connection, message_id: int, position: int, reason: str | None, at: datetime
+) -> str | None:
+    """Store one click (the message row locked); returns the link's address or None."""
+    row = connection.execute(_MESSAGE, {"m_id": message_id}).first()
+    if row is None:
+        return None
+    url = links.link_url(row.step_id, position, connection)
+    if url is None:
+        return None
+    if reason is None:
+        marked = connection.execute(
+            _MARK_BURST, {"m_id": message_id, "since": at - BURST, "link": position}
         )
+        if marked.rowcount:
+            reason = "burst"
+    connection.execute(
+        insert(LinkClick),
+        {
+            "message_id": message_id,
+            "campaign_id": row.campaign_id,
+            "step_id": row.step_id,
+            "link_position": position,
+            "human": reason is None,
+            "reason": reason,
+            "clicked_at": at,
+        },
     )
-    if not recent:
-        return False
-    db.session.execute(
-        update(LinkClick)
-        .where(LinkClick.id.in_(recent), LinkClick.human.is_(True))
-        .values(human=False, reason="burst")
-        .execution_options(synchronize_session=False)
-    )
-    return True
+    if reason is None and row.clicked_at is None:
+        connection.execute(_FIRST_CLICK, {"m_id": message_id, "click_at": at})
+    elif reason == "burst" and row.clicked_at is not None:
+        connection.execute(_RECOUNT, {"m_id": message_id})
+    return url

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html as html_lib
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -145,18 +146,18 @@ def register(step_id: int, urls: list[str]) -> dict[str, int]:
 LINK_CACHE_SIZE = 10_000
 
 
-def link_url(step_id: int, position: int) -> str | None:
-    """The address of a step's link number (None if the step has no such link)."""
+def link_url(step_id: int, position: int, connection: Any = None) -> str | None:
+    """The address of a step's link number (None if the step has no such link); read
+    through ``connection`` when given (else the session)."""
     cache: dict[tuple[int, int], str] = current_app.extensions.setdefault(
         "outreach.tracked_link_urls", {}
     )
     url = cache.get((step_id, position))
     if url is None:
-        url = db.session.scalar(
-            select(TrackedLink.url).where(
-                TrackedLink.step_id == step_id, TrackedLink.position == position
-            )
+        query = select(TrackedLink.url).where(
+            TrackedLink.step_id == step_id, TrackedLink.position == position
         )
+        url = (connection or db.session).scalar(query)
         if url is not None:
             if len(cache) >= LINK_CACHE_SIZE:
                 cache.clear()

@@ -158,6 +158,7 @@ def parse_event(event: Any) -> email_events.EmailEvent:
         sg_message_id=provider_id or None,
         reason=reason,
         status=_text(event, "status", limit=32, numbers=True),
+        url=_text(event, "url", limit=2000) if kind == "click" else None,
     )
 
 

@@ -105,3 +105,16 @@ def test_editing_keeps_the_slug_that_links_depend_on(editor):
     entry = db.session.scalar(select(AuditLog).filter_by(action="audience.update"))
     assert "name" in entry.detail and "default_timezone" in entry.detail
     assert editor.get("/subscribe/sleep-news").status_code == 200
+
+
+def test_open_tracking_is_off_by_default_and_the_form_turns_it_on(editor):
+    post(editor, "/admin/audiences/new", VALID)
+    audience = db.session.scalar(select(Audience).filter_by(slug="sleep-news"))
+    assert audience.track_opens is False
+    form = text(editor.get(f"/admin/audiences/{audience.id}/edit"))
+    assert "Count opens" in form and "Apple Mail Privacy Protection" in form
+    for value, expected in (("y", True), ("", False)):
+        data = {**VALID, "track_opens": value} if value else VALID
+        assert post(editor, f"/admin/audiences/{audience.id}/edit", data).status_code == 303
+        db.session.expire_all()
+        assert db.session.get(Audience, audience.id).track_opens is expected

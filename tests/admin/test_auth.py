@@ -160,6 +160,7 @@ OWN_ACCOUNT_ROUTES = {
     "admin.recovery_codes_renew",
     "admin.sign_out_everywhere",
     "admin.password_change",
+    "admin.time_zone_change",
 }
 
 

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from bench import (
+    clicks,
     emails,
     fanout,
     faults,
@@ -41,6 +42,7 @@ from outreach.consent import tokens
 from outreach.extensions import db
 from outreach.sending import compose
 from outreach.sending import run as sending
+from outreach.tracking import codes
 from tests.conftest import PG_URL
 from tests.fakes.providers import FakeProviders
 from tests.helpers import BASE_URL, TWILIO_TOKEN, sendgrid_headers
@@ -95,6 +97,15 @@ def test_2000_emails_through_the_timed_worker_then_naive_and_ceiling(app, fake, 
     assert emails.naive_loop(fake.base_url, 0.2) > 0
     assert _count("SELECT count(*) FROM outbox_messages WHERE state = 'sent'") > 2_000
     assert emails.ceiling(fake.base_url, emails.prebuilt_bodies(1, 50), 50, 0.1) > 0
+
+
+def test_emails_through_smtp_reach_the_local_relay_once_each(app, env):
+    audience_id = make_audience()
+    seed(60, [audience_id])
+    result = emails.smtp_send(audience_id, env, 40)
+    assert result["sent"] == 40 and result["relay_messages"] == 40
+    assert result["relay_duplicates"] == 0 and result["connections"] >= 1
+    assert _count("SELECT count(*) FROM outbox_messages") == 0  # cleared for the next phase
 
 
 def test_200_texts_through_the_timed_worker(app, fake, env):
@@ -158,6 +169,24 @@ def test_20_signed_stops_record_one_opt_out_per_audience(app, client):
     ).all()
     assert len(revoked) == 20 and {count for _, count in revoked} == {2}
     assert _count("SELECT count(*) FROM suppressions WHERE channel = 'sms'") == 20
+
+
+def test_tracked_link_load_stores_every_click_and_counts_only_people(app, client):
+    ids = clicks.sent_step(300)
+    planned = clicks.plan(ids, 200, random.Random(3), codes.app_key())
+    assert len({path for path, *_ in planned.requests}) > 150
+    for path, _, headers, method in planned.requests:
+        response = client.open(path, method=method, headers=headers)
+        assert response.status_code == 302
+    rows = _count("SELECT count(*) FROM link_clicks")
+    human = _count("SELECT count(*) FROM link_clicks WHERE human")
+    clicked = _count("SELECT count(*) FROM outbox_messages WHERE clicked_at IS NOT NULL")
+    assert (rows, human, clicked) == (
+        len(planned.requests),
+        planned.human,
+        planned.clicked_messages,
+    )
+    assert planned.human < rows  # scanners, HEADs and bursts were recorded, not counted
 
 
 def test_a_signed_batch_of_events_is_applied(app, client):

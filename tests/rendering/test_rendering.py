@@ -54,6 +54,7 @@ def email(**overrides: object) -> RenderedEmail:
 def test_documented_and_personal_variables() -> None:
     assert set(DOCUMENTED_VARIABLES) == {
         "first_name",
+        "request_url",
         "audience",
         "organisation",
         "postal_address",

@@ -5,6 +5,7 @@ friendly 404s for anything else, scanners recorded but not counted, and a switch
 from __future__ import annotations
 
 import re
+import threading
 
 from sqlalchemy import select
 
@@ -74,6 +75,36 @@ def test_staff_links_are_rewritten_and_a_click_redirects_and_counts(
     assert [c.link_position for c in recorded] == [1, 2]
     assert [c.human for c in recorded] == [False, False]  # both links within 2 s: a scanner
     assert {c.reason for c in recorded} == {"burst"}
+    # the message no longer counts as clicked: its only "person" was the scanner
+    assert db.session.scalar(select(Message)).clicked_at is None
+
+
+def test_a_scanner_burst_arriving_all_at_once_is_still_seen(app, clock, fake, audience):
+    """Requests for every link of one message at the same moment, on parallel connections:
+    each click is judged after the one before it (the message's row lock), so none of them
+    is counted as a person's."""
+    sent_email(fake, audience, clock)
+    found = CODE.findall(personal_html(fake))
+    db.session.remove()
+    barrier = threading.Barrier(len(found) * 3)
+    answers: list[int] = []
+
+    def follow(code: str) -> None:
+        with app.test_client() as own:
+            barrier.wait(timeout=10)
+            answers.append(own.get(f"/r/{code}", headers={"User-Agent": BROWSER}).status_code)
+
+    threads = [threading.Thread(target=follow, args=(c,)) for c in found * 3]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert answers == [302] * len(threads)
+    recorded = clicks()
+    assert len(recorded) == len(threads)
+    assert not any(c.human for c in recorded[1:])  # at most the very first, then re-marked
+    assert not any(c.human for c in recorded)
+    assert db.session.scalar(select(Message)).clicked_at is None
 
 
 def test_a_person_clicking_one_link_is_counted_once_per_click(app, client, clock, fake, audience):

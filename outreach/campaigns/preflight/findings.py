@@ -7,6 +7,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import time
 
+from flask import current_app, has_app_context
+
 from outreach.campaigns import windows
 from outreach.models import Audience, Step
 from outreach.rendering import plain_text, templates
@@ -86,6 +88,13 @@ def template_fields(step: Step) -> list[tuple[str, str]]:
     return out
 
 
+def _request_url(audience: Audience | None) -> str:
+    """The audience's consultation request page, as ``compose.shared_context`` gives it."""
+    slug = text(getattr(audience, "slug", "")) or "audience"
+    base = current_app.config.get("OUTREACH_BASE_URL", "") if has_app_context() else ""
+    return f"{base}/request/{slug}"
+
+
 def context(audience: Audience | None) -> dict[str, str]:
     """Values a trial render sees: the audience's own, plus sample personal values."""
     shared = {
@@ -94,6 +103,7 @@ def context(audience: Audience | None) -> dict[str, str]:
         "postal_address": text(getattr(audience, "postal_address", "")),
         "support_email": text(getattr(audience, "support_email", "")),
         "support_phone": text(getattr(audience, "support_phone", "")),
+        "request_url": _request_url(audience),
     }
     return {**shared, **SAMPLE_CONTEXT}
 
