@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench.common import ROOT, Figure, machine, now_stamp, table
 
-BENCHMARKS = ("fanout", "emails", "sms", "memory", "webhooks", "clicks", "faults")
+BENCHMARKS = ("fanout", "emails", "sms", "memory", "webhooks", "clicks", "results_page", "faults")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

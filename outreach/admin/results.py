@@ -1,15 +1,14 @@
-"""Staff pages for results, evidence and privacy: the campaign results dashboard (with a
-server-rendered SVG chart), the audit-log export, privacy requests (export, erase) and API
-tokens. Views parse input and call ``reports``, ``privacy`` and ``staff``."""
+"""Staff pages for results, evidence and privacy: the campaign results dashboard (with
+server-rendered SVG charts, ``results/figures.py``), the audit-log export, privacy requests
+(export, erase) and API tokens. Views parse input and call ``reports``, ``figures``,
+``privacy`` and ``staff``."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from outreach.admin import bp
@@ -20,7 +19,7 @@ from outreach.audiences.contacts import InvalidContact
 from outreach.consent import evidence, privacy
 from outreach.extensions import db
 from outreach.models import ApiToken, Campaign, StaffUser, Subscriber
-from outreach.results import languages, outbox, reports
+from outreach.results import figures, languages, outbox, reports
 from outreach.staff import api_tokens as staff_tokens
 from outreach.staff import audit as staff_audit
 from outreach.staff import audit_log
@@ -28,94 +27,28 @@ from outreach.staff import audit_log
 #: Staff type this to confirm an erasure.
 ERASE_WORD = "ERASE"
 
-# --------------------------------------------------------------------------- chart
-
-CHART_W, CHART_H = 760, 240
-PAD_L, PAD_R, PAD_T, PAD_B = 56, 12, 14, 34
-SENT_COLOUR, DELIVERED_COLOUR = "#2563eb", "#16a34a"
-
-
-def _label(start: datetime, unit: str) -> str:
-    return start.strftime("%d %b %H:00" if unit == "hour" else "%d %b")
-
-
-def chart_svg(series: reports.Series) -> Markup:
-    """Sends and deliveries per bucket as an inline SVG bar chart (no script, no CDN)."""
-    if not series.buckets:
-        return Markup('<p class="muted" id="chart-empty">Nothing has been sent yet.</p>')
-    buckets = series.buckets
-    top = max(max(b.sent, b.delivered) for b in buckets) or 1
-    plot_w, plot_h = CHART_W - PAD_L - PAD_R, CHART_H - PAD_T - PAD_B
-    slot = plot_w / len(buckets)
-    bar = max(slot * 0.4, 0.5)
-    unit = "hour" if series.unit == "hour" else "day"
-    total_sent = sum(b.sent for b in buckets)
-    total_delivered = sum(b.delivered for b in buckets)
-    title = (
-        f"Sends and deliveries per {unit} (UTC), {_label(buckets[0].start, series.unit)} to "
-        f"{_label(buckets[-1].start, series.unit)}: {total_sent} sent, "
-        f"{total_delivered} delivered"
-    )
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" id="chart" role="img" '
-        f'viewBox="0 0 {CHART_W} {CHART_H}" width="100%" style="max-width:{CHART_W}px" '
-        f'aria-labelledby="chart-title"><title id="chart-title">{escape(title)}</title>'
-    ]
-    for fraction in (0, 0.5, 1):
-        y = PAD_T + plot_h * (1 - fraction)
-        value = round(top * fraction)
-        parts.append(
-            f'<line x1="{PAD_L}" x2="{CHART_W - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" '
-            f'stroke="#e5e7eb"/><text x="{PAD_L - 6}" y="{y + 4:.1f}" font-size="11" '
-            f'text-anchor="end" fill="#6b7280">{value:,}</text>'
-        )
-    for index, bucket in enumerate(buckets):
-        x = PAD_L + index * slot + (slot - 2 * bar) / 2
-        for offset, value, colour, what in (
-            (0, bucket.sent, SENT_COLOUR, "sent"),
-            (bar, bucket.delivered, DELIVERED_COLOUR, "delivered"),
-        ):
-            height = plot_h * value / top
-            parts.append(
-                f'<rect x="{x + offset:.2f}" y="{PAD_T + plot_h - height:.2f}" '
-                f'width="{bar:.2f}" height="{height:.2f}" fill="{colour}" '
-                f'data-{what}="{value}"><title>{escape(_label(bucket.start, series.unit))}: '
-                f"{value} {what}</title></rect>"
-            )
-    ticks = sorted({0, len(buckets) // 2, len(buckets) - 1})
-    for index in ticks:
-        x = PAD_L + (index + 0.5) * slot
-        anchor = "start" if index == 0 else ("end" if index == len(buckets) - 1 else "middle")
-        parts.append(
-            f'<text x="{x:.1f}" y="{CHART_H - 14}" font-size="11" text-anchor="{anchor}" '
-            f'fill="#6b7280">{escape(_label(buckets[index].start, series.unit))}</text>'
-        )
-    parts.append(
-        f'<rect x="{PAD_L}" y="{CHART_H - 10}" width="10" height="8" fill="{SENT_COLOUR}"/>'
-        f'<text x="{PAD_L + 14}" y="{CHART_H - 2}" font-size="11">sent</text>'
-        f'<rect x="{PAD_L + 60}" y="{CHART_H - 10}" width="10" height="8" '
-        f'fill="{DELIVERED_COLOUR}"/>'
-        f'<text x="{PAD_L + 74}" y="{CHART_H - 2}" font-size="11">delivered</text></svg>'
-    )
-    return Markup("".join(parts))  # noqa: S704 - every interpolated text is escaped above
-
-
 # --------------------------------------------------------------------------- results
 
 
 @bp.get("/campaigns/<int:campaign_id>/results")
 @login_required
 def campaign_results(campaign_id: int):  # noqa: ANN201
-    """Per step and channel: counts by state, skip reasons, opt-outs, complaints, a chart."""
+    """Did it work? Per step: sent, delivered, clicks, requests, opt-outs; links; the
+    funnel and activity over time (server-rendered SVG); outbox states and reasons."""
     campaign = get_or_404(Campaign, campaign_id)
     results = reports.campaign_results(campaign)
     return render_template(
         "admin/results.html",
         campaign=campaign,
         results=results,
-        columns=reports.COLUMNS,
-        states=reports.STATE_ORDER,
-        chart=chart_svg(results.series),
+        outcomes=reports.OUTCOMES,
+        state_columns=reports.STATE_COLUMNS,
+        results_cell=reports.StepResult.cell,
+        state_cell=reports.StepResult.state_cell,
+        funnel_chart=figures.funnel_svg(results),
+        chart=figures.sends_svg(results.series),
+        clicks_chart=figures.clicks_svg(results.clicks_over_time),
+        time_label=figures.time_label,
         reconciliation=outbox.reconciliation(campaign),
         by_language=languages.by_language(campaign, results),
         language_groups=list(languages.GROUPS),

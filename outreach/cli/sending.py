@@ -11,7 +11,7 @@ from flask import current_app
 from outreach.cli.group import find_campaign, outreach_cli
 from outreach.consent import confirmations
 from outreach.operations import heartbeats, metrics
-from outreach.results import languages, opens, reports
+from outreach.results import languages, opens, reports, stats_text
 from outreach.sending import identity, stopping
 from outreach.sending import materialise as materialising
 from outreach.sending import reconcile as reconciliation
@@ -102,19 +102,19 @@ def worker(interval: int, metrics_port: int, metrics_address: str) -> None:
     "--json", "as_json", is_flag=True, help="The numbers as JSON (as the API gives them)."
 )
 def stats(campaign_ref: str, as_json: bool) -> None:
-    """The results dashboard's numbers for a campaign (id or name): by step and state,
-    skip reasons, opt-outs, complaints."""
+    """The results dashboard's numbers for a campaign (id or name): per step sent,
+    delivered, clicks (per link too), requests, opt-outs, complaints; states, skip reasons."""
 
     campaign = find_campaign(campaign_ref)
+    results = reports.campaign_results(campaign, with_series=as_json)
+    by_language = languages.by_language(campaign, results)
     if as_json:
-        results = reports.campaign_results(campaign)
         answer = results.to_dict()
-        answer["by_language"] = [r.to_dict() for r in languages.by_language(campaign, results)]
+        answer["by_language"] = [r.to_dict() for r in by_language]
         answer["engagement"] = opens.engagement_dicts(campaign)
         click.echo(json.dumps(answer, indent=2))
         return
-    for line in reports.stats_lines(campaign):
+    for line in stats_text.stats_lines(results):
         click.echo(line)
-    results = reports.campaign_results(campaign, with_series=False)
-    for line in languages.stats_lines(languages.by_language(campaign, results)):
+    for line in languages.stats_lines(by_language):
         click.echo(line)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from outreach.extensions import db
@@ -53,4 +53,16 @@ class LinkClick(db.Model):
     __table_args__ = (
         Index("ix_link_clicks_campaign", "campaign_id", "step_id", "link_position"),
         Index("ix_link_clicks_message", "message_id", "clicked_at"),
+        # People's clicks only, covering the results' GROUP BYs (per step, per link, per
+        # hour): index-only scans, sorted for count(DISTINCT message_id). results/clicks.py
+        Index(
+            "ix_link_clicks_human",
+            "campaign_id",
+            "step_id",
+            "link_position",
+            "message_id",
+            "clicked_at",
+            postgresql_where=text("human"),
+            sqlite_where=text("human = 1"),
+        ),
     )

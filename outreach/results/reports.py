@@ -1,4 +1,5 @@
-"""Campaign results: counts by step, channel and state, opt-outs, complaints, sends over time.
+"""Campaign results: did it work? Per step and channel: sent, delivered, people's clicks
+(per link too), consultation requests, opt-outs, complaints; the outbox states behind them.
 
 Every number is a SQL aggregate computed by the database (GROUP BY over indexed columns),
 never a Python loop over rows, so the dashboard stays fast with millions of outbox rows.
@@ -8,6 +9,12 @@ same numbers.
 
 Definitions (also in ``docs/results-privacy-api.md``):
 
+* **Sent.** Messages handed to the provider: in state ``sent``, ``delivered``, ``bounced``
+  or ``failed`` (queued, skipped, cancelled and unknown rows are not counted).
+  **Delivered**: in state ``delivered`` (the provider confirmed it).
+* **Clicks.** People's clicks on the step's tracked links (``results/clicks.py``; link
+  scanners are recorded but not counted). **Unique clicks**: messages with at least one.
+  **Click rate**: unique clicks / delivered.
 * **Opt-outs attributed to a step.** A withdrawal is a consent-ledger row with action
   ``revoked`` and resulting state ``unsubscribed`` (SMS STOP, one-click or page
   unsubscribe, staff opt-out on the person's request, a SendGrid unsubscribe event) for
@@ -20,18 +27,20 @@ Definitions (also in ``docs/results-privacy-api.md``):
 * **Requests attributed to a step.** Consultation requests whose person followed a tracked
   link of one of the step's messages, the newest such click within 30 days before the
   request (``consultations/attribution.py``; counted in ``results/requests.py``).
-* **Sends / deliveries over time.** Messages by the hour (UTC) of ``sent_at`` and of
-  ``delivered_at``; shown by day when the campaign spans more than four days.
+* **Over time** (``results/over_time.py``). Messages by the hour (UTC) of ``sent_at`` and
+  of ``delivered_at``, people's clicks by the hour of the click; by day when the activity
+  spans more than four days.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Interval, and_, distinct, exists, func, literal, or_, select
+from sqlalchemy import Interval, and_, distinct, exists, func, literal, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -39,6 +48,8 @@ from outreach import database
 from outreach.clock import now as clock_now
 from outreach.extensions import db
 from outreach.models import Campaign, ConsentEvent, DeliveryEvent, Message, Step
+from outreach.results.clicks import LinkResult, clicks_by_step, links_by_step
+from outreach.results.over_time import ClickSeries, Series, click_series, series
 from outreach.results.requests import requests_by_step
 
 STATE_ORDER = (
@@ -52,12 +63,26 @@ STATE_ORDER = (
     "unknown",
     "cancelled",
 )
+#: States of a message handed to the provider (the "sent" figure).
+HANDED_OVER = ("sent", "delivered", "bounced", "failed")
 #: A withdrawal this long after a send is still attributed to it.
 OPT_OUT_WINDOW_DAYS = 7
-#: Campaigns spanning more than this are charted by day instead of by hour.
-HOURLY_SPAN = timedelta(days=4)
-#: The columns of the stats table, in order (the CLI and the dashboard share them).
-COLUMNS = ("total", *STATE_ORDER, "opt_outs", "complaints", "complaint_rate", "requests")
+#: "Did it work?": the outcome columns, in order (the CLI and the dashboard share them).
+OUTCOMES = (
+    "sent",
+    "delivered",
+    "unique_clicks",
+    "click_rate",
+    "clicks",
+    "requests",
+    "opt_outs",
+    "complaints",
+    "complaint_rate",
+)
+#: The outbox states table's columns, in order.
+STATE_COLUMNS = ("total", *STATE_ORDER)
+_RATES = ("click_rate", "complaint_rate")
+_COUNTS = ("unique_clicks", "clicks", "requests", "opt_outs", "complaints")
 
 
 # --------------------------------------------------------------------------- data
@@ -78,6 +103,10 @@ class StepResult:
     complaints: int = 0
     #: Consultation requests attributed to the step (``results/requests.py``).
     requests: int = 0
+    #: People's clicks on the step's links, and the messages they came from.
+    clicks: int = 0
+    unique_clicks: int = 0
+    links: list[LinkResult] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -85,9 +114,24 @@ class StepResult:
         return sum(self.states.values())
 
     @property
+    def sent(self) -> int:
+        """Messages handed to the provider (sent, delivered, bounced or failed)."""
+        return sum(self.states.get(state, 0) for state in HANDED_OVER)
+
+    @property
+    def delivered(self) -> int:
+        """Messages the provider confirmed delivered."""
+        return self.states["delivered"]
+
+    @property
     def reached(self) -> int:
         """Messages in state sent or delivered (the complaint-rate denominator)."""
         return self.states["sent"] + self.states["delivered"]
+
+    @property
+    def click_rate(self) -> float | None:
+        """Unique clicks / delivered; None before anything was delivered."""
+        return self.unique_clicks / self.delivered if self.delivered else None
 
     @property
     def complaint_rate(self) -> float | None:
@@ -97,16 +141,16 @@ class StepResult:
         return self.complaints / self.reached
 
     def cell(self, column: str) -> str:
-        """One column of the stats table as text (identical in the CLI and the dashboard)."""
-        if column == "complaint_rate":
-            return format_rate(self.complaint_rate)
-        if column == "total":
-            value = self.total
-        elif column in ("opt_outs", "complaints", "requests"):
-            value = getattr(self, column)
-        else:
-            value = self.states[column]
-        return f"{value:,}"
+        """One outcome column (``OUTCOMES``) as text, identical in the CLI and the page."""
+        if column in _RATES:
+            return format_rate(getattr(self, column))
+        if column in ("sent", "delivered", *_COUNTS):
+            return f"{getattr(self, column):,}"
+        raise KeyError(column)
+
+    def state_cell(self, column: str) -> str:
+        """One ``STATE_COLUMNS`` column (the total or a state's count) as text."""
+        return f"{self.total if column == 'total' else self.states[column]:,}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -119,37 +163,16 @@ class StepResult:
             "states": dict(self.states),
             "skipped_by_reason": dict(sorted(self.skipped_by_reason.items())),
             "cancelled_by_reason": dict(sorted(self.cancelled_by_reason.items())),
+            "sent": self.sent,
+            "delivered": self.delivered,
+            "clicks": self.clicks,
+            "unique_clicks": self.unique_clicks,
+            "click_rate": self.click_rate,
+            "links": [link.to_dict() for link in self.links],
             "opt_outs": self.opt_outs,
             "complaints": self.complaints,
             "complaint_rate": self.complaint_rate,
             "requests": self.requests,
-        }
-
-
-@dataclass(frozen=True)
-class Bucket:
-    """Sends and deliveries in one time bucket (UTC)."""
-
-    start: datetime
-    sent: int
-    delivered: int
-
-
-@dataclass
-class Series:
-    """Sends and deliveries over time."""
-
-    unit: str  # "hour" or "day"
-    buckets: list[Bucket]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "unit": self.unit,
-            "buckets": [
-                {"start": b.start.isoformat(), "sent": b.sent, "delivered": b.delivered}
-                for b in self.buckets
-            ],
         }
 
 
@@ -165,7 +188,18 @@ class CampaignResults:
     totals: dict[str, StepResult]
     series: Series
     generated_at: datetime
+    clicks_over_time: ClickSeries = field(default_factory=lambda: ClickSeries("hour", []))
     opt_out_window_days: int = OPT_OUT_WINDOW_DAYS
+
+    def funnel(self, channel: str) -> list[tuple[str, int]]:
+        """Sent -> delivered -> clicked -> requested for one channel's steps."""
+        total = self.totals.get(channel) or StepResult(0, 0, channel, "")
+        return [
+            ("sent", total.sent),
+            ("delivered", total.delivered),
+            ("clicked", total.unique_clicks),
+            ("requested", total.requests),
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (the API's campaign stats)."""
@@ -179,6 +213,7 @@ class CampaignResults:
             "steps": [s.to_dict() for s in self.steps],
             "totals": {channel: t.to_dict() for channel, t in self.totals.items()},
             "series": self.series.to_dict(),
+            "clicks_over_time": self.clicks_over_time.to_dict(),
         }
 
 
@@ -199,19 +234,6 @@ def _days_before(column: ColumnElement, days: int) -> ColumnElement:
     if _dialect() == "postgresql":
         return column - literal(timedelta(days=days), Interval())
     return func.strftime("%Y-%m-%d %H:%M:%f", column, f"-{days} days")
-
-
-def _hour(column: ColumnElement) -> ColumnElement:
-    """The hour a datetime falls in (UTC)."""
-    if _dialect() == "postgresql":
-        return func.date_trunc("hour", column)
-    return func.strftime("%Y-%m-%d %H:00:00", column)
-
-
-def _as_utc(value: datetime | str) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 # --------------------------------------------------------------------------- aggregates
@@ -290,49 +312,6 @@ def opt_outs(campaign: Campaign, days: int = OPT_OUT_WINDOW_DAYS) -> dict[int, i
     return {step_id: n for step_id, n in db.session.execute(stmt)}
 
 
-def series(campaign: Campaign) -> Series:
-    """Sends and deliveries per hour (per day for campaigns longer than four days).
-
-    One scan: grouped by (hour sent, hour delivered), which are few pairs since a message
-    is delivered soon after it is sent; the two histograms are summed from those pairs.
-    """
-    per_hour: dict[datetime, list[int]] = defaultdict(lambda: [0, 0])
-    sent_hour = _hour(Message.sent_at).label("sent_hour")
-    delivered_hour = _hour(Message.delivered_at).label("delivered_hour")
-    rows = db.session.execute(
-        select(sent_hour, delivered_hour, func.count())
-        .where(
-            Message.campaign_id == campaign.id,
-            or_(Message.sent_at.is_not(None), Message.delivered_at.is_not(None)),
-        )
-        .group_by(sent_hour, delivered_hour)
-    )
-    for sent_start, delivered_start, n in rows:
-        if sent_start is not None:
-            per_hour[_as_utc(sent_start)][0] += n
-        if delivered_start is not None:
-            per_hour[_as_utc(delivered_start)][1] += n
-    if not per_hour:
-        return Series("hour", [])
-    first, last = min(per_hour), max(per_hour)
-    unit = "hour" if last - first <= HOURLY_SPAN else "day"
-    buckets: dict[datetime, list[int]] = defaultdict(lambda: [0, 0])
-    step = timedelta(hours=1) if unit == "hour" else timedelta(days=1)
-    for start, (sent_n, delivered_n) in per_hour.items():
-        key = start if unit == "hour" else start.replace(hour=0)
-        buckets[key][0] += sent_n
-        buckets[key][1] += delivered_n
-    # Fill the gaps so the chart's time axis is even.
-    cursor = first if unit == "hour" else first.replace(hour=0)
-    end = max(buckets)
-    filled = []
-    while cursor <= end:
-        sent_n, delivered_n = buckets.get(cursor, (0, 0))
-        filled.append(Bucket(cursor, sent_n, delivered_n))
-        cursor += step
-    return Series(unit, filled)
-
-
 def _title(step: Step) -> str:
     text = step.subject if step.channel == "email" else step.body
     text = " ".join((text or "").split())
@@ -340,7 +319,8 @@ def _title(step: Step) -> str:
 
 
 def campaign_results(campaign: Campaign, *, with_series: bool = True) -> CampaignResults:
-    """The dashboard's numbers for one campaign (four or five aggregate queries)."""
+    """The dashboard's numbers for one campaign (a handful of aggregate queries; the two
+    time series only ``with_series``)."""
     steps = sorted(campaign.steps, key=lambda s: s.position)
     results = {
         step.id: StepResult(step.id, number, step.channel, _title(step))
@@ -357,17 +337,37 @@ def campaign_results(campaign: Campaign, *, with_series: bool = True) -> Campaig
         elif state == "cancelled":
             key = reason or "unspecified"
             result.cancelled_by_reason[key] = result.cancelled_by_reason.get(key, 0) + n
-    for step_id, n in opt_outs(campaign).items():
+    for source, attribute in (
+        (opt_outs(campaign), "opt_outs"),
+        (complaints(campaign), "complaints"),
+        (requests_by_step(campaign), "requests"),
+    ):
+        for step_id, n in source.items():
+            if step_id in results:
+                setattr(results[step_id], attribute, n)
+    for step_id, (clicks, unique) in clicks_by_step(campaign).items():
         if step_id in results:
-            results[step_id].opt_outs = n
-    for step_id, n in complaints(campaign).items():
+            results[step_id].clicks, results[step_id].unique_clicks = clicks, unique
+    for step_id, links in links_by_step(campaign).items():
         if step_id in results:
-            results[step_id].complaints = n
-    for step_id, n in requests_by_step(campaign).items():
-        if step_id in results:
-            results[step_id].requests = n
+            results[step_id].links = links
+    return CampaignResults(
+        campaign_id=campaign.id,
+        name=campaign.name,
+        status=campaign.status,
+        paused_reason=campaign.paused_reason,
+        steps=list(results.values()),
+        totals=channel_totals(results.values()),
+        series=series(campaign) if with_series else Series("hour", []),
+        clicks_over_time=click_series(campaign) if with_series else ClickSeries("hour", []),
+        generated_at=clock_now(),
+    )
+
+
+def channel_totals(steps: Iterable[StepResult]) -> dict[str, StepResult]:
+    """{channel: the sum of its steps} (the table's "All email" / "All sms" rows)."""
     totals: dict[str, StepResult] = {}
-    for result in results.values():
+    for result in steps:
         total = totals.setdefault(
             result.channel, StepResult(0, 0, result.channel, f"all {result.channel} steps")
         )
@@ -379,48 +379,6 @@ def campaign_results(campaign: Campaign, *, with_series: bool = True) -> Campaig
         ):
             for reason, n in source.items():
                 target[reason] = target.get(reason, 0) + n
-        total.opt_outs += result.opt_outs
-        total.complaints += result.complaints
-        total.requests += result.requests
-    return CampaignResults(
-        campaign_id=campaign.id,
-        name=campaign.name,
-        status=campaign.status,
-        paused_reason=campaign.paused_reason,
-        steps=list(results.values()),
-        totals=totals,
-        series=series(campaign) if with_series else Series("hour", []),
-        generated_at=clock_now(),
-    )
-
-
-# --------------------------------------------------------------------------- text
-
-
-def stats_lines(campaign: Campaign) -> list[str]:
-    """The dashboard's table as text (``flask outreach stats``): same rows, same numbers."""
-    results = campaign_results(campaign, with_series=False)
-    header = ["step", "channel", *COLUMNS]
-    rows = [header]
-    for step in results.steps:
-        rows.append([str(step.number), step.channel, *(step.cell(c) for c in COLUMNS)])
-    for channel, total in results.totals.items():
-        rows.append(["all", channel, *(total.cell(c) for c in COLUMNS)])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = [
-        f"{results.name} [{results.status}]"
-        + (f" paused: {results.paused_reason}" if results.paused_reason else ""),
-        f"opt-outs: withdrawals within {results.opt_out_window_days} days of a send; "
-        "complaint rate: spam reports / (sent + delivered); requests: consultation requests "
-        "attributed to the step (last tracked click within 30 days)",
-    ]
-    lines += ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
-    for step in results.steps:
-        for label, reasons in (
-            ("skipped", step.skipped_by_reason),
-            ("cancelled", step.cancelled_by_reason),
-        ):
-            if reasons:
-                detail = ", ".join(f"{k} {v:,}" for k, v in sorted(reasons.items()))
-                lines.append(f"step {step.number} {label}: {detail}")
-    return lines
+        for attribute in _COUNTS:
+            setattr(total, attribute, getattr(total, attribute) + getattr(result, attribute))
+    return totals

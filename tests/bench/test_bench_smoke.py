@@ -22,6 +22,7 @@ from bench import (
     faults_reconcile,
     faults_webhooks,
     memory,
+    results_page,
     webhooks,
 )
 from bench.common import (
@@ -117,6 +118,29 @@ def test_200_texts_through_the_timed_worker(app, fake, env):
     assert result["sent"] == 200
     assert fake.stats()["sms"] == 200 and fake.stats()["duplicate_sms"] == 0
     assert len(fake.timeline()["sms"]) == 200
+
+
+def test_the_results_page_benchmark_seeds_and_times_page_stats_and_api(app):
+    campaign_id = results_page.seed_results(4_000, 300)
+    assert _count("SELECT count(*) FROM outbox_messages") == 4_000
+    assert _count("SELECT count(*) FROM link_clicks") == 300
+    human = _count("SELECT count(*) FROM link_clicks WHERE human")
+    assert 250 < human < 300  # one in ten a scanner's
+    client = results_page.signed_in_client(app)
+    db.session.remove()
+    first, median, html = results_page.time_page(client, campaign_id, 1)
+    assert first > 0 and median > 0
+    assert 'id="funnel-chart"' in html and 'id="clicks-chart"' in html
+    _, _, text = results_page.time_stats(app, campaign_id, 1)
+    assert "outcomes:" in text and "step 1 link 1:" in text
+    _, _, as_json = results_page.time_stats(app, campaign_id, 1, as_json=True)
+    steps = json.loads(as_json)["steps"]
+    _, _, answer = results_page.time_api(app, campaign_id, 1)
+    assert answer["steps"] == steps
+    # The clicks land on step 1's delivered emails; scanners' are not counted.
+    assert [s["clicks"] for s in steps] == [human, 0, 0, 0]
+    assert steps[0]["requests"] > 0 and steps[0]["opt_outs"] > 0
+    assert sum(link["clicks"] for link in steps[0]["links"]) == human
 
 
 def test_the_orm_loader_baseline_loads_due_rows_with_their_subscribers(app):

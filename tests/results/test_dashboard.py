@@ -26,16 +26,21 @@ ROW = re.compile(r'<tr data-step="(\w+)" data-channel="(\w+)">(.*?)</tr>', re.S)
 CELL = re.compile(r'<td data-key="(\w+)">(?:<b>)?([^<]*)(?:</b>)?</td>')
 
 
-def dashboard_table(html: str) -> dict[tuple[str, str], dict[str, str]]:
-    """{(step number or "all", channel): {column: text}} from the results page."""
-    return {(step, channel): dict(CELL.findall(body)) for step, channel, body in ROW.findall(html)}
+def dashboard_table(html: str, table_id: str = "results") -> dict[tuple[str, str], dict[str, str]]:
+    """{(step number or "all", channel): {column: text}} from one table of the results page
+    ("results": the outcomes; "states-table": the outbox states)."""
+    body = html[html.index(f'<table id="{table_id}"') :]
+    body = body[: body.index("</table>")]
+    return {(step, channel): dict(CELL.findall(row)) for step, channel, row in ROW.findall(body)}
 
 
-def cli_table(output: str) -> dict[tuple[str, str], dict[str, str]]:
-    """The same shape from `flask outreach stats` output."""
+def cli_table(output: str, title: str = "outcomes:") -> dict[tuple[str, str], dict[str, str]]:
+    """The same shape from one table of `flask outreach stats` output ("outcomes:" or
+    "outbox states:")."""
     lines = output.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.split()[:2] == ["step", "channel"])
+    start = lines.index(title) + 1
     header = lines[start].split()
+    assert header[:2] == ["step", "channel"], header
     table = {}
     for line in lines[start + 1 :]:
         cells = line.split()
@@ -132,6 +137,26 @@ def test_dashboard_and_cli_show_the_same_numbers(app, clock, cli, monkeypatch):
 
     email, sms = table[("1", "email")], table[("2", "sms")]
     assert email == {
+        "sent": "5",
+        "delivered": "4",
+        "unique_clicks": "0",
+        "click_rate": "0.00%",
+        "clicks": "0",
+        "requests": "0",
+        "opt_outs": "1",
+        "complaints": "1",
+        "complaint_rate": "20.00%",
+    }
+    assert (sms["sent"], sms["delivered"], sms["opt_outs"], sms["complaints"]) == (
+        "6",
+        "3",
+        "1",
+        "0",
+    )
+    assert sms["complaint_rate"] == "-"
+    assert table[("all", "email")]["sent"] == "5" and table[("all", "sms")]["opt_outs"] == "1"
+    states = dashboard_table(html, "states-table")
+    assert states[("1", "email")] == {
         "total": "6",
         "queued": "0",
         "sending": "0",
@@ -142,23 +167,13 @@ def test_dashboard_and_cli_show_the_same_numbers(app, clock, cli, monkeypatch):
         "skipped": "1",
         "unknown": "0",
         "cancelled": "0",
-        "opt_outs": "1",
-        "complaints": "1",
-        "complaint_rate": "20.00%",
-        "requests": "0",
     }
-    assert (sms["sent"], sms["delivered"], sms["opt_outs"], sms["complaints"]) == (
-        "3",
-        "3",
-        "1",
-        "0",
-    )
-    assert sms["complaint_rate"] == "-"
-    assert table[("all", "email")]["total"] == "6" and table[("all", "sms")]["opt_outs"] == "1"
+    assert states[("all", "email")]["total"] == "6"
     assert 'data-state="skipped" data-reason="suppressed"' in html
 
     # The chart: inline SVG, no script, bars adding up to the sends and deliveries.
-    svg = html[html.index("<svg") : html.index("</svg>")]
+    svg = html[html.index('<svg xmlns="http://www.w3.org/2000/svg" id="chart"') :]
+    svg = svg[: svg.index("</svg>")]
     assert not re.search(r"<script[^>]*src=|//cdn", html, re.I)
     assert sum(map(int, re.findall(r'data-sent="(\d+)"', svg))) == 11
     assert sum(map(int, re.findall(r'data-delivered="(\d+)"', svg))) == 7
@@ -166,6 +181,7 @@ def test_dashboard_and_cli_show_the_same_numbers(app, clock, cli, monkeypatch):
     result = cli.invoke(args=["outreach", "stats", str(campaign.id)])
     assert result.exit_code == 0, result.output
     assert cli_table(result.output) == table
+    assert cli_table(result.output, "outbox states:") == states
     assert "step 1 skipped: suppressed 1" in result.output
     by_name = cli.invoke(args=["outreach", "stats", campaign.name])
     assert cli_table(by_name.output) == table
@@ -221,4 +237,4 @@ def test_the_dashboard_needs_a_login_and_a_real_campaign(app, clock, monkeypatch
     assert viewer.get("/admin/campaigns/999/results").status_code == 404
     empty = viewer.get(f"/admin/campaigns/{campaign.id}/results").get_data(as_text=True)
     assert "Nothing has been sent yet" in empty
-    assert dashboard_table(empty)[("1", "email")]["queued"] == "1"
+    assert dashboard_table(empty, "states-table")[("1", "email")]["queued"] == "1"
