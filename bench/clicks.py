@@ -103,7 +103,8 @@ def _get(code: str, agent: str, method: str = "GET") -> tuple:
 
 
 class LockSampler(threading.Thread):
-    """Polls pg_locks every 20 ms for table locks on link_clicks stronger than an insert's."""
+    """Polls pg_locks every 20 ms for table locks on link_clicks stronger than an insert's
+    (locktype "relation": the brief "extend" lock of a growing table is not a table lock)."""
 
     def __init__(self, url: str) -> None:
         super().__init__(daemon=True)
@@ -115,7 +116,8 @@ class LockSampler(threading.Thread):
     def run(self) -> None:  # noqa: D102
         query = sa.text(
             "SELECT l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-            "WHERE c.relname = 'link_clicks' AND l.mode <> ALL(:row_locks)"
+            "WHERE c.relname = 'link_clicks' AND l.locktype = 'relation' "
+            "AND l.mode <> ALL(:row_locks)"
         )
         with self.engine.connect() as conn:
             while not self.done.is_set():

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 
 from outreach.clock import now as clock_now
 from outreach.extensions import db
@@ -63,6 +63,33 @@ _RECOUNT = (
 )
 
 
+#: PostgreSQL: a person's click in one statement (after the row lock): re-mark the other
+#: links' clicks within BURST, store this one (a scanner's too if there were any), and set
+#: or re-count the message's first human click. Sub-statements share one snapshot, so the
+#: re-count leaves out the rows this statement re-marks.
+_PERSON_CLICK_PG = text(
+    """
+    WITH burst AS (
+        UPDATE link_clicks SET human = false, reason = coalesce(reason, 'burst')
+        WHERE message_id = :m_id AND clicked_at >= :since AND link_position <> :link
+        RETURNING id
+    ), stored AS (
+        INSERT INTO link_clicks
+            (message_id, campaign_id, step_id, link_position, human, reason, clicked_at)
+        SELECT :m_id, :c_id, :s_id, :link, NOT EXISTS (SELECT 1 FROM burst),
+               CASE WHEN EXISTS (SELECT 1 FROM burst) THEN 'burst' END, :click_at
+        RETURNING human
+    )
+    UPDATE outbox_messages SET clicked_at = CASE
+        WHEN (SELECT human FROM stored) THEN coalesce(clicked_at, :click_at)
+        ELSE (SELECT min(c.clicked_at) FROM link_clicks c
+              WHERE c.message_id = :m_id AND c.human AND c.id NOT IN (SELECT id FROM burst))
+    END
+    WHERE id = :m_id AND (clicked_at IS NULL OR EXISTS (SELECT 1 FROM burst))
+    """
+)
+
+
 def classify(method: str, user_agent: str) -> str | None:
     """Why a request is not a person's click (``head``, ``scanner``), or None."""
     if method.upper() == "HEAD":
@@ -97,6 +124,13 @@ def _record(
     url = links.link_url(row.step_id, position, connection)
     if url is None:
         return None
+    if reason is None and connection.dialect.name == "postgresql":
+        connection.execute(
+            _PERSON_CLICK_PG,
+            {"m_id": message_id, "c_id": row.campaign_id, "s_id": row.step_id,
+             "link": position, "since": at - BURST, "click_at": at},
+        )  # fmt: skip
+        return url
     if reason is None:
         marked = connection.execute(
             _MARK_BURST, {"m_id": message_id, "since": at - BURST, "link": position}
