@@ -17,7 +17,7 @@ from outreach.extensions import db
 from outreach.models import Campaign, Subscription
 from outreach.staff import accounts
 from tests.admin.support import PASSWORD
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, serve, sign_in
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, serve, shoot, sign_in
 from tests.conftest import Clock, make_app
 from tests.factories import make_audience, make_campaign, make_subscriber
 
@@ -112,5 +112,30 @@ def test_workspace_tasks_in_a_browser(workspace, screen):
             page.wait_for_load_state()
             assert page.locator("table tbody tr").count() == 6  # 5 readers and Kai
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+            # Import a small list: the summary counts rows and channels apart.
+            listing = Path(app.config["OUTREACH_INSTANCE_DIR"]) / "june-list.csv"
+            listing.write_text(
+                "email,phone,first_name\nmia@example.org,+16465550901,Mia\n"
+                "leo@example.org,,Leo\nnot-an-email,,Bad\n"
+            )
+            page.goto(f"{base_url}/admin/import")
+            page.select_option("#audience_id", label="Migraine & Headache Awareness (email + sms)")
+            page.set_input_files("#file", str(listing))
+            page.get_by_role("button", name="Upload and map columns").click()
+            page.wait_for_selector("#email_column")
+            page.select_option("#phone_column", "phone")
+            page.check("input[name=channels][value=sms]")
+            page.get_by_role("button", name="Start import").click()
+            page.wait_for_selector("#import-summary li")
+            summary = page.inner_text("#import-summary")
+            assert "Read 3 rows: 2 people imported, 1 row rejected" in summary
+            assert "Email: 2 waiting for confirmation." in summary
+            assert "Text messages: 1 waiting for confirmation." in summary
+            if screen is LAPTOP:
+                shoot(page, "import-summary.png")
+                page.goto(f"{base_url}/admin/dev/mailbox")
+                page.locator("details.mail-item").first.locator(":scope > summary").click()
+                shoot(page, "mailbox.png")
         finally:
             browser.close()
