@@ -60,8 +60,7 @@ def _build(app) -> tuple[dict[str, str], dict[str, int]]:  # noqa: ANN001
         active = make_subscriber(audience, email="ann@example.org", phone="+19175550142")
         pending = make_subscriber(audience, email="bo@example.org", confirmed=False)
         leaving = {
-            name: make_subscriber(audience, email=f"{name}@example.org")
-            for name in VIEWPORTS
+            name: make_subscriber(audience, email=f"{name}@example.org") for name in VIEWPORTS
         }
         campaign = make_campaign(
             audience,
@@ -197,8 +196,9 @@ def test_public_pages_have_no_serious_or_critical_violations(site, browser, view
     assert audit.found == [], "\n".join(audit.found)
 
 
-def test_staff_pages_have_no_serious_or_critical_violations(site, browser):
-    context = browser.new_context(**LAPTOP, bypass_csp=True)
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_staff_pages_have_no_serious_or_critical_violations(site, browser, viewport):
+    context = browser.new_context(**VIEWPORTS[viewport], bypass_csp=True)
     context.set_default_timeout(10_000)
     campaign, step = site.ids["campaign"], site.ids["step"]
     try:
@@ -230,7 +230,11 @@ def test_staff_pages_have_no_serious_or_critical_violations(site, browser):
             audit.visit(what, path)
         audit.page.goto(f"{site.url}/admin/campaigns/{campaign}/edit")
         audit.page.fill("#name", "")
-        audit.submit("campaign form with errors", "button[type=submit]:not(.small)")
+        audit.submit("campaign form with errors", "form.card button[type=submit]")
+        assert audit.page.locator("#error-summary a[href='#name']").count() == 1
+        audit.page.goto(f"{site.url}/admin/audiences/new")
+        audit.submit("audience form with errors", "form.card button[type=submit]")
+        assert audit.page.evaluate("document.activeElement.id") == "error-summary"
     finally:
         context.close()
     assert audit.found == [], "\n".join(audit.found)
@@ -244,9 +248,7 @@ def _focused(page) -> str:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
-def test_the_keyboard_meets_the_skip_link_then_the_fields_in_visual_order(
-    site, browser, viewport
-):
+def test_the_keyboard_meets_the_skip_link_then_the_fields_in_visual_order(site, browser, viewport):
     context = browser.new_context(**VIEWPORTS[viewport])
     try:
         page = context.new_page()
@@ -282,9 +284,13 @@ def test_a_failed_submit_focuses_an_error_summary_linking_to_each_field(site, br
         with page.expect_navigation():
             page.click("#subscribe-button")
         summary = page.locator("#error-summary")
-        page.wait_for_function("document.activeElement && document.activeElement.id === 'error-summary'")
+        page.wait_for_function(
+            "document.activeElement && document.activeElement.id === 'error-summary'"
+        )
         assert summary.get_attribute("role") == "alert"
-        targets = summary.locator("a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+        targets = summary.locator("a").evaluate_all(
+            "links => links.map(a => a.getAttribute('href'))"
+        )
         assert targets == ["#email", "#phone"]
         for name in ("email", "phone"):
             field_ = page.locator(f"#{name}")
