@@ -7,9 +7,10 @@ PORT ?= 5000
 PRISM_VERSION := 5.14.2
 # What `make demo` / `make run` pass to `flask outreach demo` (empty: no sample activity).
 DEMO_FLAGS ?= --with-activity
+AXE_VERSION := 4.10.3
 export FLASK_APP := wsgi
 
-.PHONY: run test test-fast lint format bench clean venv install install-dev migrate demo worker prism browsers translations
+.PHONY: run test test-fast lint format bench clean venv install install-dev migrate demo worker prism axe browsers translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,8 +48,17 @@ worker: migrate
 
 prism: .tools/node_modules/.bin/prism
 
+# axe-core checks the pages' accessibility from the browser tests (tests/accessibility).
+.tools/node_modules/axe-core/axe.min.js:
+	@if command -v npm >/dev/null; then \
+	  npm install --silent --no-audit --no-fund --save-exact --prefix .tools axe-core@$(AXE_VERSION) || echo "axe-core not installed: accessibility tests will be skipped"; \
+	else echo "npm not found: accessibility tests will be skipped"; fi
+
+## make axe: install axe-core $(AXE_VERSION) into .tools for the accessibility tests
+axe: .tools/node_modules/axe-core/axe.min.js
+
 ## make test: install the dev extras and run the whole suite (SQLite, or PostgreSQL via OUTREACH_TEST_DATABASE_URL)
-test: install-dev prism
+test: install-dev prism axe
 	@if [ -z "$$OUTREACH_BROWSER" ] && ! command -v chromium >/dev/null; then \
 	  echo "NOTE: Chromium is absent (/usr/bin/chromium): browser tests will be SKIPPED. Install with: apt-get install -y chromium"; fi
 	$(BIN)/python -m pytest -n 2 --dist loadfile -p no:cacheprovider $(PYTEST_ARGS)
