@@ -157,6 +157,11 @@ def seed_messages(url: str, rows: int) -> list[int]:
 
         ids = sent_step(rows)
         db.session.remove()
+        # Set-up, not timed: the "sent" UPDATE above left a dead copy of every outbox row;
+        # vacuum now, as autovacuum would have long before anyone clicks, instead of during
+        # the measurement.
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("VACUUM ANALYZE outbox_messages"))
         db.engine.dispose()
     return ids
 
