@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from outreach.audiences.contacts import InvalidContact, clean_name, normalise_email, normalise_phone
-from outreach.campaigns import windows
+from outreach.campaigns import naming, windows
 from outreach.clock import now as clock_now
 from outreach.consent import confirmations, suppression
 from outreach.consent import ledger as consent_ledger
@@ -288,11 +288,6 @@ def subscribers_dicts(people: list[Subscriber]) -> list[dict[str, Any]]:
     ]
 
 
-def _step_title(text: str) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def campaigns_dicts(rows: list[Campaign]) -> list[dict[str, Any]]:
     """Campaigns with their steps."""
     return [
@@ -312,7 +307,7 @@ def campaigns_dicts(rows: list[Campaign]) -> list[dict[str, Any]]:
                     "id": s.id,
                     "number": number,
                     "channel": s.channel,
-                    "title": _step_title(s.subject if s.channel == "email" else s.body),
+                    "title": naming.step_words(s.channel, s.subject, s.body),
                 }
                 for number, s in enumerate(sorted(c.steps, key=lambda s: s.position), start=1)
             ],

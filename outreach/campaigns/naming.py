@@ -22,11 +22,16 @@ class StepName:
     label: str
 
 
-def step_label(position: int, channel: str, subject: str | None, body: str | None) -> str:
-    """``"Step 2 · text: June is Migraine…"`` (the subject of an email, a text's words)."""
+def step_words(channel: str, subject: str | None, body: str | None) -> str:
+    """What a step says, on one line: an email's subject or a text's words, at most
+    ``LABEL_CHARS`` characters ("..." when cut)."""
     words = " ".join(((subject if channel == "email" else body) or "").split())
-    if len(words) > LABEL_CHARS:
-        words = words[: LABEL_CHARS - 1] + "…"
+    return words if len(words) <= LABEL_CHARS else words[: LABEL_CHARS - 3] + "..."
+
+
+def step_label(position: int, channel: str, subject: str | None, body: str | None) -> str:
+    """``"Step 2 · text: June is Migraine..."`` (the subject of an email, a text's words)."""
+    words = step_words(channel, subject, body)
     kind = "email" if channel == "email" else "text"
     return f"Step {position + 1} · {kind}" + (f": {words}" if words else "")
 

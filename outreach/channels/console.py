@@ -136,9 +136,15 @@ def _entries(mailbox: Path) -> list[Path]:
         return []
 
 
-def read_mailbox(mailbox_dir: str | Path, limit: int = 200) -> list[dict[str, Any]]:
-    """The newest ``limit`` recorded messages, newest first (unreadable files skipped)."""
-    paths = sorted(_entries(Path(mailbox_dir)), key=lambda p: p.name, reverse=True)
+def count_mailbox(mailbox_dir: str | Path) -> int:
+    """How many messages the mailbox holds (no file is read)."""
+    return len(_entries(Path(mailbox_dir)))
+
+
+def read_mailbox(mailbox_dir: str | Path, limit: int = 200, skip: int = 0) -> list[dict[str, Any]]:
+    """The newest ``limit`` recorded messages after the newest ``skip``, newest first
+    (unreadable files skipped)."""
+    paths = sorted(_entries(Path(mailbox_dir)), key=lambda p: p.name, reverse=True)[skip:]
     records: list[dict[str, Any]] = []
     for path in paths:
         if len(records) >= limit:

@@ -52,16 +52,27 @@ def matches(item: dict[str, Any], query: str) -> bool:
 def find(query: str, page: int, zone: ZoneInfo, per_page: int = PER_PAGE) -> MailboxPage:
     """The ``page``-th page (from 1) of recorded messages matching ``query``, prepared
     for display in ``zone``."""
+    from outreach.channels.console import count_mailbox, read_mailbox
+
+    folder = current_app.config["OUTREACH_DEV_MAILBOX"]
     query = query.strip()
-    found = [m for m in recent_messages(SCANNED) if not query or matches(m, query)]
-    pages = max(1, math.ceil(len(found) / per_page))
+    if query:  # a search reads the newest SCANNED messages; a plain page reads only its own
+        found = [m for m in recent_messages(SCANNED) if matches(m, query)]
+        total = len(found)
+    else:
+        total = count_mailbox(folder)
+    pages = max(1, math.ceil(total / per_page))
     page = min(max(1, page), pages)
-    shown = found[(page - 1) * per_page : page * per_page]
+    start = (page - 1) * per_page
+    if query:
+        shown = found[start : start + per_page]
+    else:
+        shown = read_mailbox(folder, limit=per_page, skip=start)
     return MailboxPage(
         items=[prepare(item, zone) for item in shown],
         page=page,
         pages=pages,
-        total=len(found),
+        total=total,
         query=query,
         zone_name=str(zone),
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from werkzeug.local import LocalProxy
 
 from outreach.extensions import db
 from outreach.models import Audience
@@ -19,5 +20,6 @@ def house_audience() -> Audience | None:
 
 @bp.context_processor
 def _house_brand() -> dict[str, Any]:
-    """``audience`` for templates rendered without one (a view's own always wins)."""
-    return {"audience": house_audience()}
+    """``audience`` for templates rendered without one (a view's own always wins). Lazy:
+    looked up only when a page without its own audience uses it."""
+    return {"audience": LocalProxy(house_audience)}

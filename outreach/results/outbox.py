@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import case, func, literal, select
 
+from outreach.campaigns import naming
 from outreach.extensions import db
 from outreach.feedback.writes import HISTORY_PROVIDER
 from outreach.models import Campaign, DeliveryEvent, Message, Step, Subscriber
@@ -63,11 +64,6 @@ class OutboxPage:
     total: int
     page: int
     pages: int
-
-
-def _title(step: Step) -> str:
-    text = step.subject if step.channel == "email" else step.body
-    return (text or "").strip()[:60]
 
 
 def history(message_ids: list[int]) -> dict[int, list[HistoryEntry]]:
@@ -140,7 +136,7 @@ def listing(
                 campaign_id=m.campaign_id,
                 campaign=campaigns.get(m.campaign_id, f"campaign {m.campaign_id}"),
                 step_number=(step.position + 1) if step else 0,
-                step_title=_title(step) if step else "",
+                step_title=naming.step_words(step.channel, step.subject, step.body) if step else "",
                 subscriber=people.get(m.subscriber_id, ""),
                 claimed_at=m.claimed_at,
                 requeued_at=m.requeued_at,

@@ -45,9 +45,10 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from outreach import database
+from outreach.campaigns import naming
 from outreach.clock import now as clock_now
 from outreach.extensions import db
-from outreach.models import Campaign, ConsentEvent, DeliveryEvent, Message, Step
+from outreach.models import Campaign, ConsentEvent, DeliveryEvent, Message
 from outreach.results.clicks import LinkResult, clicks_by_step, links_by_step
 from outreach.results.over_time import ClickSeries, Series, click_series, series
 from outreach.results.requests import requests_by_step
@@ -312,18 +313,14 @@ def opt_outs(campaign: Campaign, days: int = OPT_OUT_WINDOW_DAYS) -> dict[int, i
     return {step_id: n for step_id, n in db.session.execute(stmt)}
 
 
-def _title(step: Step) -> str:
-    text = step.subject if step.channel == "email" else step.body
-    text = " ".join((text or "").split())
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def campaign_results(campaign: Campaign, *, with_series: bool = True) -> CampaignResults:
     """The dashboard's numbers for one campaign (a handful of aggregate queries; the two
     time series only ``with_series``)."""
     steps = sorted(campaign.steps, key=lambda s: s.position)
     results = {
-        step.id: StepResult(step.id, number, step.channel, _title(step))
+        step.id: StepResult(
+            step.id, number, step.channel, naming.step_words(step.channel, step.subject, step.body)
+        )
         for number, step in enumerate(steps, start=1)
     }
     for step_id, state, reason, n in state_reason_counts(campaign):

@@ -223,13 +223,14 @@ class SmsComposer:
         self._body = body
         self._audience = audience
         self._signer = signer or _link_signer()
+        self._link_key = link_codes.app_key() if self._tracked else b""
         self._first_name = templates.tag("first_name") in body
         self._links = [tag for name, tag in _TAGS if name != "first_name" and tag in body]
 
     def compose(self, recipient: Recipient, message_id: int = 0) -> str:
         """The text for one recipient (``message_id``: the outbox row, for link codes)."""
         body = self._body
-        for tag, code in link_codes_for(message_id, self._tracked).items():
+        for tag, code in link_codes_for(message_id, self._tracked, self._link_key).items():
             body = body.replace(tag, code)
         if self._first_name:
             body = body.replace(templates.tag("first_name"), first_name_of(recipient))
@@ -249,9 +250,12 @@ def compose_sms(step: Step, audience: Audience, recipient: Recipient) -> str:
 _UNSUBSCRIBE_TAG = templates.tag("unsubscribe_url")
 
 
-def link_codes_for(message_id: int, positions: Iterable[int]) -> dict[str, str]:
-    """The recipient's code for each tracked link tag of their message."""
-    key = link_codes.app_key()
+def link_codes_for(
+    message_id: int, positions: Iterable[int], key: bytes | None = None
+) -> dict[str, str]:
+    """The recipient's code for each tracked link tag of their message (``key``: the
+    link-code key, looked up once per batch by the callers)."""
+    key = key or link_codes.app_key()
     return {tracking.link_tag(p): link_codes.encode(key, message_id, p) for p in positions}
 
 
@@ -284,12 +288,13 @@ def email_recipient(
     signer: LinkSigner | None = None,
     mailto: str | None = None,
     links: Iterable[int] = (),
+    link_key: bytes | None = None,
 ) -> EmailRecipient:
     """One recipient of a rendered step: personal values, a code per tracked link and
     one-click unsubscribe headers."""
     subs = substitutions_for(recipient, audience, "email", signer)
     if links:
-        subs.update(link_codes_for(message_id, links))
+        subs.update(link_codes_for(message_id, links, link_key))
     return EmailRecipient(
         message_id=message_id,
         to=recipient.email or "",
@@ -367,11 +372,14 @@ def provider_call(
     if step.channel == "email":
         mailto = current_app.config["OUTREACH_UNSUBSCRIBE_MAILTO"]
         signer = _link_signer()
+        link_key = link_codes.app_key()
         batches = []
         for language, group in groups.items():
             rendered, links = track_email(step, render_step_email(step, audience, language))
             recipients = [
-                email_recipient(c.message_id, c.recipient, audience, signer, mailto, links)
+                email_recipient(
+                    c.message_id, c.recipient, audience, signer, mailto, links, link_key
+                )
                 for c in group
             ]
             batches.append(

@@ -32,7 +32,7 @@ def sentences(result: dict[str, Any]) -> list[str]:
     for channel, label in CHANNEL_WORDS.items():
         counts = (result.get("channels") or {}).get(channel) or {}
         parts = [
-            _n(counts[key], f"{word}", f"{word}")
+            f"{counts[key]:,} {word}"
             for key, word in (
                 ("active", "subscribed"),
                 ("pending", "waiting for confirmation"),
