@@ -149,8 +149,17 @@ def pause_step(step: Step, reason: str) -> None:
     db.session.flush()
 
 
+#: Rows that may still go out: a campaign with any of them is not done.
+OPEN_STATES = ("queued", "sending", "unknown")
+
+
 def finish_done(at: datetime | None = None) -> int:
-    """Running calendar campaigns whose every step is past due everywhere and sent become done."""
+    """Running calendar campaigns whose every step is past due everywhere and sent become done.
+
+    A row still ``queued``, ``sending`` or ``unknown`` keeps its campaign running:
+    reconciliation may re-queue an ``unknown`` row, and only a running campaign's rows are
+    claimed.
+    """
     at = at or clock_now()
     finished = 0
     for campaign in db.session.scalars(
@@ -163,7 +172,7 @@ def finish_done(at: datetime | None = None) -> int:
             continue
         open_rows = db.session.scalar(
             select(func.count(Message.id)).where(
-                Message.campaign_id == campaign.id, Message.state.in_(("queued", "sending"))
+                Message.campaign_id == campaign.id, Message.state.in_(OPEN_STATES)
             )
         )
         if not open_rows:

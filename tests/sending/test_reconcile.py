@@ -167,6 +167,27 @@ def test_a_text_twilio_never_took_is_requeued_once_after_the_listing_delay(
     assert fake.stats()["sms"] == 2 and fake.stats()["duplicate_sms"] == 0
 
 
+def test_a_campaign_waits_for_its_unknown_rows_before_it_is_done(app, cli, clock, fake, audience):
+    people(audience, 2)
+    campaign = sms_campaign(audience)
+    june_first(clock, fake)
+    fake.fail_next(2, status=504, api="sms")
+    assert sending.dispatch_once().unknown == 2
+
+    clock.set(datetime(2027, 6, 2, 16, 0, tzinfo=UTC))  # the step is past due everywhere
+    fake.configure(clock_offset=clock().timestamp() - time.time())
+    sending.dispatch_once()
+    db.session.refresh(campaign)
+    assert campaign.status == "running"  # two texts may still have to go out
+
+    assert "2 re-queued" in run_reconcile(cli)
+    assert sending.dispatch_once().sent == 2
+    assert fake.stats()["sms"] == 2 and fake.stats()["duplicate_sms"] == 0
+    sending.dispatch_once()
+    db.session.refresh(campaign)
+    assert campaign.status == "done"
+
+
 def test_a_row_is_requeued_at_most_once(app, cli, clock, fake, audience):
     people(audience, 1)
     sms_campaign(audience)
