@@ -82,3 +82,15 @@ def test_a_step_needs_exactly_one_body(app, change, problem):
     with pytest.raises(CampaignFileError) as raised:
         campaign_files.load(change(MIXED))
     assert problem in str(raised.value)
+
+
+def test_validate_reports_template_errors_in_markdown_at_their_file_line(app):
+    from outreach.campaigns.files.check import validate
+
+    make_audience()
+    broken = MIXED.replace("**sleep**", "{{ frist_name }}")
+    problems = [(p.line, p.message) for p in validate(broken)]
+    assert (
+        12,
+        "step 1 markdown: unknown variable 'frist_name'; did you mean 'first_name'?",
+    ) in problems
