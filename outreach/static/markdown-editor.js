@@ -84,7 +84,7 @@
           var option = blocks.options[blocks.selectedIndex];
           if (!option || !option.value) return;
           var made = block(option.getAttribute("data-markdown"), field);
-          replaceSelection(field, made.text);
+          replaceSelection(field, made.text, made.text.length, 0);  /* cursor after it */
           blocks.selectedIndex = 0;
         });
       }
