@@ -1,5 +1,6 @@
 """Campaign files carry each email step's body as ``markdown:`` or ``html:``; a file in the
-exporter's style round-trips byte-identically, and a step with both or neither is refused with its line."""
+exporter's style round-trips byte-identically, and a step with both or neither is refused
+with its line."""
 
 from __future__ import annotations
 
