@@ -111,9 +111,7 @@ def test_write_an_email_in_markdown_with_the_live_preview(editor_site, screen):
             page.get_by_role("button", name="Add step").click()
             page.wait_for_url(f"{base_url}/admin/campaigns/{campaign_id}*")
             with app.app_context():
-                step = db.session.scalar(
-                    select(Step).join(Campaign).where(Step.channel == "email")
-                )
+                step = db.session.scalar(select(Step).join(Campaign).where(Step.channel == "email"))
                 assert step.markdown == written
                 assert "<h2>Migraine month</h2>" in step.html
                 db.session.remove()

@@ -72,7 +72,7 @@ def test_a_markdown_file_round_trips_byte_identically(app):
         ),
         (
             lambda text: text.replace(
-                '      markdown: ¡Hola, {{ first_name }}! **Consulta a tu médico.**\n', ""
+                "      markdown: ¡Hola, {{ first_name }}! **Consulta a tu médico.**\n", ""
             ),
             "step 1 es: missing 'markdown' (or 'html')",
         ),
