@@ -7,11 +7,15 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
 
 from outreach.campaigns.files import export as campaign_export
 from outreach.campaigns.files import load as campaign_files
 from outreach.campaigns.files.problems import CampaignFileError
 from outreach.extensions import db
+from outreach.models import Audience
 from tests.factories import make_audience
 
 MIXED = textwrap.dedent(
@@ -95,3 +99,28 @@ def test_validate_reports_template_errors_in_markdown_at_their_file_line(app):
         12,
         "step 1 markdown: unknown variable 'frist_name'; did you mean 'first_name'?",
     ) in problems
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.text(
+        alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="{}%"),
+        min_size=1,
+        max_size=200,
+    ).filter(str.strip)
+)
+def test_any_markdown_body_round_trips_through_a_file(app, body):
+    if db.session.scalar(select(Audience.id)) is None:
+        make_audience()
+    campaign = campaign_files.load(MIXED)
+    first = sorted(campaign.steps, key=lambda s: s.position)[0]
+    first.markdown = body
+    exported = campaign_export.export(campaign)
+    db.session.rollback()
+    again = campaign_files.load(exported)
+    assert campaign_export.export(again) == exported
+    reloaded = sorted(again.steps, key=lambda s: s.position)[0]
+    assert reloaded.markdown == campaign_export._clean(body)
+    db.session.rollback()
