@@ -83,7 +83,9 @@
         blocks.addEventListener("change", function () {
           var option = blocks.options[blocks.selectedIndex];
           if (!option || !option.value) return;
-          var made = block(option.getAttribute("data-markdown"), field);
+          var html = blocks.getAttribute("data-insert-as") === "html";
+          var made = html ? { text: option.getAttribute("data-html") + "\n" }
+            : block(option.getAttribute("data-markdown"), field);
           replaceSelection(field, made.text, made.text.length, 0);  /* cursor after it */
           blocks.selectedIndex = 0;
         });

@@ -193,3 +193,12 @@ def test_viewers_read_blocks_but_cannot_change_them(editor, viewer):
     assert page.status_code == 200 and "Sign-off" in text(page)
     assert 'id="block-form"' not in page.get_data(as_text=True)
     assert post(viewer, "/admin/blocks", {"name": "X", "markdown": "y"}).status_code == 403
+
+
+def test_a_step_written_in_html_can_insert_a_block_as_html(editor):
+    post(editor, "/admin/blocks", {"name": "Sign-off", "markdown": "**Warm regards**"})
+    campaign_id = _new_campaign(editor, make_audience())
+    _add(editor, campaign_id, "email", {**EMAIL, "writing": "html"})
+    page = editor.get(f"/admin/steps/{_only_step().id}/edit").get_data(as_text=True)
+    assert '<select id="html-block" data-block-select data-insert-as="html">' in page
+    assert 'data-html="&lt;p&gt;&lt;strong&gt;Warm regards&lt;/strong&gt;&lt;/p&gt;"' in page
