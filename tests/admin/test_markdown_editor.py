@@ -202,3 +202,14 @@ def test_a_step_written_in_html_can_insert_a_block_as_html(editor):
     page = editor.get(f"/admin/steps/{_only_step().id}/edit").get_data(as_text=True)
     assert '<select id="html-block" data-block-select data-insert-as="html">' in page
     assert 'data-html="&lt;p&gt;&lt;strong&gt;Warm regards&lt;/strong&gt;&lt;/p&gt;"' in page
+
+
+def test_checks_as_you_type_name_the_markdown_field(editor):
+    campaign_id = _new_campaign(editor, make_audience())
+    form = {**WRITTEN, "markdown": "Read [click here](https://clinic.example/june)"}
+    response = post(
+        editor, f"/admin/campaigns/{campaign_id}/steps/check", {"channel": "email", **form}
+    )
+    found = json.loads(response.get_data(as_text=True))["checks"]
+    assert any(f["field"] == "markdown" and "'click here'" in f["message"] for f in found)
+    assert not any(f["field"] == "html" for f in found)
