@@ -33,19 +33,27 @@ def blocks():  # noqa: ANN201
     return _page(None, {"name": "", "markdown": ""}, {})
 
 
+def _save(block: SavedBlock | None):  # noqa: ANN202
+    """Save the posted form as a new block (``block`` None) or into ``block``."""
+    form = {"name": form_str("name"), "markdown": form_text("markdown")}
+    block_id = block.id if block is not None else None
+    try:
+        saved = saved_blocks.save_block(form["name"], form["markdown"], current_user.id, block)
+    except EditError as exc:
+        db.session.rollback()
+        again = db.session.get(SavedBlock, block_id) if block_id is not None else None
+        return _page(again, form, exc.errors, 400)
+    db.session.commit()
+    hint = "" if block_id is not None else " Insert it from any email step's editor."
+    flash(f"Block '{saved.name}' saved.{hint}")
+    return redirect(url_for("admin.blocks"), 303)
+
+
 @bp.post("/blocks")
 @editor_required
 def block_create():  # noqa: ANN201
     """Add a block."""
-    form = {"name": form_str("name"), "markdown": form_text("markdown")}
-    try:
-        block = saved_blocks.save_block(form["name"], form["markdown"], current_user.id)
-    except EditError as exc:
-        db.session.rollback()
-        return _page(None, form, exc.errors, 400)
-    db.session.commit()
-    flash(f"Block '{block.name}' saved. Insert it from any email step's editor.")
-    return redirect(url_for("admin.blocks"), 303)
+    return _save(None)
 
 
 @bp.route("/blocks/<int:block_id>/edit", methods=["GET", "POST"])
@@ -55,15 +63,7 @@ def block_edit(block_id: int):  # noqa: ANN201
     block = get_or_404(SavedBlock, block_id)
     if request.method == "GET":
         return _page(block, {"name": block.name, "markdown": block.markdown}, {})
-    form = {"name": form_str("name"), "markdown": form_text("markdown")}
-    try:
-        saved_blocks.save_block(form["name"], form["markdown"], current_user.id, block)
-    except EditError as exc:
-        db.session.rollback()
-        return _page(db.session.get(SavedBlock, block_id), form, exc.errors, 400)
-    db.session.commit()
-    flash(f"Block '{block.name}' saved.")
-    return redirect(url_for("admin.blocks"), 303)
+    return _save(block)
 
 
 @bp.route("/blocks/<int:block_id>/delete", methods=["GET", "POST"])

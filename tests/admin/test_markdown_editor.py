@@ -176,6 +176,8 @@ def test_editing_and_deleting_a_block_asks_first_and_leaves_steps_alone(editor):
     campaign_id = _new_campaign(editor, make_audience())
     _add(editor, campaign_id, "email", {**WRITTEN, "markdown": "Hi\n\nWarm regards"})
 
+    refused = post(editor, f"/admin/blocks/{block_id}/edit", {"name": "", "markdown": "x"})
+    assert refused.status_code == 400 and "give the block a name" in text(refused)
     changed = {"name": "Sign-off", "markdown": "Best wishes"}
     assert post(editor, f"/admin/blocks/{block_id}/edit", changed).status_code == 303
     confirm = editor.get(f"/admin/blocks/{block_id}/delete")
