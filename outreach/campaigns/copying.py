@@ -16,9 +16,9 @@ from outreach.staff import audit as staff_audit
 #: Step columns a copy carries over (everything staff wrote; not ids, state or pauses).
 STEP_FIELDS = (
     "channel", "day_offset", "send_time", "after_minutes", "include_late_joiners",
-    "subject", "preheader", "html", "text", "body",
+    "subject", "preheader", "html", "markdown", "text", "body",
 )  # fmt: skip
-VARIANT_FIELDS = ("language", "subject", "preheader", "html", "text", "body")
+VARIANT_FIELDS = ("language", "subject", "preheader", "html", "markdown", "text", "body")
 NAME_LIMIT = 200
 
 

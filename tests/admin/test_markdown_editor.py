@@ -215,3 +215,20 @@ def test_checks_as_you_type_name_the_markdown_field(editor):
     found = json.loads(response.get_data(as_text=True))["checks"]
     assert any(f["field"] == "markdown" and "'click here'" in f["message"] for f in found)
     assert not any(f["field"] == "html" for f in found)
+
+
+def test_a_duplicated_campaign_or_step_stays_written_in_markdown(editor):
+    campaign_id = _new_campaign(editor, make_audience())
+    form = {**WRITTEN, "es_subject": "Junio", "es_markdown": "Hola **{{ first_name }}**"}
+    _add(editor, campaign_id, "email", form)
+    step_id = _only_step().id
+    assert post(editor, f"/admin/steps/{step_id}/duplicate").status_code == 303
+    copy = post(editor, f"/admin/campaigns/{campaign_id}/duplicate")
+    assert copy.status_code == 303
+    db.session.expire_all()
+    steps = db.session.scalars(select(Step).order_by(Step.id)).all()
+    assert len(steps) == 4
+    assert {step.markdown for step in steps} == {MARKDOWN}
+    assert {step.variant("es").markdown for step in steps} == {form["es_markdown"]}
+    page = editor.get(f"/admin/steps/{steps[-1].id}/edit").get_data(as_text=True)
+    assert 'name="writing" value="markdown" checked' in page
