@@ -18,11 +18,10 @@ from outreach.models import SavedBlock
 def _page(block: SavedBlock | None, form: dict[str, str], errors: dict, status: int = 200):  # noqa: ANN202
     return render_template(
         "admin/blocks.html",
-        blocks=saved_blocks.all_blocks(),
+        blocks=saved_blocks.with_html(),
         editing=block,
         form=form,
         errors=errors,
-        as_html=saved_blocks.as_html,
     ), status
 
 

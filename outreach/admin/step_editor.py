@@ -44,7 +44,7 @@ def _step_input(channel: str) -> StepInput:
         writing=form_str("writing", HTML) if channel == "email" else HTML,
         markdown=form_text("markdown"),
         es_markdown=form_text("es_markdown"),
-    ).rendered()
+    )
 
 
 def _editor(
@@ -70,8 +70,7 @@ def _editor(
         brand=wording.program(audience),
         rows=campaign_editing.row_count(step) if step is not None else 0,
         number=number,
-        blocks=saved_blocks.all_blocks() if data.channel == "email" else [],
-        as_html=saved_blocks.as_html,
+        blocks=saved_blocks.with_html() if data.channel == "email" else [],
         markdown_mode=data.in_markdown,
     ), status
 

@@ -33,9 +33,10 @@ def all_blocks() -> list[SavedBlock]:
     return list(db.session.scalars(select(SavedBlock).order_by(SavedBlock.name)))
 
 
-def as_html(block: SavedBlock) -> str:
-    """A block as the HTML it renders to (what an HTML-written step inserts)."""
-    return markdown_rendering.to_html(block.markdown)
+def with_html() -> list[tuple[SavedBlock, str]]:
+    """Every saved block, by name, with the HTML it renders to (what an HTML-written step
+    inserts, and how the blocks page shows it), each rendered once."""
+    return [(block, markdown_rendering.to_html(block.markdown)) for block in all_blocks()]
 
 
 def _check(name: str, markdown: str, block: SavedBlock | None) -> dict[str, str]:
@@ -87,7 +88,7 @@ def delete_block(block: SavedBlock, actor_id: int | None) -> None:
 
 def add_demo_blocks() -> int:
     """The demo's blocks that are not there yet; returns how many were added."""
-    known = {block.name for block in all_blocks()}
+    known = set(db.session.scalars(select(SavedBlock.name)))
     added = 0
     for name, markdown in DEMO_BLOCKS.items():
         if name not in known:

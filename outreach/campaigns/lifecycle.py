@@ -13,6 +13,7 @@ from outreach.campaigns.preflight import findings as preflight_findings
 from outreach.clock import now as clock_now
 from outreach.extensions import db
 from outreach.models import Campaign, Message, Step
+from outreach.models.outbox import UNSETTLED_STATES
 from outreach.staff import audit as staff_audit
 
 #: Which transitions staff may ask for, from which states.
@@ -149,10 +150,6 @@ def pause_step(step: Step, reason: str) -> None:
     db.session.flush()
 
 
-#: Rows that may still go out: a campaign with any of them is not done.
-OPEN_STATES = ("queued", "sending", "unknown")
-
-
 def finish_done(at: datetime | None = None) -> int:
     """Running calendar campaigns whose every step is past due everywhere and sent become done.
 
@@ -172,7 +169,7 @@ def finish_done(at: datetime | None = None) -> int:
             continue
         open_rows = db.session.scalar(
             select(func.count(Message.id)).where(
-                Message.campaign_id == campaign.id, Message.state.in_(OPEN_STATES)
+                Message.campaign_id == campaign.id, Message.state.in_(UNSETTLED_STATES)
             )
         )
         if not open_rows:

@@ -144,13 +144,17 @@ def check_step(anchor_kind: str, data: StepInput) -> dict[str, str]:
     elif not data.body.strip():
         errors.setdefault("body", "a text needs a body")
     errors.update(_check_spanish(data))
-    return _markdown_names(errors) if data.in_markdown else errors
+    if not data.in_markdown:
+        return errors
+    return {markdown_field(name): problem for name, problem in errors.items()}
 
 
-def _markdown_names(errors: dict[str, str]) -> dict[str, str]:
-    """A Markdown body's problems are shown on the Markdown field it was written in."""
-    names = {"html": "markdown", "es_html": "es_markdown"}
-    return {names.get(name, name): problem for name, problem in errors.items()}
+def markdown_field(name: str) -> str:
+    """Where a body written in Markdown shows a problem found in its HTML: ``html`` ->
+    ``markdown``, ``es_html`` -> ``es_markdown``, ``es.html`` -> ``es.markdown``."""
+    if name == "html" or name.endswith(("_html", ".html")):
+        return name[: -len("html")] + "markdown"
+    return name
 
 
 def _check_spanish(data: StepInput) -> dict[str, str]:

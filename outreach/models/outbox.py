@@ -22,6 +22,8 @@ MESSAGE_STATES = (
     "cancelled",
 )
 TERMINAL_STATES = ("delivered", "failed", "bounced", "skipped", "cancelled")
+#: Rows that may still go out: waiting, in flight, or with a fate not known yet.
+UNSETTLED_STATES = ("queued", "sending", "unknown")
 #: Rows handed to a provider whose fate is not known yet (the partial index's condition;
 #: a query must spell it the same way for SQLite to use the index).
 OPEN_CLAIM = "state IN ('sending', 'unknown')"

@@ -39,6 +39,7 @@ from sqlalchemy import func, select
 from outreach.clock import now as clock_now
 from outreach.extensions import db
 from outreach.models import Message
+from outreach.models.outbox import UNSETTLED_STATES
 from outreach.operations import health, heartbeats
 
 #: The in-process counters (not prometheus_client's default registry: no process or GC
@@ -46,7 +47,7 @@ from outreach.operations import health, heartbeats
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 #: Outbox states that are a queue (waiting, in flight, fate open); the rest is history.
-QUEUE_STATES = ("queued", "sending", "unknown")
+QUEUE_STATES = UNSETTLED_STATES
 CHANNELS = health.CHANNELS
 _CODE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from outreach.extensions import db
 from outreach.i18n import LANGUAGE_NAMES
 from outreach.models import Campaign, Message, Subscriber
+from outreach.models.outbox import UNSETTLED_STATES
 from outreach.results.reports import CampaignResults
 
 #: The columns of the split (states grouped as the reader thinks of them).
@@ -23,7 +24,7 @@ GROUPS = {
     "delivered": ("delivered",),
     "failed": ("failed", "bounced"),
     "skipped": ("skipped", "cancelled"),
-    "waiting": ("queued", "sending", "unknown"),
+    "waiting": UNSETTLED_STATES,
 }
 
 

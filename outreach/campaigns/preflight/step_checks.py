@@ -5,31 +5,16 @@ the exact words preflight uses (the gate itself stays in preflight)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Protocol
 
 from outreach.campaigns.preflight import health_rules
 from outreach.campaigns.preflight.accessibility_rules import rule_accessibility
 from outreach.campaigns.preflight.findings import Finding
 from outreach.campaigns.preflight.language_rules import VariantStep, labelled
+from outreach.campaigns.step_input import StepInput, markdown_field
 from outreach.models import Audience, Campaign
 
 
-class StepFields(Protocol):
-    """The editor's values (``campaigns.editing.StepInput``)."""
-
-    channel: str
-    subject: str
-    preheader: str
-    html: str
-    text: str
-    body: str
-
-    def spanish(self) -> dict[str, str]: ...
-
-    def has_spanish(self) -> bool: ...
-
-
-def _copy(data: StepFields, language: str) -> VariantStep:
+def _copy(data: StepInput, language: str) -> VariantStep:
     values = (
         data.spanish()
         if language != "en"
@@ -55,20 +40,13 @@ def _copy_findings(no: int, copy: VariantStep, audience: Audience | None) -> lis
     return found + rule_accessibility(no, copy, audience, copy.language)
 
 
-def editor_checks(campaign: Campaign, data: StepFields, number: int) -> list[Finding]:
+def editor_checks(campaign: Campaign, data: StepInput, number: int) -> list[Finding]:
     """Preflight's health and accessibility findings for the step being edited, as warnings."""
     audience = campaign.audience
+    data = data.rendered()
     found = _copy_findings(number, _copy(data, "en"), audience)
     if data.has_spanish():
         found += labelled(_copy_findings(number, _copy(data, "es"), audience), "es")
-    if getattr(data, "in_markdown", False):  # the body was written in Markdown: say so
-        found = [replace(f, field=_markdown_field(f.field)) for f in found]
+    if data.in_markdown:  # the body was written in Markdown: say so
+        found = [replace(f, field=f.field and markdown_field(f.field)) for f in found]
     return [replace(f, level="warning") for f in found]
-
-
-def _markdown_field(name: str | None) -> str | None:
-    """``html`` -> ``markdown`` (``es.html`` -> ``es.markdown``): the field staff wrote in."""
-    if name is None:
-        return None
-    head, dot, tail = name.rpartition(".")
-    return f"{head}{dot}markdown" if tail == "html" else name
