@@ -78,6 +78,20 @@ def test_fanout_5000_rows_once_per_subscriber_and_the_orm_baseline(app):
     assert _count("SELECT count(DISTINCT due_at) FROM outbox_messages") == len(local_ten)
 
 
+@pytest.mark.skipif(not PG_URL, reason="COPY seeding is PostgreSQL's")
+def test_tenmillion_seeding_by_copy_then_one_row_each_in_every_zone(app):
+    from bench import tenmillion
+
+    audience_id = make_audience()
+    tenmillion.copy_subscribers(3_000, audience_id)
+    assert _count("SELECT count(DISTINCT email) FROM subscribers") == 3_000
+    assert _count("SELECT count(*) FROM subscriptions WHERE state = 'active'") == 3_000
+    assert _count("SELECT count(DISTINCT timezone) FROM subscribers") == len(US_ZONES)
+    fanout._campaign(audience_id, "Ten million")
+    assert materialise(fanout.AT)[0] == 3_000
+    assert tenmillion._sizes()["database"] > 0
+
+
 def test_fanout_both_paths_timed_from_an_empty_outbox(app):
     audience_id = make_audience()
     seed(2_000, [audience_id], zones=US_ZONES)
