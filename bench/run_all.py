@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -41,6 +42,8 @@ def main() -> None:
     parser.add_argument("--no-pg-restart", action="store_true")
     args = parser.parse_args()
     chosen = args.only.split(",") if args.only else list(BENCHMARKS)
+    if os.environ.get("BENCH_TENMILLION") == "1" and "tenmillion" not in chosen:
+        chosen.append("tenmillion")  # opt-in: ~10 GB and most of an hour at 10,000,000
     if "faults" in chosen and not args.no_pg_restart:
         print(
             "NOTE: bench.faults restarts PostgreSQL (pg_ctlcluster ... restart) mid-send; "
@@ -53,6 +56,8 @@ def main() -> None:
     for name in chosen:
         with tempfile.NamedTemporaryFile(suffix=".json") as out:
             argv = [sys.executable, "-m", f"bench.{name}", "--json", out.name]
+            if name == "tenmillion" and os.environ.get("BENCH_TENMILLION_N"):
+                argv.append(os.environ["BENCH_TENMILLION_N"])
             if args.quick:
                 argv.append("--quick")
             if name == "faults" and args.no_pg_restart:

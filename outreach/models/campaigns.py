@@ -111,6 +111,8 @@ class StepZone(db.Model):
     step_id: Mapped[int] = mapped_column(ForeignKey("steps.id", ondelete="CASCADE"))
     timezone: Mapped[str] = mapped_column(String(64))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Rows the tick that marked the zone added for the step (all zones of that tick's one
+    # INSERT together; the per-zone path counted per zone). Informational only.
     rows: Mapped[int] = mapped_column(default=0)
     materialised_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -1,16 +1,16 @@
 """Materialise due steps into outbox rows: set-based SQL, idempotent, safe in N workers.
 
-One ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` per (step, time zone) for calendar
-steps (``due_at`` computed per zone in Python, the fan-out done by the database), and one
-per step for confirmation-anchored steps. The unique key (step, subscriber, channel) makes
-re-running harmless.
+Calendar steps: one ``INSERT ... SELECT`` per step for every due zone (``sending.fanout``).
+Confirmation-anchored steps: one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` per step.
+The unique key (step, subscriber, channel) makes re-running harmless.
 
-Large fan-outs on PostgreSQL (``PARALLEL_MIN_ROWS`` or more rows in a step) split big zones
-into subscriber-id ranges and run the statements on ``PARALLEL_CONNECTIONS`` connections at
-once, each part in its own transaction: a part that fails leaves the others committed and
-the next tick completes the step (ON CONFLICT). Most of the cost is per row inside
-PostgreSQL (heap, six indexes, three foreign-key triggers), so a second backend is the
-lever left to this module. See bench/README.md for the measured split.
+The per-zone path below (``materialise_calendar_step_per_zone``, ``materialise_due(...,
+per_zone=True)``) is the previous one, kept so bench/fanout.py measures both in one run:
+one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` per (step, time zone); big steps
+on PostgreSQL (``PARALLEL_MIN_ROWS`` rows or more) split big zones into subscriber-id
+ranges run on ``PARALLEL_CONNECTIONS`` connections at once, each part in its own
+transaction (a part that fails leaves the others committed; the next tick completes the
+step). See bench/README.md for the two paths measured side by side.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, func, literal, select, text
+from sqlalchemy import Select, func, literal, select, text
 from sqlalchemy.exc import DBAPIError
 
 from outreach import database
@@ -28,11 +28,18 @@ from outreach.campaigns import lifecycle
 from outreach.clock import now as clock_now
 from outreach.extensions import db
 from outreach.models import Campaign, Message, Step, StepZone, Subscriber, Subscription
+from outreach.sending import fanout
+from outreach.sending.outbox_rows import (
+    LOOKAHEAD,
+    eligible,
+    hold_step,
+    insert_select,
+    insert_stmt,
+    mark_zone_done,
+)
 
 log = logging.getLogger(__name__)
 
-#: How far ahead rows are created, so claiming can start the moment they are due.
-LOOKAHEAD = timedelta(minutes=2)
 #: A calendar step with at least this many eligible rows is materialised in parallel parts.
 PARALLEL_MIN_ROWS = 100_000
 #: Connections used for a parallel fan-out (PostgreSQL only; SQLite has one writer).
@@ -41,43 +48,6 @@ PARALLEL_CONNECTIONS = 2
 ANALYZE_MIN_ROWS = 10_000
 #: Rows per part when a big zone is split by subscriber id.
 PART_ROWS = 125_000
-
-_COLUMNS = [
-    "campaign_id",
-    "step_id",
-    "subscriber_id",
-    "channel",
-    "state",
-    "due_at",
-    "attempts",
-    "created_at",
-    "updated_at",
-]
-
-
-def _insert_stmt(select_stmt):  # noqa: ANN001, ANN202
-    return (
-        database.insert(Message.__table__)
-        .from_select(_COLUMNS, select_stmt)
-        .on_conflict_do_nothing(index_elements=["step_id", "subscriber_id", "channel"])
-        .execution_options(preserve_rowcount=True)
-    )
-
-
-def _insert(select_stmt) -> int:  # noqa: ANN001
-    return db.session.execute(_insert_stmt(select_stmt)).rowcount or 0
-
-
-def _eligible(campaign: Campaign, step: Step):  # noqa: ANN202
-    """Active subscriptions of the campaign's audience on the step's channel."""
-    contact = Subscriber.email if step.channel == "email" else Subscriber.phone
-    return and_(
-        Subscription.audience_id == campaign.audience_id,
-        Subscription.channel == step.channel,
-        Subscription.state == "active",
-        Subscriber.erased_at.is_(None),
-        contact.is_not(None),
-    )
 
 
 def zone_sizes(campaign: Campaign, step: Step) -> dict[str, tuple[int, int, int]]:
@@ -90,7 +60,7 @@ def zone_sizes(campaign: Campaign, step: Step) -> dict[str, tuple[int, int, int]
             func.max(Subscription.subscriber_id),
         )
         .join(Subscription, Subscription.subscriber_id == Subscriber.id)
-        .where(_eligible(campaign, step))
+        .where(eligible(campaign, step))
         .group_by(Subscriber.timezone)
     )
     return {tz: (count, low, high) for tz, count, low, high in rows}
@@ -122,7 +92,7 @@ def _rows(campaign: Campaign, step: Step, due, at: datetime, conditions: list) -
 
 
 def _zone_select(campaign: Campaign, step: Step, tz: str, due: datetime, at: datetime) -> Select:
-    conditions = [_eligible(campaign, step), Subscriber.timezone == tz]
+    conditions = [eligible(campaign, step), Subscriber.timezone == tz]
     if not step.include_late_joiners:
         conditions.append(Subscription.confirmed_at <= due)
     return _rows(campaign, step, literal(due, type_=Message.due_at.type), at, conditions)
@@ -156,10 +126,11 @@ def _run_parallel(statements: list) -> list[int]:  # noqa: ANN001
         return list(pool.map(run, statements))
 
 
-def materialise_calendar_step(
+def materialise_calendar_step_per_zone(
     campaign: Campaign, step: Step, at: datetime, *, parallel: bool = False
 ) -> int:
-    """Create rows for a calendar step in every zone where it is due; returns rows added.
+    """The per-zone path (previous): rows for a calendar step in every zone where it is
+    due, one statement per zone; returns rows added.
 
     With ``parallel`` (the caller has committed: parts run in their own transactions) a
     big step on PostgreSQL is inserted in parts on several connections.
@@ -183,24 +154,16 @@ def materialise_calendar_step(
     rows_by_zone: dict[str, int] = {}
     total = sum(size[0] for *_, size in work)
     if parallel and total >= PARALLEL_MIN_ROWS and database.is_postgres():
-        jobs = [(tz, _insert_stmt(p)) for tz, _, query, size in work for p in _parts(query, size)]
+        jobs = [(tz, insert_stmt(p)) for tz, _, query, size in work for p in _parts(query, size)]
         for (tz, _), rows in zip(jobs, _run_parallel([stmt for _, stmt in jobs]), strict=True):
             rows_by_zone[tz] = rows_by_zone.get(tz, 0) + rows
     else:
         for tz, _, query, _ in work:
-            rows_by_zone[tz] = _insert(query)
+            rows_by_zone[tz] = insert_select(query)
     for tz, due, _, _ in work:
         if due <= at and tz not in done_zones:
-            _mark_zone_done(step, tz, due, rows_by_zone[tz], at)
+            mark_zone_done(step, tz, due, rows_by_zone[tz], at)
     return sum(rows_by_zone.values())
-
-
-def _mark_zone_done(step: Step, tz: str, due: datetime, rows: int, at: datetime) -> None:
-    db.session.execute(
-        database.insert_ignore(StepZone.__table__, ["step_id", "timezone"]).values(
-            step_id=step.id, timezone=tz, due_at=due, rows=rows, materialised_at=at
-        )
-    )
 
 
 def _plus_minutes(column, minutes: int):  # noqa: ANN001, ANN202
@@ -209,36 +172,24 @@ def _plus_minutes(column, minutes: int):  # noqa: ANN001, ANN202
     return db.func.strftime("%Y-%m-%d %H:%M:%f", column, f"+{int(minutes)} minutes")
 
 
-def hold_step(step: Step) -> bool:
-    """Keep the step from being deleted until this transaction ends (FOR KEY SHARE); False
-    if it is gone. The outbox has no foreign key to steps: this lock, with the FOR UPDATE
-    and second count in ``campaign_editing.delete_step``, is what stops a step being
-    deleted while its rows are created."""
-    return (
-        db.session.scalar(
-            select(Step.id).where(Step.id == step.id).with_for_update(read=True, key_share=True)
-        )
-        is not None
-    )
-
-
 def materialise_confirmation_step(campaign: Campaign, step: Step, at: datetime) -> int:
     """Create rows for a step anchored on each subscriber's confirmation time."""
     if not hold_step(step):
         return 0
     due = _plus_minutes(Subscription.confirmed_at, step.after_minutes)
     conditions = [
-        _eligible(campaign, step),
+        eligible(campaign, step),
         Subscription.confirmed_at.is_not(None),
         Subscription.confirmed_at <= at + LOOKAHEAD - timedelta(minutes=step.after_minutes),
     ]
     if not step.include_late_joiners and campaign.started_at is not None:
         conditions.append(Subscription.confirmed_at >= campaign.started_at)
-    return _insert(_rows(campaign, step, due, at, conditions))
+    return insert_select(_rows(campaign, step, due, at, conditions))
 
 
-def materialise_due(at: datetime | None = None) -> int:
-    """Materialise every due step of every running campaign; returns rows added."""
+def materialise_due(at: datetime | None = None, *, per_zone: bool = False) -> int:
+    """Materialise every due step of every running campaign; returns rows added.
+    ``per_zone`` takes the previous calendar path (benchmarks compare the two)."""
     at = at or clock_now()
     lifecycle.start_due(at)
     db.session.commit()  # big steps insert in parts on other connections: they must see it
@@ -250,8 +201,10 @@ def materialise_due(at: datetime | None = None) -> int:
                 continue
             if campaign.anchor_kind == "confirmation":
                 added += materialise_confirmation_step(campaign, step, at)
+            elif per_zone:
+                added += materialise_calendar_step_per_zone(campaign, step, at, parallel=True)
             else:
-                added += materialise_calendar_step(campaign, step, at, parallel=True)
+                added += fanout.materialise_calendar_step(campaign, step, at)
             db.session.commit()
     if added >= ANALYZE_MIN_ROWS:
         refresh_statistics()

@@ -79,6 +79,31 @@ def test_fanout_5000_rows_once_per_subscriber_and_the_orm_baseline(app):
     assert _count("SELECT count(DISTINCT due_at) FROM outbox_messages") == len(local_ten)
 
 
+@pytest.mark.skipif(not PG_URL, reason="COPY seeding is PostgreSQL's")
+def test_tenmillion_seeding_by_copy_then_one_row_each_in_every_zone(app):
+    from bench import tenmillion
+
+    audience_id = make_audience()
+    tenmillion.copy_subscribers(3_000, audience_id)
+    assert _count("SELECT count(DISTINCT email) FROM subscribers") == 3_000
+    assert _count("SELECT count(*) FROM subscriptions WHERE state = 'active'") == 3_000
+    assert _count("SELECT count(DISTINCT timezone) FROM subscribers") == len(US_ZONES)
+    fanout._campaign(audience_id, "Ten million")
+    assert materialise(fanout.AT)[0] == 3_000
+    assert tenmillion._sizes()["database"] > 0
+
+
+def test_fanout_both_paths_timed_from_an_empty_outbox(app):
+    audience_id = make_audience()
+    seed(2_000, [audience_id], zones=US_ZONES)
+    fanout._campaign(audience_id, "Fan-out")
+    kind = db.session.get_bind().dialect.name
+    for per_zone in (False, True):  # each asserts 2,000 rows, then 0 on the re-run
+        seconds, tick, cpu = fanout._timed(kind, 2_000, per_zone=per_zone)
+        assert seconds > 0 and tick > 0 and cpu >= 0
+    assert _count("SELECT count(*) FROM outbox_messages") == 2_000
+
+
 def test_2000_emails_through_the_timed_worker_then_naive_and_ceiling(app, fake, env):
     audience_id = make_audience()
     seed(2_000, [audience_id])

@@ -71,22 +71,38 @@ def test_rows_appear_zone_by_zone_as_the_day_moves_west(world, clock):
     }
 
 
-def test_one_insert_statement_per_zone_not_per_subscriber(world, clock):
-    audience, _, _ = world
-    for n in range(30):
-        make_subscriber(audience, email=f"ny{n}@example.org", timezone="America/New_York")
+def _insert_statements(per_zone: bool = False) -> tuple[int, list[str]]:
+    """Rows added by one tick and the outbox INSERT statements it sent."""
     statements: list[str] = []
 
     def count(conn, cursor, statement, *args):  # noqa: ANN001, ANN202
-        if statement.lstrip().upper().startswith("INSERT INTO OUTBOX_MESSAGES"):
+        if "INSERT INTO OUTBOX_MESSAGES" in statement.upper():
             statements.append(statement)
 
     event.listen(db.engine, "before_cursor_execute", count)
     try:
-        clock.set(datetime(2027, 6, 2, tzinfo=UTC))
-        added = materialising.materialise_due()
+        added = materialising.materialise_due(per_zone=per_zone)
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
+    return added, statements
+
+
+def test_one_insert_statement_per_step_not_per_subscriber_or_zone(world, clock):
+    audience, _, _ = world
+    for n in range(30):
+        make_subscriber(audience, email=f"ny{n}@example.org", timezone="America/New_York")
+    clock.set(datetime(2027, 6, 2, tzinfo=UTC))
+    added, statements = _insert_statements()
+    assert added == 34
+    assert len(statements) == 1
+
+
+def test_the_per_zone_path_sends_one_statement_per_zone(world, clock):
+    audience, _, _ = world
+    for n in range(30):
+        make_subscriber(audience, email=f"ny{n}@example.org", timezone="America/New_York")
+    clock.set(datetime(2027, 6, 2, tzinfo=UTC))
+    added, statements = _insert_statements(per_zone=True)
     assert added == 34
     assert len(statements) == len(ZONES)
 
