@@ -80,8 +80,9 @@ def _record(
     if changes:
         # A status callback or event may have moved a row on while the batch was in flight
         # (PostgreSQL lets webhooks write during a send): never move it back.
-        write(changes, only_states=("sending", "unknown"))
-        _backfill_provider_ids(changes, at)
+        changed = write(changes, only_states=("sending", "unknown"))
+        if changed != len(changes):  # some row was moved on meanwhile (or we cannot tell)
+            _backfill_provider_ids(changes, at)
     if bounces:
         subscriptions.opt_out_many("email", bounces)
 
