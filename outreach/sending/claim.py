@@ -232,6 +232,7 @@ def claim(channel: str, limit: int, at: datetime | None = None) -> tuple[list[Cl
     taken: dict[int, int] = defaultdict(int)
     opens: dict[tuple[str, windows.Window], datetime] = {}  # (zone, window) -> next open
     email_windows: dict[int, windows.Window] = {}
+    zones: dict[tuple[str, str], str] = {}
 
     def next_open(when: datetime, tz: str, window: windows.Window) -> datetime:
         if when is not at:
@@ -268,7 +269,10 @@ def claim(channel: str, limit: int, at: datetime | None = None) -> tuple[list[Cl
             if reason is not None:
                 skip(message_id, reason)
                 continue
-        tz = windows.zone_or(recipient.timezone, audience.default_timezone)
+        zone_key = (recipient.timezone, audience.default_timezone)
+        tz = zones.get(zone_key)
+        if tz is None:  # a zone's validity is looked up once per claim, not per row
+            tz = zones[zone_key] = windows.zone_or(*zone_key)
         if channel == "email":
             if audience.id not in email_windows:
                 email_windows[audience.id] = _window(channel, audience, recipient)
