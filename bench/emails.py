@@ -276,6 +276,8 @@ def run(
             baseline=old_path["rate"],
             baseline_note="old path: per-recipient compose (OUTREACH_FAST_COMPOSE=0)",
             note=(
+                f"worker CPU {ours['cpu_us_per_sent']:,.0f} us per recipient (old path "
+                f"{old_path['cpu_us_per_sent']:,.0f} us); "
                 f"naive loop (1 send per recipient) {naive:,.0f}/s; "
                 f"{rows:,} recipients in {ours['seconds']:.1f}s with "
                 f"{env.get('OUTREACH_EMAIL_CONCURRENCY', '2')} lanes (one lane: "
