@@ -90,20 +90,12 @@ def write(rows: list[dict[str, Any]], only_states: tuple[str, ...] | None = None
         values = tuple(sorted((k, v) for k, v in row.items() if k != "id"))
         groups[values].append(row["id"])
 
-    def column_value(name: str, value: Any) -> Any:
-        return table.c.attempts - 1 if value is UNDO_ATTEMPT else value
-
     singles: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     changed: int | None = 0
     for values, ids in groups.items():
         if len(ids) > 1 or any(v is UNDO_ATTEMPT for _, v in values):
-            stmt = update(table).where(in_values(table.c.id, ids))
-            if guard is not None:
-                stmt = stmt.where(guard)
-            result = db.session.execute(
-                stmt.values({name: column_value(name, value) for name, value in values})
-            )
-            changed = None if changed is None or result.rowcount < 0 else changed + result.rowcount
+            count = write_same(ids, dict(values), only_states)
+            changed = None if changed is None or count is None else changed + count
         else:
             names = tuple(name for name, _ in values)
             singles[names].append({"b_id": ids[0], **{f"b_{k}": v for k, v in values}})
@@ -115,3 +107,23 @@ def write(rows: list[dict[str, Any]], only_states: tuple[str, ...] | None = None
         db.session.connection().execute(stmt, params)
         changed = None  # an executemany's row count is not the same on every driver
     return changed
+
+
+def write_same(
+    ids: list[int], values: dict[str, Any], only_states: tuple[str, ...] | None = None
+) -> int | None:
+    """One ``UPDATE ... WHERE id IN (ids)`` giving these rows the same ``values`` (see
+    ``write``); returns the rows changed (None when the driver cannot tell)."""
+    table = Message.__table__
+    stmt = update(table).where(in_values(table.c.id, ids))
+    if only_states:
+        stmt = stmt.where(or_(*(table.c.state == state for state in only_states)))
+    result = db.session.execute(
+        stmt.values(
+            {
+                name: table.c.attempts - 1 if value is UNDO_ATTEMPT else value
+                for name, value in values.items()
+            }
+        )
+    )
+    return result.rowcount if result.rowcount >= 0 else None
