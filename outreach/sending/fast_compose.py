@@ -20,7 +20,7 @@ import dataclasses
 import hmac
 import json.encoder
 import zlib
-from base64 import urlsafe_b64encode
+from binascii import b2a_base64
 from collections.abc import Callable
 
 from flask import current_app
@@ -49,8 +49,12 @@ def enabled(email_channel: EmailChannel) -> bool:
     )
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64(data: bytes) -> bytes:
-    return urlsafe_b64encode(data).rstrip(b"=")
+    """URL-safe base64 without padding (``urlsafe_b64encode`` without its two calls)."""
+    return b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
 
 
 def _itsdangerous_payload(json_text: bytes) -> bytes:
@@ -59,6 +63,9 @@ def _itsdangerous_payload(json_text: bytes) -> bytes:
     if len(compressed) < len(json_text) - 1:
         return b"." + _b64(compressed)
     return _b64(json_text)
+
+
+_NONE: dict[str, str] = {}  # shared, never written: no two empty dicts per recipient
 
 
 class EmailComposer:
@@ -147,7 +154,10 @@ class EmailComposer:
     def batch(self, step: Step, audience: Audience, group: list[Claimed]) -> EmailBatch:
         """The provider request for these rows (all of this composer's language)."""
         texts = tuple(self.personalization(c) for c in group)
-        recipients = [EmailRecipient(c.message_id, c.recipient.email or "") for c in group]
+        # The channel reads ids (results) and addresses from these; the JSON has the rest.
+        recipients = [
+            EmailRecipient(c.message_id, c.recipient.email or "", _NONE, _NONE) for c in group
+        ]
         batch = compose.email_batch(
             audience,
             self.rendered,
