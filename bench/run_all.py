@@ -19,7 +19,17 @@ from pathlib import Path
 
 from bench.common import ROOT, Figure, machine, now_stamp, table
 
-BENCHMARKS = ("fanout", "emails", "sms", "memory", "webhooks", "clicks", "results_page", "faults")
+BENCHMARKS = (
+    "fanout",
+    "emails",
+    "scaleout",
+    "sms",
+    "memory",
+    "webhooks",
+    "clicks",
+    "results_page",
+    "faults",
+)
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

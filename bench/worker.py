@@ -26,6 +26,9 @@ def main() -> None:
     parser.add_argument("--channel", choices=("email", "sms"), required=True)
     parser.add_argument("--profile", help="write a pyinstrument profile (text) here")
     parser.add_argument(
+        "--start-at", type=float, default=0.0, help="wait until this Unix time to send"
+    )
+    parser.add_argument(
         "--clock-offset", type=float, default=0.0, help="run this many seconds in the future"
     )
     args = parser.parse_args()
@@ -52,6 +55,9 @@ def main() -> None:
 
             profiler = Profiler(interval=0.0005)
             profiler.start()
+        if args.start_at:  # several workers start sending together (bench.scaleout)
+            time.sleep(max(0.0, args.start_at - time.time()))
+        began = time.time()
         started, cpu_started = time.perf_counter(), time.process_time()
         sending.dispatch_channel(args.channel, now(), report)
         seconds = time.perf_counter() - started
@@ -77,6 +83,8 @@ def main() -> None:
                 "cpu_seconds": cpu_seconds,
                 "cpu_us_per_sent": cpu_seconds / report.sent * 1e6 if report.sent else 0.0,
                 "maxrss_mb": self_maxrss_mb(),
+                "began": began,
+                "ended": began + seconds,
             }
         ),
         flush=True,

@@ -58,11 +58,12 @@ def serve(app: Flask) -> Iterator[str]:
             db.engine.dispose()
 
 
-def shoot(page, name: str) -> None:  # noqa: ANN001
-    """Save a full-page screenshot to docs/screenshots/ when OUTREACH_SCREENSHOTS=1."""
+def shoot(page, name: str, full_page: bool = True) -> None:  # noqa: ANN001
+    """Save a screenshot (the whole page, or what the window shows) to docs/screenshots/
+    when OUTREACH_SCREENSHOTS=1."""
     if os.environ.get("OUTREACH_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+        page.screenshot(path=str(SCREENSHOTS / name), full_page=full_page)
 
 
 def sign_in(page, base_url: str, email: str = "editor@clinic.example") -> None:  # noqa: ANN001

@@ -9,29 +9,15 @@ from datetime import date
 from sqlalchemy import func, select
 
 from outreach.campaigns import windows
+from outreach.campaigns.step_input import SPANISH, StepInput, check_step, copy_values
 from outreach.clock import now as clock_now
 from outreach.extensions import db
 from outreach.models import Audience, Campaign, Message, Step, StepVariant, StepZone
 from outreach.models.campaigns import ANCHORS
-from outreach.rendering import templates
 from outreach.staff import audit as staff_audit
 
 #: Campaign states in which nothing can be edited any more.
 CLOSED = ("done", "cancelled")
-
-
-#: The longest day offset and confirmation delay (same limits as campaign files).
-MAX_DAY_OFFSET = 3660
-
-
-MAX_AFTER_MINUTES = 366 * 24 * 60
-
-
-EMAIL_FIELDS = ("subject", "preheader", "html", "text")
-
-
-#: The language a step's second copy is written in (its ``StepVariant``).
-SPANISH = "es"
 
 
 class EditError(ValueError):
@@ -140,58 +126,6 @@ def ensure_open(campaign: Campaign) -> None:
         raise EditError(f"this campaign is {campaign.status}; it can no longer change")
 
 
-@dataclass
-class StepInput:
-    """What the step editor holds (strings as typed; numbers already parsed or None)."""
-
-    channel: str = "email"
-    day_offset: int | None = 0
-    send_time: str = "10:00"
-    after_minutes: int | None = 0
-    subject: str = ""
-    preheader: str = ""
-    html: str = ""
-    text: str = ""
-    body: str = ""
-    include_late_joiners: bool = False
-    es_subject: str = ""
-    es_preheader: str = ""
-    es_html: str = ""
-    es_text: str = ""
-    es_body: str = ""
-
-    def spanish(self) -> dict[str, str]:
-        """The Spanish fields of the step's channel, by step field name."""
-        names = EMAIL_FIELDS if self.channel == "email" else ("body",)
-        return {name: getattr(self, f"es_{name}") for name in names}
-
-    def has_spanish(self) -> bool:
-        """Whether any Spanish field of the channel holds text (else: no Spanish version)."""
-        return any(value.strip() for value in self.spanish().values())
-
-    @classmethod
-    def from_step(cls, step: Step) -> StepInput:
-        """The editor's values for an existing step (and its Spanish version, if any)."""
-        variant = step.variant(SPANISH)
-        return cls(
-            es_subject=variant.subject or "" if variant else "",
-            es_preheader=variant.preheader or "" if variant else "",
-            es_html=variant.html or "" if variant else "",
-            es_text=variant.text or "" if variant else "",
-            es_body=variant.body or "" if variant else "",
-            channel=step.channel,
-            day_offset=step.day_offset,
-            send_time=step.send_time,
-            after_minutes=step.after_minutes,
-            subject=step.subject or "",
-            preheader=step.preheader or "",
-            html=step.html or "",
-            text=step.text or "",
-            body=step.body or "",
-            include_late_joiners=step.include_late_joiners,
-        )
-
-
 def row_count(step: Step) -> int:
     """How many outbox rows a step has (queued, sent, anything)."""
     if step.id is None:
@@ -205,66 +139,6 @@ def _materialised(step: Step) -> bool:
         db.session.scalar(select(StepZone.id).where(StepZone.step_id == step.id).limit(1))
         is not None
     )
-
-
-def _check_step(campaign: Campaign, data: StepInput) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    if data.channel not in ("email", "sms"):
-        errors["channel"] = "email or sms"
-        return errors
-    if campaign.anchor_kind == "date":
-        if data.day_offset is None or not 0 <= data.day_offset <= MAX_DAY_OFFSET:
-            errors["day_offset"] = f"a whole number of days from 0 to {MAX_DAY_OFFSET}"
-        try:
-            windows.parse_hhmm(data.send_time)
-        except ValueError:
-            errors["send_time"] = "a local time like 10:00"
-    elif data.after_minutes is None or not 0 <= data.after_minutes <= MAX_AFTER_MINUTES:
-        errors["after_minutes"] = "a delay from 0 minutes up to a year"
-    fields_ = EMAIL_FIELDS if data.channel == "email" else ("body",)
-    limits = {"subject": 300, "preheader": 300}
-    for name in fields_:
-        source = getattr(data, name)
-        if name in limits and len(source) > limits[name]:
-            errors[name] = f"at most {limits[name]} characters"
-            continue
-        problems = templates.check_template(source) if source else []
-        if problems:
-            errors[name] = "; ".join(problems)
-    if data.channel == "email":
-        if not data.subject.strip():
-            errors.setdefault("subject", "an email needs a subject")
-        if not data.html.strip():
-            errors.setdefault("html", "an email needs a body")
-    elif not data.body.strip():
-        errors.setdefault("body", "a text needs a body")
-    errors.update(_check_spanish(data))
-    return errors
-
-
-def _check_spanish(data: StepInput) -> dict[str, str]:
-    """The Spanish version is optional; once started it needs the same parts as the English."""
-    if not data.has_spanish():
-        return {}
-    errors: dict[str, str] = {}
-    limits = {"subject": 300, "preheader": 300}
-    for name, source in data.spanish().items():
-        if name in limits and len(source) > limits[name]:
-            errors[f"es_{name}"] = f"at most {limits[name]} characters"
-        elif problems := templates.check_template(source) if source else []:
-            errors[f"es_{name}"] = "; ".join(problems)
-    required = (
-        {"subject": "a subject", "html": "a body"}
-        if data.channel == "email"
-        else {"body": "a body"}
-    )
-    for name, what in required.items():
-        if not getattr(data, f"es_{name}").strip():
-            errors.setdefault(
-                f"es_{name}",
-                f"the Spanish version needs {what} too (or leave every Spanish field empty)",
-            )
-    return errors
 
 
 def _hhmm(value: str) -> str:
@@ -282,16 +156,8 @@ def _apply_step(step: Step, data: StepInput, calendar: bool) -> None:
         step.day_offset = 0
         step.after_minutes = int(data.after_minutes or 0)
     step.include_late_joiners = data.include_late_joiners
-    if data.channel == "email":
-        step.subject = data.subject.strip()
-        step.preheader = data.preheader.strip()
-        step.html = data.html
-        step.text = data.text if data.text.strip() else None
-        step.body = ""
-    else:
-        step.body = data.body
-        step.subject = step.preheader = step.html = ""
-        step.text = None
+    for name, value in copy_values(data).items():
+        setattr(step, name, value)
     step.updated_at = clock_now()
 
 
@@ -304,14 +170,7 @@ def _apply_spanish(step: Step, data: StepInput) -> str | None:
             return None
         step.variants.remove(variant)
         return "removed"
-    email = data.channel == "email"
-    values = {
-        "subject": data.es_subject.strip() if email else "",
-        "preheader": data.es_preheader.strip() if email else "",
-        "html": data.es_html if email else "",
-        "text": data.es_text if email and data.es_text.strip() else None,
-        "body": data.es_body if not email else "",
-    }
+    values = copy_values(data, SPANISH)
     if variant is None:
         step.variants.append(StepVariant(language=SPANISH, **values))
         return "saved"
@@ -333,7 +192,8 @@ def _audit_spanish(step: Step, change: str | None, actor_id: int | None) -> None
 def add_step(campaign: Campaign, data: StepInput, actor_id: int | None) -> Step:
     """Append a step; raises EditError."""
     ensure_open(campaign)
-    errors = _check_step(campaign, data)
+    data = data.rendered()
+    errors = check_step(campaign.anchor_kind, data)
     if errors:
         raise EditError(errors)
     position = max((s.position for s in campaign.steps), default=-1) + 1
@@ -354,7 +214,8 @@ def update_step(step: Step, data: StepInput, actor_id: int | None) -> None:
     """Change a step. Content edits reach every message not yet sent; raises EditError."""
     campaign = step.campaign
     ensure_open(campaign)
-    errors = _check_step(campaign, data)
+    data = data.rendered()
+    errors = check_step(campaign.anchor_kind, data)
     if errors:
         raise EditError(errors)
     calendar = campaign.anchor_kind == "date"

@@ -6,14 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from outreach import transactional
 from outreach.audiences.contacts import InvalidContact, normalise_phone
 from outreach.campaigns.editing import EditError
+from outreach.campaigns.step_input import SPANISH, StepInput, copy_values
 from outreach.channels.base import Outcome
 from outreach.consent import decisions
 from outreach.extensions import db
-from outreach.models import Audience, StaffUser, Step, Subscriber
+from outreach.models import Audience, Campaign, StaffUser, Step, StepVariant, Subscriber
 from outreach.rendering import sms as sms_rendering
 from outreach.rendering import templates
 from outreach.sending import batch, compose
@@ -83,6 +85,20 @@ def _recipient(
         subscriber.timezone,
         language,
     )
+
+
+def draft_step(campaign: Campaign, data: StepInput, step_id: int | None = None) -> Step:
+    """A step built from the editor's input, not saved (not even added to the session), so
+    the live preview renders unsaved copy through the sender's renderer."""
+    data = data.rendered()
+    draft = Step(channel=data.channel, position=0, **copy_values(data))
+    draft.id = step_id
+    set_committed_value(draft, "campaign", campaign)
+    variants = []
+    if data.has_spanish():
+        variants.append(StepVariant(language=SPANISH, **copy_values(data, SPANISH)))
+    set_committed_value(draft, "variants", variants)
+    return draft
 
 
 def _personalize(value: str, substitutions: dict[str, str]) -> str:

@@ -7,6 +7,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from outreach import resources
+from outreach.campaigns import blocks as campaign_blocks
 from outreach.campaigns.files import load as campaign_files
 from outreach.cli.group import outreach_cli
 from outreach.devtools import sample_activity
@@ -104,6 +105,8 @@ def demo(with_activity: bool) -> None:
         )
     else:
         click.echo(f"Campaign {existing.name!r} already there.")
+    if added := campaign_blocks.add_demo_blocks():
+        click.echo(f"{added} saved blocks for the email editor (sign-off, consultation button).")
     db.session.commit()
     if with_activity:
         made = sample_activity.seed(DEMO_AUDIENCE)

@@ -1,7 +1,7 @@
 """All models, importable from one place."""
 
 from outreach.models.base import utcnow
-from outreach.models.campaigns import Campaign, Step, StepVariant, StepZone
+from outreach.models.campaigns import Campaign, SavedBlock, Step, StepVariant, StepZone
 from outreach.models.consent import ConsentEvent, PendingConfirmation, Suppression
 from outreach.models.consultations import ConsultationRequest
 from outreach.models.contacts import Audience, Subscriber, Subscription
@@ -22,6 +22,7 @@ __all__ = [
     "LinkClick",
     "Message",
     "PendingConfirmation",
+    "SavedBlock",
     "StaffUser",
     "Step",
     "StepVariant",

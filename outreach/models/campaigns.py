@@ -61,6 +61,9 @@ class Step(db.Model):
     subject: Mapped[str] = mapped_column(String(300), default="")
     preheader: Mapped[str] = mapped_column(String(300), default="")
     html: Mapped[str] = mapped_column(Text, default="")
+    #: The Markdown staff wrote, when the step is written in Markdown (``html`` is then
+    #: what it renders to); None for a step written in HTML ("advanced").
+    markdown: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str | None] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text, default="")
     paused_reason: Mapped[str | None] = mapped_column(Text)
@@ -90,6 +93,7 @@ class StepVariant(db.Model):
     subject: Mapped[str] = mapped_column(String(300), default="")
     preheader: Mapped[str] = mapped_column(String(300), default="")
     html: Mapped[str] = mapped_column(Text, default="")
+    markdown: Mapped[str | None] = mapped_column(Text)  # as on its step
     text: Mapped[str | None] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text, default="")
 
@@ -111,3 +115,15 @@ class StepZone(db.Model):
     materialised_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (UniqueConstraint("step_id", "timezone"),)
+
+
+class SavedBlock(db.Model):
+    """A piece of Markdown staff keep for reuse (the clinic's sign-off, the "talk to your
+    clinician" line, the consultation button) and insert into any email step."""
+
+    __tablename__ = "saved_blocks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    markdown: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

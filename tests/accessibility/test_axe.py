@@ -215,6 +215,8 @@ def test_staff_pages_have_no_serious_or_critical_violations(site, browser, viewp
             ("campaign", f"/admin/campaigns/{campaign}"),
             ("step editor", f"/admin/steps/{step}/edit"),
             ("new text step", f"/admin/campaigns/{campaign}/steps/new?channel=sms"),
+            ("new email step", f"/admin/campaigns/{campaign}/steps/new?channel=email"),
+            ("saved blocks", "/admin/blocks"),
             ("preview", f"/admin/steps/{step}/preview"),
             ("preflight", f"/admin/campaigns/{campaign}/preflight"),
             ("results", f"/admin/campaigns/{campaign}/results"),

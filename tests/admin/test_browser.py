@@ -133,6 +133,8 @@ def test_build_preview_check_and_schedule_a_campaign(live_server):
 
             # an email step, with a variable inserted from the list
             page.click("a:has-text('Add email')")
+            page.check("input[name=writing][value=html]")  # written in HTML ("advanced")
+            expect(page.locator("#html")).to_be_visible()
             page.fill("#subject", "June is Migraine & Headache Awareness Month")
             page.fill("#preheader", "Know your triggers")
             page.fill("#html", "<h1>Hello ")

@@ -23,6 +23,7 @@ from bench import (
     faults_webhooks,
     memory,
     results_page,
+    scaleout,
     webhooks,
 )
 from bench.common import (
@@ -106,6 +107,20 @@ def test_emails_through_smtp_reach_the_local_relay_once_each(app, env):
     assert result["sent"] == 40 and result["relay_messages"] == 40
     assert result["relay_duplicates"] == 0 and result["connections"] >= 1
     assert _count("SELECT count(*) FROM outbox_messages") == 0  # cleared for the next phase
+
+
+@pytest.mark.skipif(not PG_URL, reason="workers share the load through PostgreSQL")
+def test_two_workers_started_together_send_every_email_once(app, fake, env):
+    audience_id = make_audience()
+    seed(400, [audience_id])
+    make_campaign(audience_id, "email")
+    materialise()
+    db.session.remove()
+    result = scaleout.send_with(2, {**env, "OUTREACH_BATCH_SIZE": "20"}, start_up=4.0)
+    assert result["sent"] == 400 and sum(result["per_worker"]) == 400
+    assert len(result["per_worker"]) == 2  # (how they share depends on start-up time)
+    assert states() == {"sent": 400}
+    assert fake.stats()["duplicate_emails"] == 0 and len(fake.sent_email_ids) == 400
 
 
 def test_200_texts_through_the_timed_worker(app, fake, env):

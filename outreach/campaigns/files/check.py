@@ -63,7 +63,8 @@ def _value_line(step: Map, key: str, template_line: int | None) -> int | None:
 def _copy_problems(copy: Map, channel: str, where: str) -> list[Problem]:
     """Template problems of one copy (a step, or its mapping for a language), by file line."""
     problems = []
-    for key in findings.TEMPLATE_FIELDS.get(channel, ()):
+    keys = findings.TEMPLATE_FIELDS.get(channel, ())
+    for key in (*keys, "markdown") if channel == "email" else keys:
         source = copy.get(key)
         if not isinstance(source, str) or not source:
             continue
@@ -92,8 +93,14 @@ def _step_line(step: Map, key: str | None) -> int | None:
     language, _, inner = key.partition(".")
     copy = step.get(language)
     if inner and language in LANGUAGE_KEYS and isinstance(copy, Map):
-        return copy.key_lines.get(inner, step.key_lines.get(language, step.line))
-    return step.key_lines.get(key, step.line)
+        return copy.key_lines.get(_written(copy, inner), step.key_lines.get(language, step.line))
+    return step.key_lines.get(_written(step, key), step.line)
+
+
+def _written(copy: Map, key: str) -> str:
+    """The file key a finding on ``key`` points at: a Markdown body's ``html`` findings
+    point at its ``markdown``."""
+    return "markdown" if key == "html" and "markdown" in copy else key
 
 
 def _finding_problem(data: Map, finding: findings.Finding) -> Problem:

@@ -86,7 +86,10 @@ def _copy(source: Step | StepVariant, channel: str) -> dict[str, str]:
     copy = {"subject": _clean(source.subject or "")}
     if source.preheader:
         copy["preheader"] = _clean(source.preheader)
-    copy["html"] = _clean(source.html or "")
+    if source.markdown is not None:
+        copy["markdown"] = _clean(source.markdown)
+    else:
+        copy["html"] = _clean(source.html or "")
     if source.text is not None:
         copy["text"] = _clean(source.text)
     return copy

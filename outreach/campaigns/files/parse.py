@@ -15,6 +15,7 @@ from outreach.campaigns.files.yaml_lines import Map, read_yaml
 from outreach.clock import now as clock_now
 from outreach.extensions import db
 from outreach.models import Audience, Campaign, Step, StepVariant
+from outreach.rendering import markdown as markdown_rendering
 
 #: The longest delay after confirmation a step may have: one year.
 MAX_AFTER_MINUTES = 366 * 24 * 60
@@ -38,7 +39,35 @@ LANGUAGE_KEYS = ("es",)
 
 
 #: The copy a channel cannot go without (in a step and in each of its languages).
-REQUIRED_COPY = {"email": ("subject", "html"), "sms": ("body",)}
+REQUIRED_COPY = {"email": ("subject", "html", "markdown"), "sms": ("body",)}
+#: An email body is written in one of these (never both).
+BODY_KEYS = ("markdown", "html")
+
+
+def _one_body(step: Map, index: int) -> list[Problem]:
+    """An email step (and each of its languages) has a Markdown or an HTML body, not both."""
+    if step.get("channel") != "email":
+        return []
+    problems = []
+    copies = [("", step)] + [
+        (f" {language}", step[language])
+        for language in LANGUAGE_KEYS
+        if isinstance(step.get(language), Map)
+    ]
+    for where, copy in copies:
+        present = [key for key in BODY_KEYS if key in copy]
+        if not present:
+            problems.append(
+                Problem(copy.line, f"step {index + 1}{where}: missing 'markdown' (or 'html')")
+            )
+        elif len(present) == 2:
+            problems.append(
+                Problem(
+                    copy.key_lines.get("html", copy.line),
+                    f"step {index + 1}{where}: write the body as 'markdown' or as 'html', not both",
+                )
+            )
+    return problems
 
 
 def _blank_copy(step: Map, index: int) -> list[Problem]:
@@ -134,7 +163,7 @@ def parse_document(text: str) -> Map:
                 step["after"] = parse_after(step["after"])
             except ValueError as exc:
                 problems.append(Problem(step.key_lines.get("after"), f"step {index + 1}: {exc}"))
-        problems += _blank_copy(step, index)
+        problems += _blank_copy(step, index) + _one_body(step, index)
     if problems:
         raise CampaignFileError(sorted_problems(problems))
     return data
@@ -167,7 +196,7 @@ def build_steps(data: dict, calendar: bool) -> list[Step]:
                 include_late_joiners=bool(item.get("late_joiners", False)),
                 subject=item.get("subject", "") if email else "",
                 preheader=item.get("preheader", "") if email else "",
-                html=item.get("html", "") if email else "",
+                **_body(item, email),
                 text=item.get("text") if email else None,
                 body=item.get("body", "") if not email else "",
                 paused_reason=None,
@@ -182,13 +211,22 @@ def build_steps(data: dict, calendar: bool) -> list[Step]:
     return steps
 
 
+def _body(copy: dict, email: bool) -> dict[str, str | None]:
+    """``html`` (and ``markdown`` when the body is written in Markdown) of a step's copy."""
+    if not email:
+        return {"html": "", "markdown": None}
+    if "markdown" in copy:
+        return {"html": markdown_rendering.to_html(copy["markdown"]), "markdown": copy["markdown"]}
+    return {"html": copy.get("html", ""), "markdown": None}
+
+
 def _variant(language: str, copy: dict, email: bool) -> StepVariant:
     """A step's copy in ``language`` from its mapping in the file."""
     return StepVariant(
         language=language,
         subject=copy.get("subject", "") if email else "",
         preheader=copy.get("preheader", "") if email else "",
-        html=copy.get("html", "") if email else "",
+        **_body(copy, email),
         text=copy.get("text") if email else None,
         body=copy.get("body", "") if not email else "",
     )

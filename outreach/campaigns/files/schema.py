@@ -135,5 +135,5 @@ def _not_here(key: Any) -> str:
             "'after' is for campaigns anchored on confirmation; calendar steps use 'day' and 'at'"
         )
     if key == "body":
-        return "an email step has no 'body' (use 'html' and, optionally, 'text')"
+        return "an email step has no 'body' (use 'markdown' or 'html' and, optionally, 'text')"
     return f"an SMS step has no '{key}' (use 'body')"

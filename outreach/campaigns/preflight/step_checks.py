@@ -61,4 +61,14 @@ def editor_checks(campaign: Campaign, data: StepFields, number: int) -> list[Fin
     found = _copy_findings(number, _copy(data, "en"), audience)
     if data.has_spanish():
         found += labelled(_copy_findings(number, _copy(data, "es"), audience), "es")
+    if getattr(data, "in_markdown", False):  # the body was written in Markdown: say so
+        found = [replace(f, field=_markdown_field(f.field)) for f in found]
     return [replace(f, level="warning") for f in found]
+
+
+def _markdown_field(name: str | None) -> str | None:
+    """``html`` -> ``markdown`` (``es.html`` -> ``es.markdown``): the field staff wrote in."""
+    if name is None:
+        return None
+    head, dot, tail = name.rpartition(".")
+    return f"{head}{dot}markdown" if tail == "html" else name
