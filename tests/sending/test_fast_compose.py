@@ -42,7 +42,7 @@ class CapturingChannel(SendGridChannel):
 
 
 names = st.text(
-    st.characters(blacklist_categories=("Cs",)), max_size=12
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12
 )  # quotes, backslashes, accents, emoji, controls
 links = st.sampled_from(
     [
