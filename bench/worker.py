@@ -58,9 +58,10 @@ def main() -> None:
         if args.start_at:  # several workers start sending together (bench.scaleout)
             time.sleep(max(0.0, args.start_at - time.time()))
         began = time.time()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         sending.dispatch_channel(args.channel, now(), report)
         seconds = time.perf_counter() - started
+        cpu_seconds = time.process_time() - cpu_started  # all of this process's threads
         if profiler is not None:
             profiler.stop()
             with open(args.profile, "w") as handle:
@@ -79,6 +80,8 @@ def main() -> None:
                 "unknown": report.unknown,
                 "seconds": seconds,
                 "rate": report.sent / seconds if seconds else 0.0,
+                "cpu_seconds": cpu_seconds,
+                "cpu_us_per_sent": cpu_seconds / report.sent * 1e6 if report.sent else 0.0,
                 "maxrss_mb": self_maxrss_mb(),
                 "began": began,
                 "ended": began + seconds,

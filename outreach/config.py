@@ -152,6 +152,8 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "OUTREACH_SMS_MPS": float(env.get("OUTREACH_SMS_MPS", "0")),
         "OUTREACH_SMS_CONCURRENCY": int(env.get("OUTREACH_SMS_CONCURRENCY", "16")),
         "OUTREACH_EMAIL_CONCURRENCY": int(env.get("OUTREACH_EMAIL_CONCURRENCY", "2")),
+        # 0: compose each email recipient the per-recipient way (the benchmark's old path).
+        "OUTREACH_FAST_COMPOSE": env.get("OUTREACH_FAST_COMPOSE", "1").strip() != "0",
         "OUTREACH_SMS_WORKERS": int(env.get("OUTREACH_SMS_WORKERS", "1")),
         "OUTREACH_PROVIDER_TIMEOUT": float(env.get("OUTREACH_PROVIDER_TIMEOUT", "30")),
         "OUTREACH_SMS_DAILY_CAP": int(env.get("OUTREACH_SMS_DAILY_CAP", "1")),

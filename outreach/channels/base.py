@@ -57,6 +57,9 @@ class EmailBatch:
     open_tracking: bool = False
     #: SendGrid's own link rewriting: only where our ``/r/`` links are off (never both).
     click_tracking: bool = False
+    #: Each recipient's SendGrid personalization as JSON text, when composed in advance
+    #: (``sending.fast_compose``, ``request_id`` included); else built from ``recipients``.
+    personalizations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

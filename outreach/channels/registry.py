@@ -56,6 +56,7 @@ def build_sms_channel(settings: Mapping[str, Any]) -> SmsChannel:
             mps=sms_mps_per_worker(settings),
             concurrency=settings["OUTREACH_SMS_CONCURRENCY"],
             timeout=_timeout(settings),
+            direct=bool(settings.get("OUTREACH_FAST_COMPOSE", True)),
         )
     from outreach.channels.console import ConsoleSmsChannel
 

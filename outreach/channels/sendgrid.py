@@ -201,8 +201,10 @@ class SendGridChannel:
 
         results: list[SendResult] = []
         items: list[tuple[EmailRecipient, str]] = []
-        for recipient in batch.recipients:
-            text = _dumps(self.personalization(recipient, batch.request_id))
+        texts = batch.personalizations or [
+            _dumps(self.personalization(r, batch.request_id)) for r in batch.recipients
+        ]
+        for recipient, text in zip(batch.recipients, texts, strict=True):
             if overhead + len(text) >= self.max_request_bytes:
                 results.append(
                     _result(recipient, Outcome.FAILED, code="too_large", detail="email too large")

@@ -73,13 +73,14 @@ class Claimed:
     claimed_at: datetime | None = None
 
 
-def write(rows: list[dict[str, Any]], only_states: tuple[str, ...] | None = None) -> None:
+def write(rows: list[dict[str, Any]], only_states: tuple[str, ...] | None = None) -> int | None:
     """Apply per-row outbox changes (``id`` plus column values) in as few statements as can.
 
     Rows with the same values become one ``UPDATE ... WHERE id IN (...)`` (a whole SendGrid
     request shares its fate); the rest go in one executemany per set of columns.
     ``attempts: UNDO_ATTEMPT`` means ``attempts - 1``. With ``only_states``, a row that is
     no longer in one of those states (a status callback already moved it) is left alone.
+    Returns how many rows were changed when the driver says (None when it cannot tell).
     """
     table = Message.__table__
     # or_ rather than IN: an expanding IN cannot be used with executemany
@@ -89,18 +90,12 @@ def write(rows: list[dict[str, Any]], only_states: tuple[str, ...] | None = None
         values = tuple(sorted((k, v) for k, v in row.items() if k != "id"))
         groups[values].append(row["id"])
 
-    def column_value(name: str, value: Any) -> Any:
-        return table.c.attempts - 1 if value is UNDO_ATTEMPT else value
-
     singles: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    changed: int | None = 0
     for values, ids in groups.items():
         if len(ids) > 1 or any(v is UNDO_ATTEMPT for _, v in values):
-            stmt = update(table).where(in_values(table.c.id, ids))
-            if guard is not None:
-                stmt = stmt.where(guard)
-            db.session.execute(
-                stmt.values({name: column_value(name, value) for name, value in values})
-            )
+            count = write_same(ids, dict(values), only_states)
+            changed = None if changed is None or count is None else changed + count
         else:
             names = tuple(name for name, _ in values)
             singles[names].append({"b_id": ids[0], **{f"b_{k}": v for k, v in values}})
@@ -110,3 +105,25 @@ def write(rows: list[dict[str, Any]], only_states: tuple[str, ...] | None = None
             stmt = stmt.where(guard)
         stmt = stmt.values({name: bindparam(f"b_{name}") for name in names})
         db.session.connection().execute(stmt, params)
+        changed = None  # an executemany's row count is not the same on every driver
+    return changed
+
+
+def write_same(
+    ids: list[int], values: dict[str, Any], only_states: tuple[str, ...] | None = None
+) -> int | None:
+    """One ``UPDATE ... WHERE id IN (ids)`` giving these rows the same ``values`` (see
+    ``write``); returns the rows changed (None when the driver cannot tell)."""
+    table = Message.__table__
+    stmt = update(table).where(in_values(table.c.id, ids))
+    if only_states:
+        stmt = stmt.where(or_(*(table.c.state == state for state in only_states)))
+    result = db.session.execute(
+        stmt.values(
+            {
+                name: table.c.attempts - 1 if value is UNDO_ATTEMPT else value
+                for name, value in values.items()
+            }
+        )
+    )
+    return result.rowcount if result.rowcount >= 0 else None

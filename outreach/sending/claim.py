@@ -8,7 +8,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import String, cast, literal, select, update
+from sqlalchemy import String, any_, cast, func, literal, select, update
 
 from outreach import database
 from outreach.campaigns import windows
@@ -62,13 +62,26 @@ def _runnable_steps(channel: str) -> list[int]:
     )
 
 
+_RECIPIENT_COLUMNS = (
+    Subscriber.id,
+    Subscriber.public_id,
+    Subscriber.email,
+    Subscriber.phone,
+    Subscriber.first_name,
+    Subscriber.timezone,
+    Subscriber.language,
+)
+
+
 def _claim_rows(
     channel: str, limit: int, at: datetime, token: str
-) -> list[tuple[int, int, int, int, int]]:
+) -> tuple[list[tuple[int, int, int, int, int]], dict[int, Recipient] | None]:
+    """Claim up to ``limit`` due rows: ``(id, step, campaign, subscriber, attempts)`` each,
+    and on PostgreSQL their recipients too (one statement; else None: ``recipients_of``)."""
     lease = at + timedelta(seconds=current_app.config["OUTREACH_LEASE_SECONDS"])
     steps = _runnable_steps(channel)
     if not steps:
-        return []
+        return [], None
     # The runnable steps are resolved first (a handful of ids) and rows are taken in due_at
     # order only: then the (state, due_at) index hands over the first ``limit`` rows. Joining
     # campaigns and steps here, or ordering by (due_at, id), made PostgreSQL sort every
@@ -84,11 +97,17 @@ def _claim_rows(
         .order_by(Message.due_at)
         .limit(limit)
     )
-    if database.is_postgres():
+    postgres = database.is_postgres()
+    if postgres:
+        # id = ANY(ARRAY(...)): primary-key look-ups of the rows taken; with IN (...) the
+        # planner hashed them against a scan of the whole table (10 ms at 30,000 rows).
         due = due.with_for_update(of=Message, skip_locked=True)
+        chosen = Message.id == any_(func.array(due.scalar_subquery()))
+    else:
+        chosen = Message.id.in_(due.scalar_subquery())
     stmt = (
         update(Message)
-        .where(Message.id.in_(due.scalar_subquery()))
+        .where(chosen)
         .values(
             state="sending",
             lease_until=lease,
@@ -107,22 +126,26 @@ def _claim_rows(
         )
         .execution_options(synchronize_session=False)
     )
-    return [tuple(row) for row in db.session.execute(stmt)]
+    if not postgres:
+        return [tuple(row) for row in db.session.execute(stmt)], None
+    # The recipients come back with the claim (a data-modifying CTE): one round trip less.
+    claimed = stmt.cte("claimed")
+    query = (
+        select(*claimed.c, *_RECIPIENT_COLUMNS)
+        .join_from(claimed, Subscriber, Subscriber.id == claimed.c.subscriber_id, isouter=True)
+        .order_by(claimed.c.id)
+    )
+    rows, recipients = [], {}
+    for row in db.session.execute(query):
+        rows.append(row[:5])
+        if row[5] is not None:
+            recipients[row[5]] = Recipient(*row[5:])
+    return rows, recipients
 
 
 def recipients_of(ids: list[int]) -> dict[int, Recipient]:
     """The send fields of these subscribers (erased ones are missing)."""
-    rows = db.session.execute(
-        select(
-            Subscriber.id,
-            Subscriber.public_id,
-            Subscriber.email,
-            Subscriber.phone,
-            Subscriber.first_name,
-            Subscriber.timezone,
-            Subscriber.language,
-        ).where(in_values(Subscriber.id, ids))
-    )
+    rows = db.session.execute(select(*_RECIPIENT_COLUMNS).where(in_values(Subscriber.id, ids)))
     return {row[0]: Recipient(*row) for row in rows}
 
 
@@ -174,12 +197,13 @@ def claim(channel: str, limit: int, at: datetime | None = None) -> tuple[list[Cl
     at = at or clock_now()
     report = Report()
     token = secrets.token_hex(5)
-    rows = _claim_rows(channel, limit, at, token)
+    rows, recipients = _claim_rows(channel, limit, at, token)
     report.claimed = len(rows)
     if not rows:
         db.session.commit()
         return [], report
-    recipients = recipients_of(sorted({row[3] for row in rows}))
+    if recipients is None:
+        recipients = recipients_of(sorted({row[3] for row in rows}))
     campaign_ids = {row[2] for row in rows}
     audience_of = dict(
         db.session.execute(
@@ -208,6 +232,7 @@ def claim(channel: str, limit: int, at: datetime | None = None) -> tuple[list[Cl
     taken: dict[int, int] = defaultdict(int)
     opens: dict[tuple[str, windows.Window], datetime] = {}  # (zone, window) -> next open
     email_windows: dict[int, windows.Window] = {}
+    zones: dict[tuple[str, str], str] = {}
 
     def next_open(when: datetime, tz: str, window: windows.Window) -> datetime:
         if when is not at:
@@ -244,7 +269,10 @@ def claim(channel: str, limit: int, at: datetime | None = None) -> tuple[list[Cl
             if reason is not None:
                 skip(message_id, reason)
                 continue
-        tz = windows.zone_or(recipient.timezone, audience.default_timezone)
+        zone_key = (recipient.timezone, audience.default_timezone)
+        tz = zones.get(zone_key)
+        if tz is None:  # a zone's validity is looked up once per claim, not per row
+            tz = zones[zone_key] = windows.zone_or(*zone_key)
         if channel == "email":
             if audience.id not in email_windows:
                 email_windows[audience.id] = _window(channel, audience, recipient)

@@ -58,12 +58,17 @@ class LinkSigner:
         serializers = {purpose: tokens._plain(purpose) for purpose in self.PURPOSES}
         self._payload = serializers["unsubscribe"].dump_payload
         self._signers = []
+        #: (link prefix, HMAC key) per purpose, ``digest`` and ``sep``: for fast_compose.
+        self.hmac_keys: list[tuple[str, bytes]] = []
+        self.digest, self.sep = "", b"."
         for purpose, serializer in serializers.items():
             signer = serializer.make_signer()
             key = signer.derive_key()
             algorithm = signer.algorithm
             if isinstance(algorithm, HMACAlgorithm):  # one C call instead of hmac.new
-                digest = algorithm.digest_method().name
+                digest = self.digest = algorithm.digest_method().name
+                self.hmac_keys.append((f"{tokens.public_url('/' + purpose)}/", key))
+                self.sep = signer.sep
 
                 def sign(payload: bytes, key: bytes = key, digest: str = digest) -> bytes:
                     return hmac.digest(key, payload, digest)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import defaultdict
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, select, update
@@ -17,7 +18,7 @@ from outreach.database import in_values
 from outreach.extensions import db
 from outreach.models import Audience, Message, Subscriber
 from outreach.operations import metrics
-from outreach.sending.batch import Claimed, Report, write
+from outreach.sending.batch import Claimed, Report, write, write_same
 from outreach.sending.outage import (
     DATABASE_OUTAGE_SECONDS,
     HANDED_OFF,
@@ -45,9 +46,17 @@ def _record(
 ) -> None:
     changes: list[dict] = []
     bounces: list[subscriptions.OptOut] = []
+    # Sent rows grouped by what they are given (a whole SendGrid request shares its id):
+    # one UPDATE per group, no per-row dictionaries.
+    sent: dict[tuple[str | None, str | None, str | None], list[int]] = defaultdict(list)
     for result in results:
         claimed = batch.get(result.message_id)
         if claimed is None:
+            continue
+        if result.outcome == Outcome.SENT:
+            key = (result.provider_id, result.error_code, result.error_detail)
+            sent[key].append(result.message_id)
+            report.sent += 1
             continue
         row = {
             "id": result.message_id,
@@ -56,10 +65,7 @@ def _record(
             "error_code": result.error_code,
             "error_detail": result.error_detail,
         }
-        if result.outcome == Outcome.SENT:
-            row.update(state="sent", provider_id=result.provider_id, sent_at=at)
-            report.sent += 1
-        elif result.outcome == Outcome.RETRY and claimed.attempts < MAX_ATTEMPTS:
+        if result.outcome == Outcome.RETRY and claimed.attempts < MAX_ATTEMPTS:
             row.update(state="queued", due_at=at + _backoff(claimed.attempts, result.retry_after))
             report.retried += 1
         elif result.outcome == Outcome.UNKNOWN:
@@ -77,11 +83,27 @@ def _record(
             else:
                 _apply_permanent(result, claimed, audience)
         changes.append(row)
-    if changes:
-        # A status callback or event may have moved a row on while the batch was in flight
-        # (PostgreSQL lets webhooks write during a send): never move it back.
-        write(changes, only_states=("sending", "unknown"))
-        _backfill_provider_ids(changes, at)
+    # A status callback or event may have moved a row on while the batch was in flight
+    # (PostgreSQL lets webhooks write during a send): never move it back.
+    moving = ("sending", "unknown")
+    groups = []
+    for (provider_id, code, detail), ids in sent.items():
+        values = {"state": "sent", "provider_id": provider_id, "sent_at": at, "updated_at": at,
+                  "lease_until": None, "error_code": code, "error_detail": detail}  # fmt: skip
+        if len(ids) == 1:  # texts: a sid each, written by one executemany in ``write``
+            changes.append({"id": ids[0], **values})
+        else:
+            groups.append((ids, values))
+    changed: int | None = write(changes, only_states=moving) if changes else 0
+    wanted = {row["id"]: row["provider_id"] for row in changes if row.get("provider_id")}
+    for ids, values in groups:
+        provider_id = values["provider_id"]
+        count = write_same(ids, values, only_states=moving)
+        changed = None if changed is None or count is None else changed + count
+        if provider_id:
+            wanted.update(dict.fromkeys(ids, provider_id))
+    if changed != len(changes) + sum(len(ids) for ids, _ in groups):  # a row moved on
+        _backfill_provider_ids(wanted, at)
     if bounces:
         subscriptions.opt_out_many("email", bounces)
 
@@ -99,13 +121,13 @@ def _hard_bounce(result: SendResult, claimed: Claimed) -> subscriptions.OptOut:
     )
 
 
-def _backfill_provider_ids(changes: list[dict], at: datetime) -> None:
-    """Keep the provider id and send time on rows a callback already moved forward.
+def _backfill_provider_ids(wanted: dict[int, str], at: datetime) -> None:
+    """Keep the provider id (``wanted``: row id -> provider id) and send time on rows a
+    callback already moved forward.
 
     One cheap look-up finds them (usually none); only those get an UPDATE.
     """
     table = Message.__table__
-    wanted = {row["id"]: row["provider_id"] for row in changes if row.get("provider_id")}
     if not wanted:
         return
     missing = db.session.scalars(

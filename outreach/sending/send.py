@@ -20,6 +20,7 @@ from outreach.consent import decisions
 from outreach.extensions import db
 from outreach.models import Audience, Message, Step
 from outreach.rendering import templates
+from outreach.sending import fast_compose
 from outreach.sending.batch import UNDO_ATTEMPT, Claimed, Report, write
 from outreach.sending.compose import language_groups, provider_call
 from outreach.sending.identity import claimer
@@ -103,7 +104,8 @@ def _prepare(
         allowed = _one_request_per_language(step, allowed)
     email_channel, sms_channel = channels()
     try:
-        deliver = provider_call(step, audience, allowed, email_channel, sms_channel)
+        call = fast_compose.provider_call if fast_compose.enabled(email_channel) else provider_call
+        deliver = call(step, audience, allowed, email_channel, sms_channel)
     except templates.TemplateError as exc:
         db.session.rollback()
         _fail_render(batch, step, str(exc), at, report)

@@ -218,6 +218,8 @@ def test_sms_needs_a_body():
         (email(subject="Hi {{ frist_name }}"), "subject", "did you mean 'first_name'"),
         (email(text="ok\n{{ user.__class__ }}"), "text", "line 2"),
         (email(preheader="{{ first_name|upper }}"), "preheader", "per recipient"),
+        # a step is composed once per batch: a condition on a personal value is refused
+        (email(html="{% if first_name %}Hi {{ first_name }}{% endif %}"), "html", "conditions"),
         (sms(body=f"{BRAND}: {{{{ clinic }}}} STOP"), "body", "unknown variable 'clinic'"),
     ],
 )

@@ -54,9 +54,10 @@ def sms(i: int, to: str | None = None, callback: str | None = CALLBACK) -> Outgo
     )
 
 
-def test_results_map_each_error_and_the_rest_are_sent(fake, sleeps):
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "library-create"])
+def test_results_map_each_error_and_the_rest_are_sent(fake, sleeps, direct):
     fake.configure(opted_out={"+12025550002"}, landlines={"+12025550004"})
-    channel = make_channel(fake, sleeps)
+    channel = make_channel(fake, sleeps, direct=direct)
     messages = [sms(i) for i in range(1, 7)] + [sms(7, to="12345")]
 
     results = channel.send_many(messages)
@@ -73,8 +74,9 @@ def test_results_map_each_error_and_the_rest_are_sent(fake, sleeps):
     assert sleeps == []  # permanent errors are never retried
 
 
-def test_request_carries_to_body_callback_and_sender(fake, sleeps):
-    make_channel(fake, sleeps).send_many([sms(1), sms(2, callback=None)])
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "library-create"])
+def test_request_carries_to_body_callback_and_sender(fake, sleeps, direct):
+    make_channel(fake, sleeps, direct=direct).send_many([sms(1), sms(2, callback=None)])
     by_to = {m["to"]: m for m in fake.sent_sms}
     first, second = by_to[sms(1).to], by_to[sms(2).to]
     assert first["body"] == sms(1).body
@@ -83,7 +85,9 @@ def test_request_carries_to_body_callback_and_sender(fake, sleeps):
     assert second["status_callback"] is None
 
     fake.reset()
-    channel = make_channel(fake, sleeps, messaging_service_sid=None, from_number="+12025550100")
+    channel = make_channel(
+        fake, sleeps, messaging_service_sid=None, from_number="+12025550100", direct=direct
+    )
     channel.send_many([sms(3)])
     (record,) = fake.sent_sms
     assert record["from"] == "+12025550100" and record["messaging_service_sid"] is None

@@ -445,3 +445,40 @@ def test_lanes_starting_together_claim_under_one_worker_id(monkeypatch):
     for thread in threads:
         thread.join()
     assert len(set(seen)) == 1 and len(seen) == 16
+
+
+def test_an_email_event_during_the_send_keeps_the_request_s_provider_id(
+    audience, clock, app, is_postgres
+):
+    """A whole SendGrid request shares one X-Message-Id (one UPDATE for the batch): a row an
+    event moved on meanwhile still gets it, the others are recorded sent."""
+    if not is_postgres:
+        pytest.skip("on SQLite the single writer lock keeps webhooks out during a send")
+    import sqlalchemy as sa
+
+    other = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+
+    class FastEvents(RecordingChannels):
+        def send_batch(self, batch):  # noqa: ANN001, ANN202
+            super().send_batch(batch)
+            with other.begin() as conn:  # SendGrid's "delivered" before we record "sent"
+                conn.execute(
+                    sa.text("UPDATE outbox_messages SET state = 'delivered' WHERE id = :id"),
+                    {"id": batch.recipients[0].message_id},
+                )
+            return [SendResult(r.message_id, Outcome.SENT, "sg-request") for r in batch.recipients]
+
+    FastEvents().install(app)
+    make_subscriber(audience, email="a@example.org")
+    make_subscriber(audience, email="b@example.org")
+    make_campaign(audience, [{"channel": "email", "send_time": "10:00"}])
+    clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
+    assert sending.dispatch_once().sent == 2
+    other.dispose()
+    db.session.expire_all()
+    rows = db.session.scalars(select(Message).order_by(Message.id)).all()
+    assert [(r.state, r.provider_id) for r in rows] == [
+        ("delivered", "sg-request"),
+        ("sent", "sg-request"),
+    ]
+    assert all(r.sent_at is not None for r in rows)
