@@ -17,6 +17,7 @@ is repeated there and stores nothing), and errors (Flask's handler answers and l
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from html import escape
 from typing import Any
 
@@ -71,20 +72,28 @@ class TrackedLinks:
         return self._redirect(url, method, start_response)
 
     def _redirect(self, url: str, method: str, start_response: Callable[..., Any]) -> list[bytes]:
-        """A 302 as Flask's ``redirect`` writes it (werkzeug's body, IRI quoted)."""
-        shown = escape(url)
-        body = (
-            "<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n"
-            "<h1>Redirecting...</h1>\n<p>You should be redirected automatically to the "
-            f'target URL: <a href="{shown}">{shown}</a>. If not, click the link.\n'
-        ).encode()
+        """A 302 as Flask's ``redirect`` writes it."""
+        location, body = _answer(url)
         headers = [
             ("Content-Type", "text/html; charset=utf-8"),
             ("Content-Length", str(len(body))),
-            ("Location", iri_to_uri(url)),
+            ("Location", location),
             *REDIRECT_HEADERS,
             ("Vary", "Cookie"),  # Flask's answer: its session was looked at (Flask-Login)
             *self.security_headers,
         ]
         start_response("302 FOUND", headers)
         return [] if method == "HEAD" else [body]
+
+
+@lru_cache(maxsize=4096)
+def _answer(url: str) -> tuple[str, bytes]:
+    """The Location header (IRI quoted) and werkzeug's redirect body for ``url`` (a step has
+    a few links: most redirects repeat one)."""
+    shown = escape(url)
+    body = (
+        "<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n"
+        "<h1>Redirecting...</h1>\n<p>You should be redirected automatically to the "
+        f'target URL: <a href="{shown}">{shown}</a>. If not, click the link.\n'
+    ).encode()
+    return iri_to_uri(url), body

@@ -127,7 +127,10 @@ def engine() -> Engine:
         if found is None:
             options = dict(current_app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
             options.pop("pool_pre_ping", None)
-            found = create_engine(db.engine.url, isolation_level="AUTOCOMMIT", **options)
+            # Autocommit, and a connection that failed is invalidated: nothing to reset.
+            found = create_engine(
+                db.engine.url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, **options
+            )
             event.listen(found, "checkout", _alive)
             event.listen(db.engine, "engine_disposed", lambda _engine: found.dispose())
             current_app.extensions[_SLOT] = found
