@@ -247,7 +247,7 @@ def tracked_links(
                 f"{len(lat):,} requests in {took:.1f}s ({len(lat) / took:.0f}/s), errors "
                 f"{errors + base_errors}, p50 {_pct(lat, 0.5) * 1000:.1f} ms, p99 from the "
                 f"scheduled send time {_pct(late, 0.99) * 1000:.1f} ms, max "
-                f"{max(late, default=0) * 1000:.0f} ms; {usage.per_request(len(lat))}; "
+                f"{max(late, default=0) * 1000:.0f} ms; {usage.per_request(len(lat) - errors)}; "
                 f"client {client}, gunicorn -w {workers} {' '.join(gunicorn_args)}; "
                 f"clicks table: {rows:,} of {sent:,} requests stored, {human:,} human "
                 f"(expected {want_human:,}), {clicked:,} messages clicked (expected "

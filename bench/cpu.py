@@ -57,7 +57,9 @@ class Usage:
     machine_busy: float  # share of all cores busy (everyone's processes, others' too)
 
     def per_request(self, requests: int) -> str:
-        """The note's text: CPU per request of each part, and how busy the machine was."""
+        """The note's text: CPU per answered request of each part, and how busy the machine
+        was (``requests``: those answered, so a request that never reached the server does
+        not dilute the figure)."""
         ms = 1000.0 / max(1, requests)
         cores = self.seconds or 1.0
         return (
