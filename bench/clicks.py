@@ -16,11 +16,13 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from bench import cpu, loadgen
 from bench.common import (
     SECRET_KEY,
     Figure,
@@ -111,6 +113,7 @@ class LockSampler(threading.Thread):
         self.engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
         self.samples = 0
         self.strong: set[str] = set()
+        self.backend_pid: int | None = None
         self.done = threading.Event()
 
     def run(self) -> None:  # noqa: D102
@@ -120,6 +123,8 @@ class LockSampler(threading.Thread):
             "AND l.mode <> ALL(:row_locks)"
         )
         with self.engine.connect() as conn:
+            self.backend_pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+            conn.rollback()
             while not self.done.is_set():
                 self.strong.update(
                     conn.execute(query, {"row_locks": list(ROW_LOCKS)}).scalars().all()
@@ -182,8 +187,17 @@ def clicks_table(url: str) -> tuple[int, int, int]:
     return rows, human, clicked
 
 
-def tracked_links(url: str, rate: float, seconds: float, workers: int = WORKERS) -> list[Figure]:
-    """The /r/<code> load test; returns its figures."""
+def tracked_links(
+    url: str,
+    rate: float,
+    seconds: float,
+    workers: int = WORKERS,
+    client: str = "selectors",
+    gunicorn_args: Sequence[str] = (),
+) -> list[Figure]:
+    """The /r/<code> load test; returns its figures. ``client``: "selectors" (the
+    one-thread generator in its own process, ``bench.loadgen``) or "threads" (the 48-thread
+    ``open_loop`` of the webhook benchmark, in this process)."""
     count = int(rate * seconds)
     base_rate, base_seconds = 20.0, min(5.0, seconds)
     base_count = int(base_rate * base_seconds)
@@ -196,15 +210,20 @@ def tracked_links(url: str, rate: float, seconds: float, workers: int = WORKERS)
     load = plan(ids[warm_count + base_count * 2 :], count, rng)
     checkpoint()
     port = free_port()
-    server = start_gunicorn(app_env(url), port, workers)
+    server = start_gunicorn(app_env(url), port, workers, args=gunicorn_args)
     sampler = LockSampler(url)
+    send = _selectors_client if client == "selectors" else _threads_client
     try:
-        open_loop(port, warm.requests, base_rate, expected=REDIRECT)
-        base_lat, _, base_errors, _ = open_loop(
-            port, baseline.requests, base_rate, expected=REDIRECT
-        )
+        send(port, warm.requests, base_rate)
+        base_lat, _, base_errors, _, _ = send(port, baseline.requests, base_rate)
         sampler.start()
-        lat, late, errors, took = open_loop(port, load.requests, rate, expected=REDIRECT)
+        while sampler.backend_pid is None:
+            time.sleep(0.01)
+        meter = cpu.Meter(
+            cpu.worker_pids(server), cpu.backend_pids(url, exclude=(sampler.backend_pid,))
+        )
+        lat, late, errors, took, client_cpu = send(port, load.requests, rate)
+        usage = meter.stop(client_cpu)
     finally:
         sampler.done.set()
         terminate(server)
@@ -227,24 +246,48 @@ def tracked_links(url: str, rate: float, seconds: float, workers: int = WORKERS)
             note=(
                 f"{len(lat):,} requests in {took:.1f}s ({len(lat) / took:.0f}/s), errors "
                 f"{errors + base_errors}, p50 {_pct(lat, 0.5) * 1000:.1f} ms, p99 from the "
-                f"scheduled send time {_pct(late, 0.99) * 1000:.1f} ms; clicks table: "
-                f"{rows:,} of {sent:,} requests stored, {human:,} human (expected "
-                f"{want_human:,}), {clicked:,} messages clicked (expected {want_clicked:,}); "
-                f"pg_locks sampled {sampler.samples:,} times, locks stronger than ROW "
-                f"EXCLUSIVE on link_clicks: {', '.join(sorted(sampler.strong)) or 'none'}"
+                f"scheduled send time {_pct(late, 0.99) * 1000:.1f} ms, max "
+                f"{max(late, default=0) * 1000:.0f} ms; {usage.per_request(len(lat) - errors)}; "
+                f"client {client}, gunicorn -w {workers} {' '.join(gunicorn_args)}; "
+                f"clicks table: {rows:,} of {sent:,} requests stored, {human:,} human "
+                f"(expected {want_human:,}), {clicked:,} messages clicked (expected "
+                f"{want_clicked:,}); pg_locks sampled {sampler.samples:,} times, locks "
+                f"stronger than ROW EXCLUSIVE on link_clicks: "
+                f"{', '.join(sorted(sampler.strong)) or 'none'}"
             ),
         )
     ]
 
 
+def _selectors_client(
+    port: int, requests_: list[tuple], rate: float
+) -> tuple[list[float], list[float], int, float, float]:
+    result = loadgen.run(port, requests_, rate)
+    errors = sum(n for status, n in result.statuses.items() if status not in REDIRECT)
+    return result.latencies, result.lateness, errors, result.seconds, result.cpu_seconds
+
+
+def _threads_client(
+    port: int, requests_: list[tuple], rate: float
+) -> tuple[list[float], list[float], int, float, float]:
+    cpu0 = time.process_time()  # this whole process: the lock sampler's thread too
+    lat, late, errors, took = open_loop(port, requests_, rate, expected=REDIRECT)
+    return lat, late, errors, took, time.process_time() - cpu0
+
+
 def run(
-    quick: bool = False, rate: float = 500.0, seconds: float = 60.0, workers: int = WORKERS
+    quick: bool = False,
+    rate: float = 500.0,
+    seconds: float = 60.0,
+    workers: int = WORKERS,
+    client: str = "selectors",
+    gunicorn_args: Sequence[str] = (),
 ) -> list[Figure]:
     """The tracked-link benchmark on a fresh PostgreSQL database."""
     if quick:
         rate, seconds = 20.0, 1.0
     with database("postgresql", "outreach_bench_clicks") as url:
-        return tracked_links(url, rate, seconds, workers)
+        return tracked_links(url, rate, seconds, workers, client, gunicorn_args)
 
 
 def main() -> None:
@@ -253,8 +296,20 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=WORKERS, help="gunicorn workers")
+    parser.add_argument(
+        "--client",
+        choices=("selectors", "threads"),
+        default="selectors",
+        help="load generator: one thread in its own process, or 48 threads in this one",
+    )
+    parser.add_argument(
+        "--gunicorn", default="", help='more gunicorn options, e.g. "--worker-class gthread"'
+    )
     args = parser.parse_args()
-    report("Tracked links", run(args.quick, args.rate, args.seconds, args.workers), args.json)
+    figures = run(
+        args.quick, args.rate, args.seconds, args.workers, args.client, args.gunicorn.split()
+    )
+    report("Tracked links", figures, args.json)
 
 
 if __name__ == "__main__":

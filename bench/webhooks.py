@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 from urllib.parse import urlencode
@@ -65,17 +65,22 @@ WARM_UP_PER_WORKER = 10
 
 
 def start_gunicorn(
-    env: dict[str, str], port: int, workers: int = WORKERS, log: IO[bytes] | None = None
+    env: dict[str, str],
+    port: int,
+    workers: int = WORKERS,
+    log: IO[bytes] | None = None,
+    args: Sequence[str] = (),
 ) -> subprocess.Popen:
     """``gunicorn -w workers wsgi:app`` on 127.0.0.1:port; returns once /healthz answers.
 
-    ``log``: a file for the server's output (discarded when None)."""
+    ``log``: a file for the server's output (discarded when None); ``args``: more
+    gunicorn options (``--worker-class gthread``, ...)."""
     gunicorn = Path(sys.executable).with_name("gunicorn")
     process = subprocess.Popen(
         [
             str(gunicorn),
             *("-w", str(workers), "-b", f"127.0.0.1:{port}"),
-            *("--log-level", "warning", "wsgi:app"),
+            *("--log-level", "warning", *args, "wsgi:app"),
         ],
         cwd=Path(__file__).resolve().parents[1],
         env={**{k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}, **env},

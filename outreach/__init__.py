@@ -30,11 +30,6 @@ def create_app(
         instance_path=settings["OUTREACH_INSTANCE_DIR"],
     )
     app.config.update(settings)
-    if app.config["OUTREACH_PROXY_HOPS"]:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        hops = app.config["OUTREACH_PROXY_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -74,6 +69,15 @@ def create_app(
     _register_health(app)
     _register_errors(app)
     _register_security_headers(app)
+
+    from outreach.public.fast_links import TrackedLinks
+
+    app.wsgi_app = TrackedLinks(app, app.wsgi_app, security_headers(app))  # type: ignore[method-assign]
+    if app.config["OUTREACH_PROXY_HOPS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["OUTREACH_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     if app.config["OUTREACH_SCHEDULER"]:
         from outreach.scheduler import start_scheduler
@@ -157,22 +161,31 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+def security_headers(app: Flask) -> list[tuple[str, str]]:
+    """The security headers of every response (HSTS only in production, behind HTTPS); a
+    response's own value of one wins."""
+    headers = [
+        ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "same-origin"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    ]
+    if app.config["OUTREACH_ENV"] == "production":
+        headers.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+    return headers
+
+
 def _register_security_headers(app: Flask) -> None:
-    """Security headers on every response (HSTS only in production, behind HTTPS)."""
+    """``security_headers`` on every response Flask makes."""
     from flask import Response
 
-    production = app.config["OUTREACH_ENV"] == "production"
+    defaults = security_headers(app)
 
     @app.after_request
-    def security_headers(response: Response) -> Response:
-        headers = response.headers
-        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if production:
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    def add_security_headers(response: Response) -> Response:
+        for name, value in defaults:
+            response.headers.setdefault(name, value)
         return response
 
 

@@ -1,11 +1,12 @@
 """Following a tracked link: the code checked, the click recorded (link scanners apart), the
 address of the step's own link returned. Nothing personal is stored with a click.
 
-A click is one short transaction on its own pooled connection (Core statements, no ORM
-session: a redirect is on the reader's critical path). The message's row is locked for
-the click (``FOR NO KEY UPDATE``: a row lock, never a table lock), so two clicks on one
-message are judged one after the other and a scanner's burst is seen however close its
-requests arrive. SQLite takes its single writer lock instead.
+A click is one short transaction on its own pooled connection (no ORM session: a redirect
+is on the reader's critical path). The message's row is locked for the click (``FOR NO KEY
+UPDATE``: a row lock, never a table lock), so two clicks on one message are judged one
+after the other and a scanner's burst is seen however close its requests arrive; on
+PostgreSQL the whole transaction is one round trip (``clicks_pg``). SQLite takes its single
+writer lock instead (Core statements below).
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from outreach.clock import now as clock_now
 from outreach.extensions import db
 from outreach.feedback.writes import begin_write
 from outreach.models import LinkClick, Message
-from outreach.tracking import codes, links
+from outreach.tracking import clicks_pg, codes, links
 
 #: User agents of mail security scanners and link checkers (they "click" every link).
 SCANNER_AGENTS = re.compile(
@@ -63,33 +64,6 @@ _RECOUNT = (
 )
 
 
-#: PostgreSQL: a person's click in one statement (after the row lock): re-mark the other
-#: links' clicks within BURST, store this one (a scanner's too if there were any), and set
-#: or re-count the message's first human click. Sub-statements share one snapshot, so the
-#: re-count leaves out the rows this statement re-marks.
-_PERSON_CLICK_PG = text(
-    """
-    WITH burst AS (
-        UPDATE link_clicks SET human = false, reason = coalesce(reason, 'burst')
-        WHERE message_id = :m_id AND clicked_at >= :since AND link_position <> :link
-        RETURNING id
-    ), stored AS (
-        INSERT INTO link_clicks
-            (message_id, campaign_id, step_id, link_position, human, reason, clicked_at)
-        SELECT :m_id, :c_id, :s_id, :link, NOT EXISTS (SELECT 1 FROM burst),
-               CASE WHEN EXISTS (SELECT 1 FROM burst) THEN 'burst' END, :click_at
-        RETURNING human
-    )
-    UPDATE outbox_messages SET clicked_at = CASE
-        WHEN (SELECT human FROM stored) THEN coalesce(clicked_at, :click_at)
-        ELSE (SELECT min(c.clicked_at) FROM link_clicks c
-              WHERE c.message_id = :m_id AND c.human AND c.id NOT IN (SELECT id FROM burst))
-    END
-    WHERE id = :m_id AND (clicked_at IS NULL OR EXISTS (SELECT 1 FROM burst))
-    """
-)
-
-
 def classify(method: str, user_agent: str) -> str | None:
     """Why a request is not a person's click (``head``, ``scanner``), or None."""
     if method.upper() == "HEAD":
@@ -107,9 +81,12 @@ def follow(code: str, method: str = "GET", user_agent: str = "") -> str | None:
         return None
     message_id, position = decoded
     reason = classify(method, user_agent)
+    at = clock_now()
+    if db.engine.dialect.name == "postgresql":
+        return clicks_pg.record(message_id, position, reason, at, at - BURST)
     with db.engine.connect() as connection:
         begin_write(connection=connection)
-        url = _record(connection, message_id, position, reason, clock_now())
+        url = _record(connection, message_id, position, reason, at)
         connection.commit()
     return url
 
@@ -117,20 +94,14 @@ def follow(code: str, method: str = "GET", user_agent: str = "") -> str | None:
 def _record(
     connection: Connection, message_id: int, position: int, reason: str | None, at: datetime
 ) -> str | None:
-    """Store one click (the message row locked); returns the link's address or None."""
+    """Store one click (SQLite: under the writer lock); returns the link's address or
+    None. PostgreSQL: ``clicks_pg.record``, the same in one round trip."""
     row = connection.execute(_MESSAGE, {"m_id": message_id}).first()
     if row is None:
         return None
     url = links.link_url(row.step_id, position, connection)
     if url is None:
         return None
-    if reason is None and connection.dialect.name == "postgresql":
-        connection.execute(
-            _PERSON_CLICK_PG,
-            {"m_id": message_id, "c_id": row.campaign_id, "s_id": row.step_id,
-             "link": position, "since": at - BURST, "click_at": at},
-        )  # fmt: skip
-        return url
     if reason is None:
         marked = connection.execute(
             _MARK_BURST, {"m_id": message_id, "since": at - BURST, "link": position}
