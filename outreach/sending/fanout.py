@@ -31,7 +31,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import column
 
 from outreach import database
-from outreach.campaigns import lifecycle
 from outreach.extensions import db
 from outreach.models import Campaign, Message, Step, StepZone, Subscriber, Subscription
 from outreach.sending import outbox_rows
@@ -77,11 +76,8 @@ def due_zones(campaign: Campaign, step: Step, at: datetime) -> dict[str, datetim
     for tz in distinct_zones():
         if tz in done and not step.include_late_joiners:
             continue
-        try:
-            due = lifecycle.step_due_at(campaign, step, tz)
-        except ValueError:
-            due = lifecycle.step_due_at(campaign, step, campaign.audience.default_timezone)
-        if due is None or due > at + outbox_rows.LOOKAHEAD:
+        due = outbox_rows.zone_due(campaign, step, tz, at)
+        if due is None:
             continue
         if tz in done or _has_eligible(campaign, step, tz):
             zones[tz] = due

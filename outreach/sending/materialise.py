@@ -36,6 +36,7 @@ from outreach.sending.outbox_rows import (
     insert_select,
     insert_stmt,
     mark_zone_done,
+    zone_due,
 )
 
 log = logging.getLogger(__name__)
@@ -144,11 +145,8 @@ def materialise_calendar_step_per_zone(
     for tz, size in zone_sizes(campaign, step).items():
         if tz in done_zones and not step.include_late_joiners:
             continue
-        try:
-            due = lifecycle.step_due_at(campaign, step, tz)
-        except ValueError:
-            due = lifecycle.step_due_at(campaign, step, campaign.audience.default_timezone)
-        if due is None or due > at + LOOKAHEAD:
+        due = zone_due(campaign, step, tz, at)
+        if due is None:
             continue
         work.append((tz, due, _zone_select(campaign, step, tz, due, at), size))
     rows_by_zone: dict[str, int] = {}

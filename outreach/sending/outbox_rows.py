@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, select
 
 from outreach import database
+from outreach.campaigns import lifecycle
 from outreach.extensions import db
 from outreach.models import Campaign, Message, Step, StepZone, Subscriber, Subscription
 
@@ -76,3 +77,15 @@ def mark_zone_done(step: Step, tz: str, due: datetime, rows: int, at: datetime) 
             step_id=step.id, timezone=tz, due_at=due, rows=rows, materialised_at=at
         )
     )
+
+
+def zone_due(campaign: Campaign, step: Step, tz: str, at: datetime) -> datetime | None:
+    """When a calendar step is due in zone ``tz`` (an unknown zone name counts as the
+    audience's default zone), or None when it is not due by ``at`` plus the look-ahead."""
+    try:
+        due = lifecycle.step_due_at(campaign, step, tz)
+    except ValueError:
+        due = lifecycle.step_due_at(campaign, step, campaign.audience.default_timezone)
+    if due is None or due > at + LOOKAHEAD:
+        return None
+    return due

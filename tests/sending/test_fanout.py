@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import create_engine, select, text, true
 
 from outreach import database
+from outreach.campaigns import lifecycle
 from outreach.consent import ledger as consent_ledger
 from outreach.consent import subscriptions
 from outreach.extensions import db
@@ -66,9 +67,7 @@ def test_an_unknown_zone_name_gets_the_audience_default_zone_time(world, clock):
     db.session.commit()
     clock.set(NEXT_DAY)
     materialising.materialise_due()
-    default_ten = fanout.lifecycle.step_due_at(
-        world[2], world[2].steps[0], audience.default_timezone
-    )
+    default_ten = lifecycle.step_due_at(world[2], world[2].steps[0], audience.default_timezone)
     assert _rows()[person.id] == default_ten
 
 
