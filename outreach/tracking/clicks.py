@@ -1,12 +1,12 @@
 """Following a tracked link: the code checked, the click recorded (link scanners apart), the
 address of the step's own link returned. Nothing personal is stored with a click.
 
-A click is one short transaction on its own pooled connection (no ORM session: a redirect
-is on the reader's critical path). The message's row is locked for the click (``FOR NO KEY
-UPDATE``: a row lock, never a table lock), so two clicks on one message are judged one
-after the other and a scanner's burst is seen however close its requests arrive; on
-PostgreSQL the whole transaction is one round trip (``clicks_pg``). SQLite takes its single
-writer lock instead (Core statements below).
+A click is one short transaction on a connection of its own (no ORM session: a redirect
+is on the reader's critical path). Two clicks on one message are judged one after the
+other, so a scanner's burst is seen however close its requests arrive: on PostgreSQL the
+message's advisory lock serialises them (never a table lock) and the whole transaction is
+one call of the ``record_click()`` function (``clicks_pg``); SQLite takes its single writer
+lock instead (Core statements below).
 """
 
 from __future__ import annotations

@@ -1,83 +1,74 @@
-"""PostgreSQL: a click in one round trip.
+"""PostgreSQL: a click in one call of ``record_click()`` (migration 5c7e2a9d4f10).
 
-The same transaction as ``clicks._record`` on SQLite, sent as one pipeline (psycopg
-pipeline mode): ``BEGIN``; lock the message's row (``FOR NO KEY UPDATE``, a row lock, never
-a table lock); one statement that checks the link, re-marks a burst, stores the click and
-sets (or re-counts) the message's first human click, returning the link's address;
-``COMMIT``. The statements still run one after the other in the server, so the click
-statement's snapshot is taken after the row lock is granted and sees every click committed
-before it: two clicks on one message are judged one after the other, as before. psycopg
-prepares each statement after a few uses, so the server plans them once per connection.
+The server-side function does what ``clicks._record`` does on SQLite, in one transaction:
+take the message's advisory lock (``pg_advisory_xact_lock``: never a table lock, and no
+write to the message's row); then one statement that checks the link, re-marks a burst,
+stores the click and sets (or re-counts) the message's first human click, returning the
+link's address. Each statement of the function takes its own snapshot, so the click
+statement sees every click committed before the lock was granted: two clicks on one
+message are judged one after the other.
+PL/pgSQL plans its statements once per connection, and the call itself is a prepared
+statement in autocommit (one message each way, no ``BEGIN`` / ``COMMIT``).
 
-Clicks use their own small pool of autocommit connections (``BEGIN`` / ``COMMIT`` are
-sent in the pipeline) without the app pool's pre-ping round trip: a pooled connection whose
-server went away (a restart closes it) has something to read while idle, and is replaced
-before use.
+Each thread keeps one connection of its own, outside the app's pool (no checkout, no
+pre-ping round trip): a click is the busiest public request. A connection that failed is
+dropped; an idle one whose server went away (a restart closes it) has something to read,
+and is replaced before use.
 """
 
 from __future__ import annotations
 
 import select
 import threading
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from flask import current_app
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy import Engine, event
 
 from outreach.extensions import db
 
-_SLOT = "outreach.click_engine"
+_SLOT = "outreach.click_connections"
 _LOCK = threading.Lock()
+_CALL = "SELECT record_click(%s, %s, %s, %s, %s)"
 
-_ROW_LOCK = "SELECT 1 FROM outbox_messages WHERE id = %(m_id)s FOR NO KEY UPDATE"
-#: The message's step and the link's address; empty for no such message or link.
-_TARGET = """
-    target AS (
-        SELECT m.campaign_id, m.step_id, t.url
-        FROM outbox_messages m
-        JOIN tracked_links t ON t.step_id = m.step_id AND t.position = %(link)s
-        WHERE m.id = %(m_id)s
-    )"""
-#: A person's click: re-mark the other links' clicks within the burst window, store this
-#: one (a scanner's too if there were any), set or re-count the message's first human
-#: click. Sub-statements share one snapshot, so the re-count leaves out the re-marked rows.
-_PERSON = f"""
-    WITH {_TARGET}, burst AS (
-        UPDATE link_clicks SET human = false, reason = coalesce(reason, 'burst')
-        WHERE message_id = %(m_id)s AND clicked_at >= %(since)s
-          AND link_position <> %(link)s AND EXISTS (SELECT 1 FROM target)
-        RETURNING id
-    ), stored AS (
-        INSERT INTO link_clicks
-            (message_id, campaign_id, step_id, link_position, human, reason, clicked_at)
-        SELECT %(m_id)s, campaign_id, step_id, %(link)s, NOT EXISTS (SELECT 1 FROM burst),
-               CASE WHEN EXISTS (SELECT 1 FROM burst) THEN 'burst' END, %(at)s
-        FROM target
-        RETURNING human
-    ), first_click AS (
-        UPDATE outbox_messages SET clicked_at = CASE
-            WHEN (SELECT human FROM stored) THEN coalesce(clicked_at, %(at)s)
-            ELSE (SELECT min(c.clicked_at) FROM link_clicks c
-                  WHERE c.message_id = %(m_id)s AND c.human
-                    AND c.id NOT IN (SELECT id FROM burst))
-        END
-        WHERE id = %(m_id)s AND EXISTS (SELECT 1 FROM stored)
-          AND (clicked_at IS NULL OR EXISTS (SELECT 1 FROM burst))
-    )
-    SELECT url FROM target
-"""
-#: A HEAD request or a scanner's agent: stored, not counted, nothing else changes.
-_OTHER = f"""
-    WITH {_TARGET}, stored AS (
-        INSERT INTO link_clicks
-            (message_id, campaign_id, step_id, link_position, human, reason, clicked_at)
-        SELECT %(m_id)s, campaign_id, step_id, %(link)s, false, %(reason)s, %(at)s
-        FROM target
-    )
-    SELECT url FROM target
-"""
+
+class ClickConnections:
+    """One autocommit psycopg connection per thread to the app's database."""
+
+    def __init__(self, engine: Engine, connect_args: dict[str, Any]) -> None:
+        url = engine.url.set(drivername="postgresql")
+        self.conninfo = url.render_as_string(hide_password=False)
+        self.connect_args = connect_args  # the app engine's (time zone, connect timeout)
+        self.local = threading.local()
+        self.opened: weakref.WeakSet[psycopg.Connection] = weakref.WeakSet()
+
+    def get(self) -> psycopg.Connection:
+        """This thread's connection, opened (again) when missing, closed or stale."""
+        connection: psycopg.Connection | None = getattr(self.local, "connection", None)
+        if connection is not None and _usable(connection):
+            return connection
+        self.drop()
+        connection = psycopg.connect(
+            self.conninfo, autocommit=True, prepare_threshold=0, **self.connect_args
+        )
+        self.local.connection = connection
+        self.opened.add(connection)
+        return connection
+
+    def drop(self) -> None:
+        """Close this thread's connection (after an error: it is not reused)."""
+        connection = getattr(self.local, "connection", None)
+        self.local.connection = None
+        if connection is not None:
+            connection.close()
+
+    def close_all(self) -> None:
+        """Close every thread's connection (the app's engine was disposed)."""
+        for connection in list(self.opened):
+            connection.close()
 
 
 def record(
@@ -85,27 +76,13 @@ def record(
 ) -> str | None:
     """Store one click; returns the link's address, or None (nothing stored) when the
     message or its step's link does not exist. ``since``: the burst window's start."""
-    params = {
-        "m_id": message_id,
-        "link": position,
-        "reason": reason,
-        "at": _naive_utc(at),
-        "since": _naive_utc(since),
-    }
-    proxied = engine().raw_connection()
+    connections = click_connections()
+    params = (message_id, position, reason, _naive_utc(at), _naive_utc(since))
     try:
-        connection = proxied.driver_connection
-        with connection.pipeline():
-            connection.execute("BEGIN")
-            connection.execute(_ROW_LOCK, params)
-            cursor = connection.execute(_PERSON if reason is None else _OTHER, params)
-            connection.execute("COMMIT")
-        row = cursor.fetchone()
+        row = connections.get().execute(_CALL, params).fetchone()
     except BaseException:
-        proxied.invalidate()  # whatever state it was left in, it is not reused
+        connections.drop()  # whatever state it was left in, it is not reused
         raise
-    finally:
-        proxied.close()
     return row[0] if row else None
 
 
@@ -116,32 +93,25 @@ def _naive_utc(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(tzinfo=None)
 
 
-def engine() -> Engine:
-    """This app's click pool: the app database's URL and options, autocommit, no
-    pre-ping; disposed with the app's engine."""
+def click_connections() -> ClickConnections:
+    """This app's click connections (closed when the app's engine is disposed)."""
     found = current_app.extensions.get(_SLOT)
     if found is not None:
         return found
     with _LOCK:
         found = current_app.extensions.get(_SLOT)
         if found is None:
-            options = dict(current_app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
-            options.pop("pool_pre_ping", None)
-            # Autocommit, and a connection that failed is invalidated: nothing to reset.
-            found = create_engine(
-                db.engine.url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, **options
-            )
-            event.listen(found, "checkout", _alive)
-            event.listen(db.engine, "engine_disposed", lambda _engine: found.dispose())
+            options = current_app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
+            found = ClickConnections(db.engine, dict(options.get("connect_args", {})))
+            event.listen(db.engine, "engine_disposed", lambda _engine: found.close_all())
             current_app.extensions[_SLOT] = found
     return found
 
 
-def _alive(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-    """Pool checkout: an idle connection with something to read (the server's goodbye,
-    or end of file) or a broken one is replaced (the pool retries with a new one)."""
-    if dbapi_connection.closed or dbapi_connection.broken:
-        raise DisconnectionError("click connection closed")
-    readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
-    if readable:
-        raise DisconnectionError("click connection has unread data (server gone?)")
+def _usable(connection: Any) -> bool:
+    """Open, not broken, and with nothing unread while idle (the server's goodbye, or end
+    of file, means the server went away)."""
+    if connection.closed or connection.broken:
+        return False
+    readable, _, _ = select.select([connection.fileno()], [], [], 0)
+    return not readable

@@ -81,7 +81,7 @@ def test_staff_links_are_rewritten_and_a_click_redirects_and_counts(
 
 def test_a_scanner_burst_arriving_all_at_once_is_still_seen(app, clock, fake, audience):
     """Requests for every link of one message at the same moment, on parallel connections:
-    each click is judged after the one before it (the message's row lock), so none of them
+    each click is judged after the one before it (the message's lock), so none of them
     is counted as a person's."""
     sent_email(fake, audience, clock)
     found = CODE.findall(personal_html(fake))

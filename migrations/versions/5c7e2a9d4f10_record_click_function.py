@@ -1,0 +1,95 @@
+"""clicks: record_click(), a PostgreSQL function doing one tracked-link click's work (a lock
+per message, burst re-mark, insert, first human click) in one call; SQLite needs nothing
+
+Revision ID: 5c7e2a9d4f10
+Revises: 1d4e6b3a321d
+Create Date: 2026-12-07 16:50:00.000000
+
+"""
+from alembic import op
+
+
+# revision identifiers, used by Alembic.
+revision = '5c7e2a9d4f10'
+down_revision = '1d4e6b3a321d'
+branch_labels = None
+depends_on = None
+
+# The statements clicks_pg sent as one pipeline, now server-side: PL/pgSQL plans them once
+# per connection, and each statement takes a new snapshot (READ COMMITTED), so the click
+# statement runs after the message's lock is granted and sees every click committed
+# before it. Returns the link's address, or NULL (nothing stored) when the message or its
+# step's link does not exist. p_reason NULL: a person's click; else 'head' / 'scanner'.
+RECORD_CLICK = """
+CREATE OR REPLACE FUNCTION record_click(
+    p_message bigint, p_link integer, p_reason text, p_at timestamp, p_since timestamp
+) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    v_url text;
+BEGIN
+    -- One click of a message at a time (class 0x0C11; ids past 2^31 share keys, which
+    -- only makes two clicks wait for each other). A lock outside the table: locking the
+    -- message's row would write to its page and to the WAL on every click.
+    PERFORM pg_advisory_xact_lock(3089, (p_message % 2147483647)::integer);
+    IF p_reason IS NOT NULL THEN
+        WITH target AS (
+            SELECT m.campaign_id, m.step_id, t.url
+            FROM outbox_messages m
+            JOIN tracked_links t ON t.step_id = m.step_id AND t.position = p_link
+            WHERE m.id = p_message
+        ), stored AS (
+            INSERT INTO link_clicks
+                (message_id, campaign_id, step_id, link_position, human, reason, clicked_at)
+            SELECT p_message, campaign_id, step_id, p_link, false, p_reason, p_at
+            FROM target
+        )
+        SELECT url INTO v_url FROM target;
+        RETURN v_url;
+    END IF;
+    -- A person's click: re-mark the other links' clicks within the burst window, store
+    -- this one, set or re-count the message's first human click. Sub-statements share
+    -- one snapshot, so the re-count leaves out the re-marked rows.
+    WITH target AS (
+        SELECT m.campaign_id, m.step_id, t.url
+        FROM outbox_messages m
+        JOIN tracked_links t ON t.step_id = m.step_id AND t.position = p_link
+        WHERE m.id = p_message
+    ), burst AS (
+        UPDATE link_clicks SET human = false, reason = coalesce(reason, 'burst')
+        WHERE message_id = p_message AND clicked_at >= p_since
+          AND link_position <> p_link AND EXISTS (SELECT 1 FROM target)
+        RETURNING id
+    ), stored AS (
+        INSERT INTO link_clicks
+            (message_id, campaign_id, step_id, link_position, human, reason, clicked_at)
+        SELECT p_message, campaign_id, step_id, p_link, NOT EXISTS (SELECT 1 FROM burst),
+               CASE WHEN EXISTS (SELECT 1 FROM burst) THEN 'burst' END, p_at
+        FROM target
+        RETURNING human
+    ), first_click AS (
+        UPDATE outbox_messages SET clicked_at = CASE
+            WHEN (SELECT human FROM stored) THEN coalesce(clicked_at, p_at)
+            ELSE (SELECT min(c.clicked_at) FROM link_clicks c
+                  WHERE c.message_id = p_message AND c.human
+                    AND c.id NOT IN (SELECT id FROM burst))
+        END
+        WHERE id = p_message AND EXISTS (SELECT 1 FROM stored)
+          AND (clicked_at IS NULL OR EXISTS (SELECT 1 FROM burst))
+    )
+    SELECT url INTO v_url FROM target;
+    RETURN v_url;
+END
+$$
+"""
+
+
+def upgrade():
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(RECORD_CLICK)
+
+
+def downgrade():
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "DROP FUNCTION IF EXISTS record_click(bigint, integer, text, timestamp, timestamp)"
+        )
