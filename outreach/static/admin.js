@@ -13,6 +13,8 @@
 
   function $(selector, root) { return (root || document).querySelector(selector); }
   function $all(selector, root) { return Array.prototype.slice.call((root || document).querySelectorAll(selector)); }
+  // Shared with the pages' other scripts (markdown-editor.js), which load after this one.
+  window.OutreachDom = { $: $, $all: $all };
 
   function getJSON(url) {
     return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })

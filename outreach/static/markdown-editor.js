@@ -1,12 +1,10 @@
 /* The email step editor: Markdown or HTML mode, the Markdown toolbar, saved blocks and
-   the live preview (rendered by the server with the sender's renderer). */
+   the live preview (rendered by the server with the sender's renderer). Loads after
+   admin.js, whose DOM helpers it uses. */
 (function () {
   "use strict";
 
-  function $(selector, root) { return (root || document).querySelector(selector); }
-  function $all(selector, root) {
-    return Array.prototype.slice.call((root || document).querySelectorAll(selector));
-  }
+  var $ = window.OutreachDom.$, $all = window.OutreachDom.$all;
 
   /* Replace the selection of a textarea (or insert at the cursor), selecting ``pick``
      characters of the inserted text from ``from`` so the person can type over them. */
