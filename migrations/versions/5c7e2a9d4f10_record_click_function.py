@@ -29,46 +29,40 @@ CREATE OR REPLACE FUNCTION record_click(
     p_message bigint, p_link integer, p_reason text, p_at timestamp, p_since timestamp
 ) RETURNS text LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE
+    v_campaign integer;
+    v_step integer;
     v_url text;
+    v_stored boolean;
 BEGIN
     -- One click of a message at a time (class 0x0C11; ids past 2^31 share keys, which
     -- only makes two clicks wait for each other). A lock outside the table: locking the
     -- message's row would write to its page and to the WAL on every click.
     PERFORM pg_advisory_xact_lock(3089, (p_message % 2147483647)::integer);
+    SELECT m.campaign_id, m.step_id, t.url INTO v_campaign, v_step, v_url
+    FROM outbox_messages m
+    JOIN tracked_links t ON t.step_id = m.step_id AND t.position = p_link
+    WHERE m.id = p_message;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
     IF p_reason IS NOT NULL THEN
-        WITH target AS (
-            SELECT m.campaign_id, m.step_id, t.url
-            FROM outbox_messages m
-            JOIN tracked_links t ON t.step_id = m.step_id AND t.position = p_link
-            WHERE m.id = p_message
-        ), stored AS (
-            INSERT INTO link_clicks
-                (message_id, campaign_id, step_id, link_position, human, reason, clicked_at)
-            SELECT p_message, campaign_id, step_id, p_link, false, p_reason, p_at
-            FROM target
-        )
-        SELECT url INTO v_url FROM target;
+        INSERT INTO link_clicks
+            (message_id, campaign_id, step_id, link_position, human, reason, clicked_at)
+        VALUES (p_message, v_campaign, v_step, p_link, false, p_reason, p_at);
         RETURN v_url;
     END IF;
     -- A person's click: re-mark the other links' clicks within the burst window, store
     -- this one, set or re-count the message's first human click. Sub-statements share
     -- one snapshot, so the re-count leaves out the re-marked rows.
-    WITH target AS (
-        SELECT m.campaign_id, m.step_id, t.url
-        FROM outbox_messages m
-        JOIN tracked_links t ON t.step_id = m.step_id AND t.position = p_link
-        WHERE m.id = p_message
-    ), burst AS (
+    WITH burst AS (
         UPDATE link_clicks SET human = false, reason = coalesce(reason, 'burst')
-        WHERE message_id = p_message AND clicked_at >= p_since
-          AND link_position <> p_link AND EXISTS (SELECT 1 FROM target)
+        WHERE message_id = p_message AND clicked_at >= p_since AND link_position <> p_link
         RETURNING id
     ), stored AS (
         INSERT INTO link_clicks
             (message_id, campaign_id, step_id, link_position, human, reason, clicked_at)
-        SELECT p_message, campaign_id, step_id, p_link, NOT EXISTS (SELECT 1 FROM burst),
+        SELECT p_message, v_campaign, v_step, p_link, NOT EXISTS (SELECT 1 FROM burst),
                CASE WHEN EXISTS (SELECT 1 FROM burst) THEN 'burst' END, p_at
-        FROM target
         RETURNING human
     ), first_click AS (
         UPDATE outbox_messages SET clicked_at = CASE
@@ -77,10 +71,9 @@ BEGIN
                   WHERE c.message_id = p_message AND c.human
                     AND c.id NOT IN (SELECT id FROM burst))
         END
-        WHERE id = p_message AND EXISTS (SELECT 1 FROM stored)
-          AND (clicked_at IS NULL OR EXISTS (SELECT 1 FROM burst))
+        WHERE id = p_message AND (clicked_at IS NULL OR EXISTS (SELECT 1 FROM burst))
     )
-    SELECT url INTO v_url FROM target;
+    SELECT EXISTS (SELECT 1 FROM stored) INTO v_stored;  -- the WITH above runs in full
     RETURN v_url;
 END
 $$
