@@ -6,10 +6,12 @@ fan-out of one email step to all of them (the new path; the previous per-zone pa
 on the same subscribers as the baseline, unless ``--no-baseline``), the re-run tick, the
 campaign's results page and ``flask outreach stats`` (the outbox vacuumed first, as
 autovacuum would), and the subscriber list page (newest first, a search matching many, a
-search matching one address). Reports the database's size. Not part of ``make bench``
+search matching one address), then one worker sending the step to the fake SendGrid (its RSS
+sampled, STOP texts timed before and during the send) and the results page and `stats`
+again. Reports the database's size. Not part of ``make bench``
 unless ``BENCH_TENMILLION=1`` (``BENCH_TENMILLION_N`` sets N there).
 
-    python -m bench.tenmillion [N] [--quick] [--runs N] [--no-baseline]
+    python -m bench.tenmillion [N] [--quick] [--runs N] [--no-baseline] [--no-send]
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from bench import fanout, results_page
+from bench import fanout, results_page, tenmillion_send
 from bench.common import US_ZONES, Figure, checkpoint, cli, database, make_app, report
 from bench.common import make_audience as new_audience
+from bench.webhooks import _pct as webhooks_pct
 
 CHUNK = 200_000
 SEARCH_TARGET_MS = 300.0
@@ -121,10 +124,12 @@ def time_search(client, runs: int, query: str) -> tuple[float, float, str]:  # n
     return results_page._timed(fetch, runs)
 
 
-def measure(count: int, runs: int, baseline: bool) -> list[Figure]:
-    """Seed, fan out, then the pages; one PostgreSQL database dropped at the end."""
+def measure(count: int, runs: int, baseline: bool, send: bool = True) -> list[Figure]:
+    """Seed, fan out, the pages, then (``send``) one worker sends the step while STOPs
+    arrive, and the pages again; one PostgreSQL database dropped at the end."""
     with database("postgresql", "outreach_bench_tenmillion") as url:
         app = make_app(url, OUTREACH_REQUIRE_2FA="0")
+        stop_s = tenmillion_send.STOP_SECONDS if count >= 1_000_000 else 2.0
         with app.app_context():
             from outreach.extensions import db
 
@@ -132,6 +137,7 @@ def measure(count: int, runs: int, baseline: bool) -> list[Figure]:
             began = time.perf_counter()
             copy_subscribers(count, audience_id)
             seeded = time.perf_counter() - began
+            numbers = tenmillion_send.seed_stop_numbers(count, tenmillion_send.stop_count(stop_s))
             print(f"  seeded {count:,} subscribers by COPY in {seeded:.0f}s", flush=True)
             campaign_id, _ = fanout._campaign(audience_id, "Ten million")
             seconds, tick, old = _fan_out(count, baseline)
@@ -152,6 +158,14 @@ def measure(count: int, runs: int, baseline: bool) -> list[Figure]:
             one_first, single, found = time_search(client, runs, one)
             assert one in found
             db.session.remove()
+            phase = None
+            if send:
+                phase = tenmillion_send.send(url, numbers, fanout.AT, stop_s)
+                print(f"  sent {phase.sent:,} in {phase.seconds:.0f}s", flush=True)
+                _vacuum("outbox_messages")
+                sent_first, sent_page, _ = results_page.time_page(client, campaign_id, runs)
+                stats_sent_first, stats_sent, _ = results_page.time_stats(app, campaign_id, runs)
+                db.session.remove()
     mb = {k: f"{v / 1e6:,.0f} MB" for k, v in sizes.items()}
     size_note = (
         f"database {mb['database']} (outbox {mb['outbox']}, subscribers "
@@ -166,7 +180,7 @@ def measure(count: int, runs: int, baseline: bool) -> list[Figure]:
             f"{name}, {n}", ms, "ms", f"< {target:g} ms", ms < target, first, "first", extra
         )
 
-    return [
+    figures = [
         Figure(
             f"fan-out of one step, {n}, PostgreSQL",
             seconds,
@@ -192,16 +206,78 @@ def measure(count: int, runs: int, baseline: bool) -> list[Figure]:
             single,
             one_first,
             SEARCH_TARGET_MS,
-            "an address in the middle: the newest-first scan reads half the table",
+            "an address in the middle (trigram indexes, migration 7a1c9e5b2d30)",
+        ),
+    ]
+    if phase is None:
+        return figures
+    sent_note = f"median of {runs} after a first request; every row sent"
+    return figures + [
+        *_send_figures(phase, n),
+        page_figure("results page after the send", sent_page, sent_first, PAGE_TARGET_MS,
+                    sent_note),
+        page_figure("flask outreach stats after the send", stats_sent, stats_sent_first,
+                    PAGE_TARGET_MS, sent_note),
+    ]  # fmt: skip
+
+
+def _send_figures(phase: tenmillion_send.SendPhase, n: str) -> list[Figure]:
+    """The worker's rate and RSS and the STOP latency during the send."""
+    before = webhooks_pct(phase.stop_before, 0.99) * 1000
+    during = webhooks_pct(phase.stop_during, 0.99) * 1000
+    rss = sorted(phase.rss_mb) or [phase.peak_rss_mb]
+    return [
+        Figure(
+            f"one worker sends the step, {n}",
+            phase.rate,
+            "/s",
+            "report (bench.emails' rate)",
+            None,
+            note=(
+                f"{phase.sent:,} sent in {phase.seconds:.0f} s; the fake got "
+                f"{phase.fake_emails:,}, duplicates {phase.fake_duplicates}"
+            ),
+        ),
+        Figure(
+            f"worker RSS during the send, {n}",
+            phase.peak_rss_mb,
+            "MB",
+            "< 200 MB, flat",
+            phase.peak_rss_mb < 200 and phase.rss_growth_mb() < 20,
+            note=(
+                f"median {rss[len(rss) // 2]:.0f} MB over {len(rss)} samples; growth after "
+                f"the first tenth {phase.rss_growth_mb():+.0f} MB"
+            ),
+        ),
+        Figure(
+            "inbound STOP p99 while the worker sends",
+            during,
+            "ms",
+            "unchanged: < 2x (or +10 ms) before, < 50 ms",
+            during < max(2 * before, before + 10) and during < 50 and phase.stop_errors == 0,
+            baseline=before,
+            baseline_note=f"p99 before the send, same rate ({tenmillion_send.STOP_RATE:g}/s)",
+            note=" ".join(
+                [
+                    f"{len(phase.stop_during):,} STOPs during, errors {phase.stop_errors}",
+                    *phase.notes,
+                ]
+            ),
         ),
     ]
 
 
-def run(quick: bool = False, count: int = 10_000_000, runs: int = 3, baseline: bool = True):  # noqa: ANN201
+def run(  # noqa: ANN201
+    quick: bool = False,
+    count: int = 10_000_000,
+    runs: int = 3,
+    baseline: bool = True,
+    send: bool = True,
+):
     """quick: 20,000 subscribers, one run."""
     if quick:
         count, runs = 20_000, 1
-    return measure(count, runs, baseline)
+    return measure(count, runs, baseline, send)
 
 
 def main() -> None:
@@ -210,8 +286,9 @@ def main() -> None:
     parser.add_argument("count", nargs="?", type=int, default=10_000_000, help="subscribers")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-baseline", action="store_true", help="skip the per-zone fan-out")
+    parser.add_argument("--no-send", action="store_true", help="skip the worker's send")
     args = parser.parse_args()
-    figures = run(args.quick, args.count, args.runs, not args.no_baseline)
+    figures = run(args.quick, args.count, args.runs, not args.no_baseline, not args.no_send)
     report("Ten million subscribers", figures, args.json)
 
 

@@ -1,9 +1,10 @@
 import logging
 from logging.config import fileConfig
 
+from alembic import context
 from flask import current_app
 
-from alembic import context
+from outreach.database import compared_by_autogenerate
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -107,6 +108,7 @@ def run_migrations_online():
         conf_args.setdefault("render_as_batch", connection.dialect.name == "sqlite")
         conf_args.setdefault("compare_type", True)
         conf_args.setdefault("render_item", render_item)
+        conf_args.setdefault("include_object", compared_by_autogenerate)
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

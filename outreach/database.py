@@ -70,3 +70,17 @@ def newest_first_page(
     if len(rows) > size:
         return rows[:size], rows[size - 1].id
     return rows, None
+
+
+#: PostgreSQL-only indexes that migrations make and the models cannot describe (pg_trgm
+#: GIN indexes over expressions; migration 7a1c9e5b2d30). Autogenerate leaves them alone.
+MIGRATION_ONLY_INDEXES = frozenset(
+    {"ix_subscribers_email_trgm", "ix_subscribers_first_name_trgm", "ix_subscribers_phone_trgm"}
+)
+
+
+def compared_by_autogenerate(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Alembic's ``include_object``: everything but MIGRATION_ONLY_INDEXES."""
+    return not (type_ == "index" and name in MIGRATION_ONLY_INDEXES)

@@ -45,6 +45,8 @@ class Page:
 
 
 def _search_conditions(query: str) -> list:
+    """Partial, case-insensitive matches. On PostgreSQL each expression has a trigram
+    index (migration 7a1c9e5b2d30), so a rare match is found without reading the table."""
     like = f"%{query.lower()}%"
     conditions = [
         func.lower(Subscriber.email).like(like),
@@ -52,7 +54,7 @@ def _search_conditions(query: str) -> list:
     ]
     digits = "".join(ch for ch in query if ch.isdigit())
     if len(digits) >= 3:
-        conditions.append(Subscriber.phone.like(f"%{digits}%"))
+        conditions.append(func.ltrim(Subscriber.phone, "+").like(f"%{digits}%"))
     return [or_(*conditions)]
 
 

@@ -7,10 +7,12 @@ import io
 import json
 from datetime import datetime
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy import text as sql_text
 
 from outreach.extensions import db
-from outreach.models import ConsentEvent, Message, Subscription
+from outreach.models import ConsentEvent, Message, Subscriber, Subscription
 from outreach.sending import materialise as materialising
 from tests.admin.support import post, text
 from tests.factories import make_audience, make_campaign, make_subscriber
@@ -147,3 +149,23 @@ def test_evidence_downloads_as_csv_and_json(editor, viewer):
     }
     assert len(document["ledger"]) == 5
     assert viewer.get(f"/admin/subscribers/{ann.id}/evidence.xml").status_code == 404
+
+
+def test_a_rare_match_is_found_through_the_trigram_indexes_on_postgresql(viewer, is_postgres):
+    """One address among many: PostgreSQL reads the pg_trgm indexes (migration
+    7a1c9e5b2d30) instead of scanning every subscriber newest first."""
+    if not is_postgres:
+        pytest.skip("pg_trgm indexes exist on PostgreSQL only")
+    from outreach.audiences import finding
+
+    _people()
+    db.session.execute(sql_text("ANALYZE subscribers"))
+    query = finding.SubscriberFilter(query="ann.reader@example")
+    statement = select(Subscriber.id).where(*finding.conditions(query))
+    compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
+    db.session.execute(sql_text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(db.session.scalars(sql_text(f"EXPLAIN {compiled}")))
+    assert "ix_subscribers_email_trgm" in plan and "ix_subscribers_first_name_trgm" in plan
+    db.session.rollback()
+    by_digits = text(viewer.get("/admin/subscribers?q=555-0142"))
+    assert "+19175550142" in by_digits and "+16462014455" not in by_digits
