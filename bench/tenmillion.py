@@ -206,7 +206,7 @@ def measure(count: int, runs: int, baseline: bool, send: bool = True) -> list[Fi
             single,
             one_first,
             SEARCH_TARGET_MS,
-            "an address in the middle (trigram indexes, migration 7a1c9e5b2d30)",
+            "a whole address in the middle: found by the unique index (audiences.finding)",
         ),
     ]
     if phase is None:

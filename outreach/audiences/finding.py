@@ -3,12 +3,14 @@ language, signed-up dates) and keyset paging (newest first), cheap at millions o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 
 from outreach import database
+from outreach.audiences.contacts import InvalidContact, normalise_email, normalise_phone
+from outreach.extensions import db
 from outreach.models import Subscriber, Subscription
 from outreach.models.contacts import SUBSCRIPTION_STATES
 
@@ -85,8 +87,32 @@ def conditions(wanted: SubscriberFilter) -> list:
     return where
 
 
+def exact_contact(query: str) -> ColumnElement[bool] | None:
+    """``email = ...`` or ``phone = ...`` when the query is a whole address or number
+    (looked up by the unique index), else None."""
+    query = query.strip()
+    try:
+        if "@" in query:
+            return Subscriber.email == normalise_email(query)
+        if sum(ch.isdigit() for ch in query) >= 10:
+            return Subscriber.phone == normalise_phone(query, mobile_only=False)
+    except InvalidContact:
+        return None
+    return None
+
+
 def find(wanted: SubscriberFilter, before: int | None = None, size: int = PAGE) -> Page:
-    """A page of matching subscribers, newest first, starting below id ``before``."""
+    """A page of matching subscribers, newest first, starting below id ``before``.
+
+    A whole email address or phone number finds that person by its unique index; only when
+    nobody has it does the partial search run (a rare match would read many rows).
+    """
+    exact = exact_contact(wanted.query) if wanted.query.strip() and before is None else None
+    if exact is not None:
+        others = conditions(replace(wanted, query=""))
+        found = list(db.session.scalars(select(Subscriber).where(exact, *others)))
+        if found:
+            return Page(found, None)
     rows, next_before = database.newest_first_page(
         select(Subscriber).where(*conditions(wanted)), Subscriber.id, before, size
     )

@@ -169,3 +169,16 @@ def test_a_rare_match_is_found_through_the_trigram_indexes_on_postgresql(viewer,
     db.session.rollback()
     by_digits = text(viewer.get("/admin/subscribers?q=555-0142"))
     assert "+19175550142" in by_digits and "+16462014455" not in by_digits
+
+
+def test_a_whole_address_or_number_finds_that_person_and_a_part_finds_everyone(viewer):
+    audience, _, _ = _people()
+    make_subscriber(audience, email="joann.reader@example.org", phone="+19175550143")
+    whole = text(viewer.get("/admin/subscribers?q= Ann.Reader@Example.ORG "))
+    assert "ann.reader@example.org" in whole and "joann.reader@example.org" not in whole
+    part = text(viewer.get("/admin/subscribers?q=ann.reader@example"))
+    assert "ann.reader@example.org" in part and "joann.reader@example.org" in part
+    number = text(viewer.get("/admin/subscribers?q=%2B1 917 555 0143"))
+    assert "+19175550143" in number and "+19175550142" not in number
+    nobody = text(viewer.get("/admin/subscribers?q=nobody.here@example.org"))
+    assert "Nobody found" in nobody
