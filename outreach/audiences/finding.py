@@ -3,14 +3,13 @@ language, signed-up dates) and keyset paging (newest first), cheap at millions o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 
 from outreach import database
 from outreach.audiences.contacts import InvalidContact, normalise_email, normalise_phone
-from outreach.extensions import db
 from outreach.models import Subscriber, Subscription
 from outreach.models.contacts import SUBSCRIPTION_STATES
 
@@ -47,8 +46,12 @@ class Page:
 
 
 def _search_conditions(query: str) -> list:
-    """Partial, case-insensitive matches. On PostgreSQL each expression has a trigram
-    index (migration 7a1c9e5b2d30), so a rare match is found without reading the table."""
+    """A whole email address or phone number: that person, by the unique index. Else
+    partial, case-insensitive matches; on PostgreSQL each expression has a trigram index
+    (migration 7a1c9e5b2d30)."""
+    exact = exact_contact(query)
+    if exact is not None:
+        return [exact]
     like = f"%{query.lower()}%"
     conditions = [
         func.lower(Subscriber.email).like(like),
@@ -102,17 +105,7 @@ def exact_contact(query: str) -> ColumnElement[bool] | None:
 
 
 def find(wanted: SubscriberFilter, before: int | None = None, size: int = PAGE) -> Page:
-    """A page of matching subscribers, newest first, starting below id ``before``.
-
-    A whole email address or phone number finds that person by its unique index; only when
-    nobody has it does the partial search run (a rare match would read many rows).
-    """
-    exact = exact_contact(wanted.query) if wanted.query.strip() and before is None else None
-    if exact is not None:
-        others = conditions(replace(wanted, query=""))
-        found = list(db.session.scalars(select(Subscriber).where(exact, *others)))
-        if found:
-            return Page(found, None)
+    """A page of matching subscribers, newest first, starting below id ``before``."""
     rows, next_before = database.newest_first_page(
         select(Subscriber).where(*conditions(wanted)), Subscriber.id, before, size
     )
