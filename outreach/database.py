@@ -3,8 +3,9 @@ and the one keyset pager the staff lists share."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, ColumnElement, Select, Table, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -15,6 +16,8 @@ from sqlalchemy.types import TypeEngine
 
 from outreach.extensions import db
 
+_Statement = TypeVar("_Statement")
+
 
 def dialect() -> str:
     """The session's database dialect name: ``postgresql`` or ``sqlite``."""
@@ -24,6 +27,22 @@ def dialect() -> str:
 def is_postgres() -> bool:
     """True on PostgreSQL (SKIP LOCKED, row locks, parallel connections)."""
     return dialect() == "postgresql"
+
+
+def per_dialect(build: Callable[[], _Statement]) -> Callable[[], _Statement]:
+    """Build a statement once per dialect, for the hot paths (a STOP text): an expression
+    built per request costs more Python than running it. ``build`` takes its values as
+    ``bindparam``s and may call ``insert`` and ``is_postgres``."""
+    built: dict[str, _Statement] = {}
+
+    @functools.wraps(build)
+    def statement() -> _Statement:
+        name = dialect()
+        if name not in built:
+            built[name] = build()
+        return built[name]
+
+    return statement
 
 
 def insert(table: Table | Any) -> Insert:

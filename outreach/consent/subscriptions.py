@@ -7,14 +7,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import Insert, Select, Update, bindparam, insert, select, update
 
+from outreach import database
 from outreach.clock import now as clock_now
 from outreach.consent.ledger import ACTIVE, PENDING, UNSUBSCRIBED, Evidence, ledger_row, record
 from outreach.consent.suppression import lift_suppression, suppress_many
 from outreach.extensions import db
-from outreach.models import Audience, ConsentEvent, Message, Subscriber, Subscription
+from outreach.models import (
+    Audience,
+    Campaign,
+    ConsentEvent,
+    Message,
+    Subscriber,
+    Subscription,
+)
 
 
 def get_or_create_subscription(
@@ -148,6 +157,61 @@ class OptOut:
     suppress_reason: str | None = None
 
 
+@database.per_dialect
+def _locked_email_subscriptions() -> Select:
+    return _locked_on_channel("email", Subscriber.email)
+
+
+@database.per_dialect
+def _locked_sms_subscriptions() -> Select:
+    return _locked_on_channel("sms", Subscriber.phone)
+
+
+def _locked_on_channel(channel: str, contact: Any) -> Select:
+    """Some people's subscriptions on a channel with their address (``people``), locked
+    (PostgreSQL: FOR NO KEY UPDATE of the subscriptions) in id order."""
+    return (
+        select(
+            Subscription.id,
+            Subscription.subscriber_id,
+            Subscription.audience_id,
+            Subscription.state,
+            contact,
+        )
+        .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
+        .where(
+            Subscription.subscriber_id.in_(bindparam("people", expanding=True)),
+            Subscription.channel == channel,
+        )
+        .order_by(Subscription.id)
+        .with_for_update(key_share=True, of=Subscription)
+    )
+
+
+@database.per_dialect
+def _addresses_of() -> dict[str, Select]:
+    people = Subscriber.id.in_(bindparam("people", expanding=True))
+    return {
+        "email": select(Subscriber.id, Subscriber.email).where(people),
+        "sms": select(Subscriber.id, Subscriber.phone).where(people),
+    }
+
+
+@database.per_dialect
+def _set_state() -> Update:
+    table = Subscription.__table__
+    return (
+        update(table)
+        .where(table.c.id.in_(bindparam("ids", expanding=True)))
+        .values(state=bindparam("b_state"), updated_at=bindparam("b_at"))
+    )
+
+
+@database.per_dialect
+def _append_ledger() -> Insert:
+    return insert(ConsentEvent.__table__)
+
+
 def opt_out_many(channel: str, requests: Iterable[OptOut]) -> int:
     """Apply many withdrawals on one channel in a handful of statements; returns changes.
 
@@ -160,27 +224,17 @@ def opt_out_many(channel: str, requests: Iterable[OptOut]) -> int:
     if not requests:
         return 0
     db.session.flush()
-    # Core statements on the session's connection: the ORM has nothing to track here (the
-    # objects it holds are expired below), and a STOP's reply waits on every statement.
+    # Core statements, built once, on the session's connection: the ORM has nothing to
+    # track here (the objects it holds are expired below), and a STOP's reply waits on
+    # every statement.
     connection = db.session.connection()
     at = clock_now()
     people = sorted({r.subscriber_id for r in requests})
     subs: dict[int, list[list]] = {}
-    contact = Subscriber.email if channel == "email" else Subscriber.phone
     addresses: dict[int, str | None] = {}  # read with the subscriptions: one round trip less
-    columns = (
-        Subscription.id,
-        Subscription.subscriber_id,
-        Subscription.audience_id,
-        Subscription.state,
-        contact,
-    )
+    locked = _locked_email_subscriptions() if channel == "email" else _locked_sms_subscriptions()
     for sub_id, person, audience_id, state, address in connection.execute(
-        select(*columns)
-        .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
-        .where(Subscription.subscriber_id.in_(people), Subscription.channel == channel)
-        .order_by(Subscription.id)
-        .with_for_update(key_share=True, of=Subscription)
+        locked, {"people": people}
     ):
         subs.setdefault(person, []).append([sub_id, audience_id, state])
         addresses[person] = address
@@ -212,16 +266,12 @@ def opt_out_many(channel: str, requests: Iterable[OptOut]) -> int:
                 )
             )
     if ledger:
-        connection.execute(insert(ConsentEvent.__table__), ledger)
+        connection.execute(_append_ledger(), ledger)
     by_state: dict[str, list[int]] = {}
     for sub_id, state in new_state.items():
         by_state.setdefault(state, []).append(sub_id)
     for state, ids in by_state.items():
-        connection.execute(
-            update(Subscription.__table__)
-            .where(Subscription.__table__.c.id.in_(ids))
-            .values(state=state, updated_at=at)
-        )
+        connection.execute(_set_state(), {"ids": ids, "b_state": state, "b_at": at})
     per_list = {(person, a) for person, a in cancel_list if person not in cancel_all}
     _cancel_many(channel, cancel_all, per_list, at)
     reasons: dict[int, str] = {}
@@ -231,9 +281,7 @@ def opt_out_many(channel: str, requests: Iterable[OptOut]) -> int:
     if reasons:
         unread = sorted(set(reasons) - set(addresses))  # people with no subscription rows
         if unread:
-            addresses.update(
-                connection.execute(select(Subscriber.id, contact).where(Subscriber.id.in_(unread)))
-            )
+            addresses.update(connection.execute(_addresses_of()[channel], {"people": unread}))
         suppress_many(
             channel,
             [
@@ -250,36 +298,49 @@ def opt_out_many(channel: str, requests: Iterable[OptOut]) -> int:
     return len(new_state)
 
 
+@database.per_dialect
+def _cancel_statements() -> tuple[Update, Update]:
+    """Cancel queued messages on a channel: of some people (``people``), and of some people
+    on one list (``people``, ``audience_id``)."""
+    table = Message.__table__
+    queued = update(table).where(
+        table.c.channel == bindparam("b_channel"),
+        table.c.state == "queued",
+        table.c.subscriber_id.in_(bindparam("people", expanding=True)),
+    )
+    cancelled = {
+        "state": "cancelled",
+        "skip_reason": "opted_out",
+        "updated_at": bindparam("b_at"),
+    }
+    on_list = table.c.campaign_id.in_(
+        select(Campaign.id).where(Campaign.audience_id == bindparam("audience_id"))
+    )
+    return queued.values(cancelled), queued.where(on_list).values(cancelled)
+
+
 def _cancel_many(
     channel: str, everywhere: set[int], per_list: set[tuple[int, int]], at: datetime
 ) -> None:
     """Cancel queued messages: all of some people's, and some people's on one list."""
     connection = db.session.connection()
-    values = {"state": "cancelled", "skip_reason": "opted_out", "updated_at": at}
-    table = Message.__table__
-    queued = (table.c.channel == channel, table.c.state == "queued")
+    of_people, of_people_on_list = _cancel_statements()
     if everywhere:
         connection.execute(
-            update(table)
-            .where(*queued, table.c.subscriber_id.in_(sorted(everywhere)))
-            .values(values)
+            of_people, {"b_channel": channel, "people": sorted(everywhere), "b_at": at}
         )
     lists: dict[int, list[int]] = {}
     for person, audience_id in per_list:
         lists.setdefault(audience_id, []).append(person)
     for audience_id, persons in lists.items():
-        from outreach.models import Campaign
-
         connection.execute(
-            update(table)
-            .where(
-                *queued,
-                table.c.subscriber_id.in_(sorted(persons)),
-                table.c.campaign_id.in_(
-                    select(Campaign.id).where(Campaign.audience_id == audience_id)
-                ),
-            )
-            .values(values)
+            of_people_on_list,
+            {
+                "b_channel": channel,
+                "people": sorted(persons),
+                "audience_id": audience_id,
+                "b_at": at,
+            },
         )
 
 

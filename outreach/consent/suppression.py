@@ -32,6 +32,7 @@ def _row(channel: str, address: str, reason: str, keep_address: bool, at: dateti
     }
 
 
+@database.per_dialect
 def _insert() -> Any:
     """One ``INSERT ... ON CONFLICT DO NOTHING``: two webhooks suppressing the same address
     at the same moment (a STOP and a carrier error, a bounce and a spam report) both succeed."""

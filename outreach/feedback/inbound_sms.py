@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Insert, Select, bindparam, select
 
 from outreach import database
 from outreach.audiences.contacts import InvalidContact, normalise_phone
@@ -43,35 +43,73 @@ _IDENTITY = (
 )
 
 
+@database.per_dialect
+def _audience_statements() -> tuple[Select, Select]:
+    """The person's SMS list, active first (``subscriber_id``); the first list."""
+    of_person = (
+        select(*_IDENTITY)
+        .join(Subscription, Subscription.audience_id == Audience.id)
+        .where(
+            Subscription.subscriber_id == bindparam("subscriber_id"),
+            Subscription.channel == "sms",
+        )
+        .order_by((Subscription.state == consent_ledger.ACTIVE).desc(), Subscription.id)
+        .limit(1)
+    )
+    return of_person, select(*_IDENTITY).order_by(Audience.id).limit(1)
+
+
 def _first_audience(subscriber_id: int | None) -> wording.SenderIdentity | None:
     """The sender identity that answers a text: the person's SMS list, else the first list."""
+    of_person, first = _audience_statements()
+    connection = db.session.connection()
     if subscriber_id is not None:
-        found = db.session.execute(
-            select(*_IDENTITY)
-            .join(Subscription, Subscription.audience_id == Audience.id)
-            .where(Subscription.subscriber_id == subscriber_id, Subscription.channel == "sms")
-            .order_by((Subscription.state == consent_ledger.ACTIVE).desc(), Subscription.id)
-            .limit(1)
-        ).first()
+        found = connection.execute(of_person, {"subscriber_id": subscriber_id}).first()
         if found is not None:
             return found
-    return db.session.execute(select(*_IDENTITY).order_by(Audience.id).limit(1)).first()
+    return connection.execute(first).first()
+
+
+@database.per_dialect
+def _active_sms() -> Select:
+    return (
+        select(Subscription.id)
+        .where(
+            Subscription.subscriber_id == bindparam("subscriber_id"),
+            Subscription.channel == "sms",
+            Subscription.state == consent_ledger.ACTIVE,
+        )
+        .limit(1)
+    )
 
 
 def _has_active_sms(subscriber_id: int | None) -> bool:
     if subscriber_id is None:
         return False
+    found = db.session.connection().execute(_active_sms(), {"subscriber_id": subscriber_id})
+    return found.first() is not None
+
+
+@database.per_dialect
+def _store_text() -> Insert:
+    """Store an inbound text and find its sender (``b_phone``) in one statement; returns the
+    sender's id, or no row when the MessageSid was stored already (a Twilio retry)."""
+    table = InboundSms.__table__
     return (
-        db.session.scalar(
-            select(Subscription.id)
-            .where(
-                Subscription.subscriber_id == subscriber_id,
-                Subscription.channel == "sms",
-                Subscription.state == consent_ledger.ACTIVE,
-            )
-            .limit(1)
+        database.insert(table)
+        .values(
+            message_sid=bindparam("b_sid"),
+            from_phone=bindparam("b_phone"),
+            to_phone=bindparam("b_to"),
+            body=bindparam("b_body"),
+            intent=bindparam("b_intent"),
+            subscriber_id=select(Subscriber.id)
+            .where(Subscriber.phone == bindparam("b_phone"))
+            .scalar_subquery(),
+            created_at=bindparam("b_at"),
         )
-        is not None
+        .on_conflict_do_nothing(index_elements=["message_sid"])
+        .returning(table.c.subscriber_id)
     )
 
 
@@ -119,20 +157,21 @@ def handle_inbound_sms(
     reading = keywords.read(body, opt_out_type)
     intent = reading.intent
     # One statement stores the text and finds its sender (a STOP's reply waits on this).
-    inserted = db.session.execute(
-        database.insert(InboundSms)
-        .values(
-            message_sid=message_sid,
-            from_phone=phone,
-            to_phone=(to_number or "")[:32] or None,
-            body=body[:1600],
-            intent=intent.value,
-            subscriber_id=select(Subscriber.id).filter_by(phone=phone).scalar_subquery(),
-            created_at=clock_now(),
+    inserted = (
+        db.session.connection()
+        .execute(
+            _store_text(),
+            {
+                "b_sid": message_sid,
+                "b_phone": phone,
+                "b_to": (to_number or "")[:32] or None,
+                "b_body": body[:1600],
+                "b_intent": intent.value,
+                "b_at": clock_now(),
+            },
         )
-        .on_conflict_do_nothing(index_elements=["message_sid"])
-        .returning(InboundSms.subscriber_id)
-    ).first()
+        .first()
+    )
     if inserted is None:  # a replay: answer as before, change nothing
         stored, subscriber_id = db.session.execute(
             select(InboundSms.intent, InboundSms.subscriber_id).filter_by(message_sid=message_sid)
