@@ -32,11 +32,12 @@ from bench.common import (
     database,
     free_port,
     make_app,
+    percentile,
     queued_step,
     report,
     terminate,
 )
-from bench.webhooks import WORKERS, _pct, open_loop, start_gunicorn
+from bench.webhooks import WORKERS, open_loop, start_gunicorn
 
 ARTICLE = "https://clinic.example/migraine"
 DIARY = "https://clinic.example/headache-diary"
@@ -233,7 +234,7 @@ def tracked_links(
     want_human = warm.human + baseline.human + load.human
     want_clicked = warm.clicked_messages + baseline.clicked_messages + load.clicked_messages
     stored_ok = rows == sent and human == want_human and clicked == want_clicked
-    p99 = _pct(lat, 0.99)
+    p99 = percentile(lat, 0.99)
     return [
         Figure(
             name=f"tracked link GET /r/<code> at {rate:g}/s for {seconds:g}s: p99",
@@ -241,12 +242,12 @@ def tracked_links(
             unit="ms",
             target="p99 < 20 ms, 0 errors, clicks stored, no table lock",
             passed=p99 < 0.02 and errors == 0 and stored_ok and not sampler.strong,
-            baseline=_pct(base_lat, 0.99) * 1000,
+            baseline=percentile(base_lat, 0.99) * 1000,
             baseline_note=f"p99 at {base_rate:g}/s",
             note=(
                 f"{len(lat):,} requests in {took:.1f}s ({len(lat) / took:.0f}/s), errors "
-                f"{errors + base_errors}, p50 {_pct(lat, 0.5) * 1000:.1f} ms, p99 from the "
-                f"scheduled send time {_pct(late, 0.99) * 1000:.1f} ms, max "
+                f"{errors + base_errors}, p50 {percentile(lat, 0.5) * 1000:.1f} ms, p99 from the "
+                f"scheduled send time {percentile(late, 0.99) * 1000:.1f} ms, max "
                 f"{max(late, default=0) * 1000:.0f} ms; {usage.per_request(len(lat) - errors)}; "
                 f"client {client}, gunicorn -w {workers} {' '.join(gunicorn_args)}; "
                 f"clicks table: {rows:,} of {sent:,} requests stored, {human:,} human "

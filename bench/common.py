@@ -153,6 +153,12 @@ def now_stamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile (0.99: p99) of ``values`` by nearest rank; 0 for no values."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
 def report(title: str, figures: Sequence[Figure], json_path: str | None) -> None:
     """Print a benchmark's figures, and write them as JSON for run_all."""
     print(f"\n{title} — {now_stamp()} — {machine()}")

@@ -22,9 +22,17 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from bench import fanout, results_page, tenmillion_send
-from bench.common import US_ZONES, Figure, checkpoint, cli, database, make_app, report
+from bench.common import (
+    US_ZONES,
+    Figure,
+    checkpoint,
+    cli,
+    database,
+    make_app,
+    percentile,
+    report,
+)
 from bench.common import make_audience as new_audience
-from bench.webhooks import _pct as webhooks_pct
 
 CHUNK = 200_000
 SEARCH_TARGET_MS = 300.0
@@ -223,8 +231,8 @@ def measure(count: int, runs: int, baseline: bool, send: bool = True) -> list[Fi
 
 def _send_figures(phase: tenmillion_send.SendPhase, n: str) -> list[Figure]:
     """The worker's rate and RSS and the STOP latency during the send."""
-    before = webhooks_pct(phase.stop_before, 0.99) * 1000
-    during = webhooks_pct(phase.stop_during, 0.99) * 1000
+    before = percentile(phase.stop_before, 0.99) * 1000
+    during = percentile(phase.stop_during, 0.99) * 1000
     rss = sorted(phase.rss_mb) or [phase.peak_rss_mb]
     return [
         Figure(

@@ -48,6 +48,7 @@ from bench.common import (
     make_audience,
     make_campaign,
     materialise,
+    percentile,
     phone,
     report,
     seed,
@@ -167,11 +168,6 @@ def open_loop(
     return latencies, lateness, errors, time.perf_counter() - started
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
-
-
 def stop_requests(
     numbers: list[str],
     rng: random.Random,
@@ -256,7 +252,7 @@ def inbound_stop(url: str, rate: float, seconds: float, workers: int = WORKERS) 
         inbound = db.session.scalar(sa.text("SELECT count(*) FROM inbound_sms"))
         db.session.remove()
     wrong = {n: c for n, c in revoked.items() if c != len(audiences)}
-    p99 = _pct(lat, 0.99)
+    p99 = percentile(lat, 0.99)
     return [
         Figure(
             name=f"inbound STOP at {rate:g}/s for {seconds:g}s: p99",
@@ -264,12 +260,12 @@ def inbound_stop(url: str, rate: float, seconds: float, workers: int = WORKERS) 
             unit="ms",
             target="p99 < 50 ms, 0 errors, 1 opt-out each",
             passed=p99 < 0.05 and errors == 0 and not wrong and suppressed == len(numbers),
-            baseline=_pct(base_lat, 0.99) * 1000,
+            baseline=percentile(base_lat, 0.99) * 1000,
             baseline_note=f"p99 at {base_rate:g}/s",
             note=(
                 f"{len(lat):,} requests in {took:.1f}s ({len(lat) / took:.0f}/s), errors "
-                f"{errors + base_errors}, p50 {_pct(lat, 0.5) * 1000:.1f} ms, p99 counted from "
-                f"the scheduled send time {_pct(late, 0.99) * 1000:.1f} ms; ledger: "
+                f"{errors + base_errors}, p50 {percentile(lat, 0.5) * 1000:.1f} ms, p99 counted "
+                f"from the scheduled send time {percentile(late, 0.99) * 1000:.1f} ms; ledger: "
                 f"{len(revoked) - len(wrong):,} of {len(revoked):,} numbers have exactly "
                 f"{len(audiences)} 'revoked' rows; {suppressed:,} suppressions, {inbound:,} "
                 "inbound texts stored (retries not stored twice)"

@@ -49,7 +49,7 @@ def _search_conditions(query: str) -> list:
     """A whole email address or phone number: that person, by the unique index. Else
     partial, case-insensitive matches; on PostgreSQL each expression has a trigram index
     (migration 7a1c9e5b2d30)."""
-    exact = exact_contact(query)
+    exact = _exact_contact(query)
     if exact is not None:
         return [exact]
     like = f"%{query.lower()}%"
@@ -70,8 +70,9 @@ def _day_start(day: date) -> datetime:
 def conditions(wanted: SubscriberFilter) -> list:
     """The WHERE clauses of a filter."""
     where: list = []
-    if wanted.query.strip():
-        where += _search_conditions(wanted.query.strip())
+    query = wanted.query.strip()
+    if query:
+        where += _search_conditions(query)
     if wanted.language:
         where.append(Subscriber.language == wanted.language)
     if wanted.since:
@@ -90,10 +91,9 @@ def conditions(wanted: SubscriberFilter) -> list:
     return where
 
 
-def exact_contact(query: str) -> ColumnElement[bool] | None:
+def _exact_contact(query: str) -> ColumnElement[bool] | None:
     """``email = ...`` or ``phone = ...`` when the query is a whole address or number
     (looked up by the unique index), else None."""
-    query = query.strip()
     try:
         if "@" in query:
             return Subscriber.email == normalise_email(query)
