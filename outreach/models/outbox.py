@@ -28,6 +28,12 @@ UNSETTLED_STATES = ("queued", "sending", "unknown")
 #: a query must spell it the same way for SQLite to use the index).
 OPEN_CLAIM = "state IN ('sending', 'unknown')"
 
+#: Messages a person clicked / opened (the conditions of two partial indexes).
+CLICKED = "clicked_at IS NOT NULL"
+
+
+OPENED = "opened_at IS NOT NULL"
+
 
 class Message(db.Model):
     """One message to one subscriber for one step; the unique key makes sends exactly-once."""
@@ -91,6 +97,23 @@ class Message(db.Model):
         # Covers the results dashboard's GROUP BY (index-only scan): see results/reports.py.
         Index(
             "ix_outbox_messages_campaign_state", "campaign_id", "step_id", "state", "skip_reason"
+        ),
+        # The results' opened and clicked messages per step (results/opens.py) read only the
+        # rows that were opened or clicked, not the whole campaign. A fanned-out row has
+        # neither time, so fan-out and sending never write these indexes.
+        Index(
+            "ix_outbox_messages_clicked",
+            "campaign_id",
+            "step_id",
+            postgresql_where=text(CLICKED),
+            sqlite_where=text(CLICKED),
+        ),
+        Index(
+            "ix_outbox_messages_opened",
+            "campaign_id",
+            "step_id",
+            postgresql_where=text(OPENED),
+            sqlite_where=text(OPENED),
         ),
     )
 

@@ -9,7 +9,8 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy import text as sql_text
 
 from outreach.extensions import db
 from outreach.models import Campaign, Message
@@ -125,6 +126,35 @@ def test_opens_are_counted_once_per_message_and_in_total(app, client, clock, fak
     assert 'data-key="unique_opens">2<' in page and 'data-key="total_opens">3<' in page
     assert "Apple Mail Privacy Protection" in page_text_of(page)
     assert "Opens are shown only for audiences with open tracking on" in page_text_of(page)
+
+
+def test_opened_and_clicked_counts_read_only_the_opened_and_clicked_rows_on_postgresql(
+    app, client, clock, fake, audience, is_postgres
+):
+    """The results' opens and clicks per step read the partial indexes of opened / clicked
+    messages (migration 4b8e2f6a1c73), not every message of the campaign."""
+    if not is_postgres:
+        pytest.skip("the plan is PostgreSQL's; SQLite has the same indexes")
+    campaign, _ = send(fake, audience, clock, track_opens=True, people=3)
+    first = messages(campaign)[0]
+    post(client, [event("open", first.id)])
+    step_id = campaign.steps[0].id
+    assert opens.opens_by_step(campaign) == {step_id: 1}
+    db.session.execute(sql_text("ANALYZE outbox_messages"))
+    db.session.execute(sql_text("SET LOCAL enable_seqscan = off"))
+    for condition, index in (
+        (Message.opened_at.is_not(None), "ix_outbox_messages_opened"),
+        (Message.clicked_at.is_not(None), "ix_outbox_messages_clicked"),
+    ):
+        statement = (
+            select(Message.step_id, func.count())
+            .where(Message.campaign_id == campaign.id, condition)
+            .group_by(Message.step_id)
+        )
+        compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
+        plan = "\n".join(db.session.scalars(sql_text(f"EXPLAIN {compiled}")))
+        assert index in plan, plan
+    db.session.rollback()
 
 
 def test_a_sendgrid_click_on_our_own_link_or_a_tracked_step_is_not_counted_twice(
