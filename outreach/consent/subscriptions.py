@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Insert, Select, Update, bindparam, insert, select, update
 
@@ -158,20 +157,11 @@ class OptOut:
 
 
 @database.per_dialect
-def _locked_email_subscriptions() -> Select:
-    return _locked_on_channel("email", Subscriber.email)
-
-
-@database.per_dialect
-def _locked_sms_subscriptions() -> Select:
-    return _locked_on_channel("sms", Subscriber.phone)
-
-
-def _locked_on_channel(channel: str, contact: Any) -> Select:
-    """Some people's subscriptions on a channel with their address (``people``), locked
+def _locked_on_channel() -> dict[str, Select]:
+    """By channel: some people's subscriptions with their address (``people``), locked
     (PostgreSQL: FOR NO KEY UPDATE of the subscriptions) in id order."""
-    return (
-        select(
+    return {
+        channel: select(
             Subscription.id,
             Subscription.subscriber_id,
             Subscription.audience_id,
@@ -185,7 +175,8 @@ def _locked_on_channel(channel: str, contact: Any) -> Select:
         )
         .order_by(Subscription.id)
         .with_for_update(key_share=True, of=Subscription)
-    )
+        for channel, contact in (("email", Subscriber.email), ("sms", Subscriber.phone))
+    }
 
 
 @database.per_dialect
@@ -232,9 +223,8 @@ def opt_out_many(channel: str, requests: Iterable[OptOut]) -> int:
     people = sorted({r.subscriber_id for r in requests})
     subs: dict[int, list[list]] = {}
     addresses: dict[int, str | None] = {}  # read with the subscriptions: one round trip less
-    locked = _locked_email_subscriptions() if channel == "email" else _locked_sms_subscriptions()
     for sub_id, person, audience_id, state, address in connection.execute(
-        locked, {"people": people}
+        _locked_on_channel()[channel], {"people": people}
     ):
         subs.setdefault(person, []).append([sub_id, audience_id, state])
         addresses[person] = address
