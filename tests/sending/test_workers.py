@@ -116,6 +116,22 @@ def start_worker(env: dict[str, str]) -> subprocess.Popen:
     )
 
 
+def wait_for_claimers(wanted: int, workers: list[subprocess.Popen], seconds: float = 120) -> None:
+    """Until ``wanted`` distinct lanes ("<worker>/<lane>") have claimed rows, or a worker
+    has exited, or ``seconds`` have passed."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and all(w.poll() is None for w in workers):
+        db.session.rollback()  # a fresh snapshot each time
+        claimers = db.session.scalar(
+            select(func.count(func.distinct(Message.claimed_by))).where(
+                Message.claimed_by.is_not(None)
+            )
+        )
+        if claimers >= wanted:
+            return
+        time.sleep(0.2)
+
+
 def states() -> dict[str, int]:
     db.session.expire_all()
     return dict(
@@ -130,9 +146,15 @@ def test_three_workers_share_a_step_and_send_each_recipient_once(
 ):
     count = 20_000 if is_postgres else 3_000
     worker_env["OUTREACH_BATCH_SIZE"] = "200" if is_postgres else "50"
-    fake.configure(latency=0.02 if is_postgres else 0.05)
+    lanes = int(worker_env.get("OUTREACH_EMAIL_CONCURRENCY", "2"))
+    # PostgreSQL: the provider answers slowly until every lane of every worker has claimed
+    # a batch, so a worker that starts late on a slow machine still finds work to share.
+    fake.configure(latency=1.0 if is_postgres else 0.05)
     seed_audience(count)
     workers = [start_worker(worker_env) for _ in range(3)]
+    if is_postgres:
+        wait_for_claimers(3 * lanes, workers)
+        fake.configure(latency=0.02)
     outputs = [w.communicate(timeout=300)[0] for w in workers]
     assert all(w.returncode == 0 for w in workers), outputs
     stats = fake.stats()
@@ -150,7 +172,6 @@ def test_three_workers_share_a_step_and_send_each_recipient_once(
     if is_postgres:  # SKIP LOCKED lets every worker take a share; SQLite has one writer
         assert len(by_worker) == 3, shares
         assert min(by_worker.values()) >= count * 0.05, shares
-        lanes = int(worker_env.get("OUTREACH_EMAIL_CONCURRENCY", "2"))
         assert len(shares) == 3 * lanes, shares  # and every lane of every worker sent some
 
 
