@@ -6,10 +6,12 @@ page's card with its caveat."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event as sa_event
+from sqlalchemy import select
 from sqlalchemy import text as sql_text
 
 from outreach.extensions import db
@@ -141,20 +143,32 @@ def test_opened_and_clicked_counts_read_only_the_opened_and_clicked_rows_on_post
     step_id = campaign.steps[0].id
     assert opens.opens_by_step(campaign) == {step_id: 1}
     db.session.execute(sql_text("ANALYZE outbox_messages"))
-    db.session.execute(sql_text("SET LOCAL enable_seqscan = off"))
-    for condition, index in (
-        (Message.opened_at.is_not(None), "ix_outbox_messages_opened"),
-        (Message.clicked_at.is_not(None), "ix_outbox_messages_clicked"),
+    for count_of, index in (
+        (opens.opens_by_step, "ix_outbox_messages_opened"),
+        (opens.clicks_by_step, "ix_outbox_messages_clicked"),
     ):
-        statement = (
-            select(Message.step_id, func.count())
-            .where(Message.campaign_id == campaign.id, condition)
-            .group_by(Message.step_id)
-        )
-        compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
-        plan = "\n".join(db.session.scalars(sql_text(f"EXPLAIN {compiled}")))
-        assert index in plan, plan
+        statement, parameters = _executed(lambda count_of=count_of: count_of(campaign))
+        connection = db.session.connection()
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        plan = connection.exec_driver_sql(f"EXPLAIN {statement}", parameters).scalars().all()
+        assert index in "\n".join(plan), plan
     db.session.rollback()
+
+
+def _executed(run: Callable[[], object]) -> tuple[str, object]:
+    """The one SQL statement ``run`` sends to the database, with its parameters."""
+    seen: list[tuple[str, object]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        seen.append((statement, parameters))
+
+    sa_event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        run()
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", record)
+    assert len(seen) == 1, seen
+    return seen[0]
 
 
 def test_a_sendgrid_click_on_our_own_link_or_a_tracked_step_is_not_counted_twice(
