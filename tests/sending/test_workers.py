@@ -23,6 +23,7 @@ from bench.common import dispatch_command
 from outreach.campaigns import lifecycle
 from outreach.extensions import db
 from outreach.models import Campaign, Message, Step, Subscriber, Subscription
+from outreach.sending.materialise import materialise_due
 from tests.factories import make_audience, start_campaign
 from tests.fakes.providers import FakeProviders
 
@@ -151,6 +152,10 @@ def test_three_workers_share_a_step_and_send_each_recipient_once(
     # a batch, so a worker that starts late on a slow machine still finds work to share.
     fake.configure(latency=1.0 if is_postgres else 0.05)
     seed_audience(count)
+    # Fanned out before the workers start: a `--once` worker that arrives while another
+    # fans out finds nothing queued yet and exits (this test is about sharing the send).
+    materialise_due()
+    db.session.commit()
     workers = [start_worker(worker_env) for _ in range(3)]
     if is_postgres:
         wait_for_claimers(3 * lanes, workers)
